@@ -1,0 +1,1 @@
+"""Test support code shared by the unit and integration tests (emulated peers, fixtures)."""
