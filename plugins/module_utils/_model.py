@@ -268,7 +268,7 @@ def _check_server_ports(ports, backend, errors, warnings) -> None:
             )
         by_number.setdefault(port, []).append((transport, where))
     for port, users in sorted(by_number.items()):
-        transports = {t for t, _ in users}
+        transports = {transport for transport, _where in users}
         if {"tcp", "rdma"} <= transports:
             tcp_at = next(w for t, w in users if t == "tcp")
             rdma_at = next(w for t, w in users if t == "rdma")

@@ -15,8 +15,8 @@ description:
     a configuration that would lock every client out, shadowed policy entries).
   - Runs entirely on the controller and never contacts the host, so a bad model stops a play before any
     host is touched.
-  - On error it fails and lists B(every) problem with its JSON path, for example
-    C(server.ports[2].port: 65536 is greater than the maximum of 65535 (use a port from 1 to 65535)).
+  - "On error it fails and lists B(every) problem with its JSON path, for example
+    C(server.ports[2].port: 65536 is greater than the maximum of 65535 (use a port from 1 to 65535))."
   - On success it returns the model with every default filled in, and the backend it resolves to.
 author:
   - smb.alternative_ports developers

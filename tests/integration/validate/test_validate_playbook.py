@@ -25,7 +25,7 @@ class ConnectionRecorder:
     def _serve(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _address = self.sock.accept()
             except OSError:
                 return
             self.accepted += 1

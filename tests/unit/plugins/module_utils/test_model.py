@@ -181,7 +181,7 @@ def test_mapping_transport_must_match_its_port():
     ],
 )
 def test_lockout_rule(server, locked_out):
-    errors, _ = check_rules({"server": server})
+    errors, _warnings = check_rules({"server": server})
     assert bool(errors) is locked_out
     if locked_out:
         assert str(errors[0]).startswith("server: exclusive: true with no ports and standard_ports: close")
