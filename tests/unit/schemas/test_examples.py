@@ -18,8 +18,19 @@ INVALID = sorted((SCHEMAS / "examples" / "invalid").glob("*.yml"))
 
 
 def _expected(path: Path, tag: str) -> list[str]:
+    """Lines ``# expect-error: text``; a long text goes on in lines that start with ``#   ``."""
     prefix = f"# {tag}: "
-    return [line[len(prefix) :] for line in path.read_text().splitlines() if line.startswith(prefix)]
+    expected: list[str] = []
+    continues = False
+    for line in path.read_text().splitlines():
+        if line.startswith(prefix):
+            expected.append(line[len(prefix) :])
+            continues = True
+        elif continues and line.startswith("#   "):
+            expected[-1] += " " + line[4:]
+        else:
+            continues = False
+    return expected
 
 
 def _host_is_windows(model: dict) -> bool:
