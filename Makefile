@@ -10,7 +10,7 @@ GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 export ANSIBLE_NOCOLOR := 1
 export PY_COLORS := 0
 
-.PHONY: demo test venv lint unit pytest sanity ansible-lint molecule install-collection clean
+.PHONY: demo test venv lint unit pytest sanity ansible-lint molecule install-collection collection-link clean
 
 $(BIN)/.stamp: requirements.txt requirements-test.txt $(wildcard roles/pysmbd/files/pysmbd/pyproject.toml)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required: apt-get install python3.11 python3.11-venv"; exit 1; }
@@ -58,7 +58,12 @@ sanity: venv $(GET_PIP)
 ansible-lint: venv
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production --offline
 
-molecule: venv
+# Tests and molecule see the working tree through this link (tests/conftest.py lays the same one).
+collection-link:
+	mkdir -p $(TMP)/collections/ansible_collections/smb
+	ln -sfn $(abspath .) $(TMP)/collections/ansible_collections/smb/alternative_ports
+
+molecule: venv collection-link
 	@if [ -d molecule ] && ls molecule/*/molecule.yml >/dev/null 2>&1; then \
 	  for s in $$(ls molecule); do [ -f molecule/$$s/molecule.yml ] || continue; \
 	    [ "$$s" = windows-real ] && continue; \
