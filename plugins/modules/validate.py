@@ -106,7 +106,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={"model": {"type": "dict"}, "host_is_windows": {"type": "bool"}})
+    module = AnsibleModule(
+        argument_spec={"model": {"type": "dict"}, "host_is_windows": {"type": "bool"}}, supports_check_mode=True
+    )
     module.fail_json(msg="smb.alternative_ports.validate runs on the controller through its action plugin")
 
 

@@ -1,0 +1,97 @@
+"""ansible-playbook against the emulated Windows host: what an administrator sees in the play's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.windows.conftest import USER
+from tests.support.ansible_run import run_playbook
+
+
+def write_inventory(tmp_path: Path, host, password: str) -> Path:
+    address, port = host.address
+    inventory = {
+        "all": {
+            "hosts": {
+                "win1": {
+                    "ansible_connection": "winrm",
+                    "ansible_host": address,
+                    "ansible_port": port,
+                    "ansible_user": USER,
+                    "ansible_password": password,
+                    "ansible_winrm_scheme": "http",
+                    "ansible_winrm_transport": "ntlm",
+                }
+            }
+        }
+    }
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    return path
+
+
+def write_playbook(tmp_path: Path, tasks: list) -> Path:
+    path = tmp_path / "play.yml"
+    path.write_text(json.dumps([{"name": "Windows", "hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    return path
+
+
+MAPPING_TASK = {
+    "name": "Map Z",
+    "smb.alternative_ports.client_mapping": {"local_path": "Z:", "remote_path": "\\\\fs1\\data", "tcp_port": 4445},
+}
+
+
+def test_a_play_maps_a_drive_and_the_second_run_changes_nothing(tmp_path, http_host, password):
+    inventory = write_inventory(tmp_path, http_host, password)
+    playbook = write_playbook(tmp_path, [MAPPING_TASK])
+    first = run_playbook(playbook, inventory, "--diff")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.results["Map Z"]["win1"]["changed"] is True
+    assert "Z: -> \\\\fs1\\data over tcp/4445" in first.stdout  # the diff
+    second = run_playbook(playbook, inventory)
+    assert second.returncode == 0 and second.results["Map Z"]["win1"]["changed"] is False
+    assert len(http_host.state.smb_mappings) == 1
+
+
+def test_wrong_password_fails_with_a_clear_message_and_no_traceback(tmp_path, http_host, password):
+    inventory = write_inventory(tmp_path, http_host, "not-" + password)
+    run = run_playbook(write_playbook(tmp_path, [MAPPING_TASK]), inventory, "-vvv")
+    address, port = http_host.address
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"authentication failed for {USER}@{address}:{port}" in run.results["Map Z"]["win1"]["msg"]
+    assert "Traceback" not in output
+    assert password not in output
+    assert http_host.counters["executions"] == 0
+
+
+def test_tcp_server_port_on_windows_is_refused_before_the_host_is_contacted(tmp_path, http_host, password):
+    tasks = [
+        {
+            "name": "Validate",
+            "smb.alternative_ports.validate": {
+                "model": {"backend": "windows", "server": {"ports": [{"transport": "tcp", "port": 4445}]}}
+            },
+            "ignore_errors": True,
+        },
+        {
+            "name": "Apply",
+            "smb.alternative_ports.server_ports": {"backend": "windows", "ports": [{"transport": "tcp", "port": 4445}]},
+        },
+    ]
+    run = run_playbook(write_playbook(tmp_path, tasks), write_inventory(tmp_path, http_host, password))
+    assert run.results["Validate"]["win1"]["failed"] is True
+    validate_msg = run.results["Validate"]["win1"]["msg"]
+    assert (
+        "server.ports[0]" in validate_msg
+        and "TCP and RDMA listening ports cannot be changed on Windows" in validate_msg
+    )
+    apply_msg = run.results["Apply"]["win1"]["msg"]
+    assert (
+        "Windows can move only its SMB over QUIC listener; TCP and RDMA listening ports cannot be changed on Windows"
+        in apply_msg
+    )
+    counters = http_host.counters
+    assert (counters["shells_created"], counters["commands"]) == (0, 0)

@@ -1,0 +1,91 @@
+"""The table of modelled cmdlets and the one entry point that runs a call against the state.
+
+A cmdlet is a :class:`CmdletSpec`: Microsoft's name, its parameters and a handler. ``invoke`` looks the
+command up (an unknown one fails as PowerShell's CommandNotFoundException does), binds the splatted
+parameters, applies PowerShell's confirmation rules, and calls the handler.
+
+Confirmation: the SmbShare cmdlets that take ``-Force`` ask "Are you sure?" before changing anything
+unless ``-Force`` or ``-Confirm:$false`` is given. Under ``powershell.exe -NonInteractive`` that prompt
+is an error, so the model fails such a call the way Windows would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .binding import SWITCH, Param, bind
+from .cmdlet_errors import CmdletError
+from .state import WindowsState
+
+Handler = Callable[[WindowsState, dict[str, Any], str], list[Any]]
+
+
+@dataclass(frozen=True)
+class CmdletSpec:
+    """A modelled cmdlet."""
+
+    name: str
+    params: tuple[Param, ...]
+    handler: Handler
+    changes_state: bool = False
+    prompts_without_force: bool = False
+
+
+_CATALOG: dict[str, CmdletSpec] = {}
+
+
+def register(spec: CmdletSpec) -> None:
+    """Add a cmdlet; changing cmdlets get -WhatIf and -Confirm as PowerShell gives them."""
+    params = spec.params
+    if spec.changes_state:
+        params = (*params, Param("WhatIf", SWITCH), Param("Confirm", SWITCH))
+    _CATALOG[spec.name.lower()] = CmdletSpec(
+        spec.name, params, spec.handler, spec.changes_state, spec.prompts_without_force
+    )
+
+
+def known_commands() -> list[str]:
+    """Names of all modelled cmdlets, sorted."""
+    _load()
+    return sorted(spec.name for spec in _CATALOG.values())
+
+
+def parameter_names(command: str) -> list[str]:
+    """Names of a modelled cmdlet's parameters (for tests that generate calls)."""
+    _load()
+    return [param.name for param in _CATALOG[command.lower()].params]
+
+
+def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
+    """Run one cmdlet call; return its output objects or raise :class:`CmdletError`."""
+    _load()
+    spec = _CATALOG.get(str(command).lower())
+    if spec is None:
+        raise CmdletError(
+            f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again.",
+            "ObjectNotFound",
+            "CommandNotFoundException",
+        )
+    args = bind(spec.name, spec.params, parameters)
+    if spec.changes_state:
+        if args.pop("WhatIf", False):
+            return []
+        confirm = args.pop("Confirm", None)
+        needs_prompt = confirm is True or (spec.prompts_without_force and confirm is None and not args.get("Force"))
+        if needs_prompt:
+            raise CmdletError(
+                "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+                "InvalidOperation",
+                f"System.Management.Automation.PSInvalidOperationException,{spec.name}",
+            )
+    return spec.handler(state, args, spec.name)
+
+
+def _load() -> None:
+    # The cmdlet modules register themselves on import; import them lazily to avoid a cycle.
+    if _CATALOG:
+        return
+    from . import firewall_cmdlets, registry_cmdlets, smb_client_cmdlets, smb_server_cmdlets  # noqa: F401

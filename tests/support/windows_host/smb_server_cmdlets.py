@@ -1,0 +1,316 @@
+"""SMB server cmdlets: alternative ports, QUIC certificate mappings, QUIC client access control.
+
+Facts modelled (Microsoft's SmbShare documentation for Windows Server 2025):
+
+- ``New/Set/Remove/Get-SmbServerAlternativePort`` take ``-TransportType``, ``-Port`` (UInt16) and
+  ``-EnableInstances`` (``Default`` or ``None``; mandatory on New and Set). The Windows SMB server can
+  move only its QUIC listener: a TCP or RDMA alternative port is refused (ERROR_NOT_SUPPORTED).
+  A second entry for the same transport and port is refused, and port 0 is not a port.
+- ``*-SmbServerCertificateMapping`` associate a certificate (by 40-hex-digit thumbprint) with a server
+  name for SMB over QUIC.
+- ``Grant/Block/Revoke/Get-SmbClientAccessToServer`` keep per-server allow and deny entries keyed by an
+  identifier type (``ISSUER`` or ``SHA256``) and identifier.
+- The CDXML query cmdlets (Get/Set/Remove) fail with "No MSFT_... objects found with property ..."
+  when a filter value without wildcards matches nothing.
+- Set/Remove/Grant/Block/Revoke ask for confirmation unless ``-Force`` (see ``catalog``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .binding import BOOL, ENUM, ENUMS, STRING, STRINGS, SWITCH, UINT16, UINT16S, Param
+from .catalog import CmdletSpec, register
+from .cmdlet_errors import already_exists, cim_not_found, invalid_parameter, not_supported
+from .state import WindowsState
+from .wildcard import has_wildcard, wildcard_match
+
+# Enumerator names as the SmbShare module prints them.
+TRANSPORTS = ("Tcp", "Quic", "Rdma")
+INSTANCES = ("Default", "None")
+_TRANSPORT_ENUM = "Microsoft.PowerShell.Cmdletization.GeneratedTypes.SmbServerAlternativePort.TransportType"
+_INSTANCE_ENUM = "Microsoft.PowerShell.Cmdletization.GeneratedTypes.SmbServerAlternativePort.Instance"
+_PORT_CLASS = "MSFT_SmbServerAlternativePort"
+
+
+def _transport(mandatory: bool, many: bool = False) -> Param:
+    kind = ENUMS if many else ENUM
+    return Param("TransportType", kind, mandatory, TRANSPORTS, _TRANSPORT_ENUM)
+
+
+def _instances(name: str, mandatory: bool) -> Param:
+    return Param(name, ENUM, mandatory, INSTANCES, _INSTANCE_ENUM)
+
+
+def _find_port(state: WindowsState, transport: str, port: int) -> dict[str, Any] | None:
+    for entry in state.alternative_ports:
+        if entry["TransportType"].lower() == transport.lower() and entry["Port"] == port:
+            return entry
+    return None
+
+
+def _check_server_port(command: str, transport: str, port: int) -> None:
+    if transport != "Quic":
+        # Windows lets the SMB server move only its QUIC listener; TCP 445 and SMB Direct stay put.
+        raise not_supported(command)
+    if port == 0:
+        raise invalid_parameter(command)
+
+
+def _sorted_ports(state: WindowsState) -> list[dict[str, Any]]:
+    return sorted(state.alternative_ports, key=lambda e: (TRANSPORTS.index(e["TransportType"]), e["Port"]))
+
+
+def new_alternative_port(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    transport, port = args["TransportType"], args["Port"]
+    _check_server_port(command, transport, port)
+    if _find_port(state, transport, port) is not None:
+        raise already_exists(command)
+    entry = {"TransportType": transport, "Port": port, "EnableInstances": args["EnableInstances"]}
+    state.alternative_ports.append(entry)
+    return [dict(entry)]
+
+
+def set_alternative_port(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    transport, port = args["TransportType"], args["Port"]
+    _check_server_port(command, transport, port)
+    entry = _find_port(state, transport, port)
+    if entry is None:
+        raise cim_not_found(command, _PORT_CLASS, "Port", port)
+    entry["EnableInstances"] = args["EnableInstances"]
+    return []
+
+
+def _query_ports(state: WindowsState, args: dict[str, Any], command: str) -> list[dict[str, Any]]:
+    transports = args.get("TransportType")
+    ports = args.get("Port")
+    by_transport = [e for e in _sorted_ports(state) if transports is None or e["TransportType"] in transports]
+    for transport in transports or []:
+        if not any(entry["TransportType"] == transport for entry in by_transport):
+            raise cim_not_found(command, _PORT_CLASS, "TransportType", transport)
+    for port in ports or []:
+        if not any(entry["Port"] == port for entry in by_transport):
+            raise cim_not_found(command, _PORT_CLASS, "Port", port)
+    return [entry for entry in by_transport if ports is None or entry["Port"] in ports]
+
+
+def get_alternative_port(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return [dict(entry) for entry in _query_ports(state, args, command)]
+
+
+def remove_alternative_port(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    found = _query_ports(state, args, command)
+    for entry in found:
+        state.alternative_ports.remove(entry)
+    return [dict(entry) for entry in found] if args.get("PassThru") else []
+
+
+# -- certificate mappings ----------------------------------------------------------------------------
+_CERT_CLASS = "MSFT_SmbServerCertificateMapping"
+_THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+
+
+def _match_names(items: list[dict[str, Any]], names: list[str] | None, command: str, cim_class: str) -> list[dict]:
+    if names is None:
+        return list(items)
+    found = []
+    for name in names:
+        matched = [item for item in items if wildcard_match(name, item["Name"])]
+        if not matched and not has_wildcard(name):
+            raise cim_not_found(command, cim_class, "Name", name)
+        found.extend(item for item in matched if item not in found)
+    return found
+
+
+def new_certificate_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    if not _THUMBPRINT.match(args["Thumbprint"]) or not args["Name"]:
+        raise invalid_parameter(command)
+    if any(m["Name"].lower() == args["Name"].lower() for m in state.certificate_mappings):
+        raise already_exists(command)
+    mapping = {
+        "Name": args["Name"],
+        "Subject": args.get("Subject", ""),
+        "Thumbprint": args["Thumbprint"].upper(),
+        "DisplayName": args.get("DisplayName", ""),
+        "StoreName": args["StoreName"],
+        "Type": args.get("Type", "QUIC"),
+        "Flags": args.get("Flags", "None"),
+        "RequireClientAuthentication": args.get("RequireClientAuthentication", False),
+        "SkipClientCertificateAccessCheck": args.get("SkipClientCertificateAccessCheck", False),
+    }
+    state.certificate_mappings.append(mapping)
+    return [dict(mapping)]
+
+
+def get_certificate_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return [dict(m) for m in _match_names(state.certificate_mappings, args.get("Name"), command, _CERT_CLASS)]
+
+
+def remove_certificate_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    found = _match_names(state.certificate_mappings, args.get("Name"), command, _CERT_CLASS)
+    if args.get("Thumbprint") is not None:
+        wanted = {t.upper() for t in args["Thumbprint"]}
+        found = [m for m in found if m["Thumbprint"] in wanted]
+        if not found:
+            raise cim_not_found(command, _CERT_CLASS, "Thumbprint", args["Thumbprint"][0])
+    for mapping in found:
+        state.certificate_mappings.remove(mapping)
+    return [dict(m) for m in found] if args.get("PassThru") else []
+
+
+# -- client access control -------------------------------------------------------------------------
+_ACCESS_CLASS = "MSFT_SmbClientAccessToServer"
+IDENTIFIER_TYPES = ("ISSUER", "SHA256")
+_IDENTIFIER_ENUM = "Microsoft.PowerShell.Cmdletization.GeneratedTypes.SmbClientAccessToServer.IdentifierType"
+
+
+def _access_entry(state: WindowsState, name: str, id_type: str, identifier: str) -> dict[str, Any] | None:
+    for entry in state.client_access:
+        if (
+            entry["Name"].lower() == name.lower()
+            and entry["IdentifierType"] == id_type
+            and entry["Identifier"].lower() == identifier.lower()
+        ):
+            return entry
+    return None
+
+
+def _set_access(state: WindowsState, args: dict[str, Any], access: str) -> list[Any]:
+    out = []
+    for name in args["Name"]:
+        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"])
+        if entry is None:
+            entry = {"Name": name, "IdentifierType": args["IdentifierType"], "Identifier": args["Identifier"]}
+            state.client_access.append(entry)
+        entry["AccessControlType"] = access
+        entry["Description"] = args.get("Description", entry.get("Description", ""))
+        out.append(dict(entry))
+    return out
+
+
+def grant_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _set_access(state, args, "Allow")
+
+
+def block_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _set_access(state, args, "Deny")
+
+
+def revoke_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    for name in args["Name"]:
+        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"])
+        if entry is None:
+            raise cim_not_found(command, _ACCESS_CLASS, "Identifier", args["Identifier"])
+        state.client_access.remove(entry)
+    return []
+
+
+def get_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    # -Name names the server whose entries to list; a server without entries lists nothing.
+    return [dict(e) for e in state.client_access if any(wildcard_match(n, e["Name"]) for n in args["Name"])]
+
+
+def _access_params() -> tuple[Param, ...]:
+    return (
+        Param("Name", STRINGS, mandatory=True),
+        Param("IdentifierType", ENUM, True, IDENTIFIER_TYPES, _IDENTIFIER_ENUM),
+        Param("Identifier", STRING, mandatory=True),
+        Param("Description", STRING),
+        Param("Force", SWITCH),
+    )
+
+
+register(
+    CmdletSpec(
+        "Get-SmbServerAlternativePort",
+        (_transport(False, many=True), Param("Port", UINT16S), Param("IncludeHidden", SWITCH)),
+        get_alternative_port,
+    )
+)
+register(
+    CmdletSpec(
+        "New-SmbServerAlternativePort",
+        (_transport(True), Param("Port", UINT16, True), _instances("EnableInstances", True), Param("Force", SWITCH)),
+        new_alternative_port,
+        changes_state=True,
+    )
+)
+register(
+    CmdletSpec(
+        "Set-SmbServerAlternativePort",
+        (
+            _transport(True),
+            Param("Port", UINT16, True),
+            _instances("EnableInstances", True),
+            _instances("DisableInstances", False),
+            Param("Force", SWITCH),
+        ),
+        set_alternative_port,
+        changes_state=True,
+        prompts_without_force=True,
+    )
+)
+register(
+    CmdletSpec(
+        "Remove-SmbServerAlternativePort",
+        (
+            _transport(True, many=True),
+            Param("Port", UINT16S, True),
+            Param("IncludeHidden", SWITCH),
+            Param("Force", SWITCH),
+            Param("PassThru", SWITCH),
+        ),
+        remove_alternative_port,
+        changes_state=True,
+        prompts_without_force=True,
+    )
+)
+register(
+    CmdletSpec(
+        "New-SmbServerCertificateMapping",
+        (
+            Param("Name", STRING, True),
+            Param("Thumbprint", STRING, True),
+            Param("StoreName", STRING, True),
+            Param("Subject", STRING),
+            Param("DisplayName", STRING),
+            Param("Type", ENUM, enum=("QUIC",), enum_type="SmbServerCertificateMapping.Type"),
+            Param("Flags", ENUM, enum=("None", "AllowNamedPipe", "DefaultCert"), enum_type="Flags"),
+            Param("RequireClientAuthentication", BOOL),
+            Param("SkipClientCertificateAccessCheck", BOOL),
+            Param("Force", SWITCH),
+        ),
+        new_certificate_mapping,
+        changes_state=True,
+    )
+)
+register(
+    CmdletSpec(
+        "Get-SmbServerCertificateMapping",
+        (Param("Name", STRINGS), Param("IncludeHidden", SWITCH)),
+        get_certificate_mapping,
+    )
+)
+register(
+    CmdletSpec(
+        "Remove-SmbServerCertificateMapping",
+        (
+            Param("Name", STRINGS, True),
+            Param("Thumbprint", STRINGS),
+            Param("IncludeHidden", SWITCH),
+            Param("Force", SWITCH),
+            Param("PassThru", SWITCH),
+        ),
+        remove_certificate_mapping,
+        changes_state=True,
+        prompts_without_force=True,
+    )
+)
+for _name, _handler in (
+    ("Grant-SmbClientAccessToServer", grant_client_access),
+    ("Block-SmbClientAccessToServer", block_client_access),
+    ("Revoke-SmbClientAccessToServer", revoke_client_access),
+):
+    register(CmdletSpec(_name, _access_params(), _handler, changes_state=True, prompts_without_force=True))
+register(CmdletSpec("Get-SmbClientAccessToServer", (Param("Name", STRINGS, True),), get_client_access))

@@ -1,0 +1,125 @@
+"""The emulated host's configuration: what the modelled cmdlets read and change.
+
+Objects are kept as dicts with Microsoft's property names, so a cmdlet's output is the stored object
+and the JSON state file shows exactly what ``Get-*`` would. The registry is the one tree the collection
+touches (``HKLM:\\Software\\Policies\\...``), keyed case-insensitively as Windows does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Keys that exist on a fresh Windows Server 2025; the LanmanWorkstation policy key does not.
+DEFAULT_REGISTRY_KEYS = (
+    "HKEY_LOCAL_MACHINE\\SOFTWARE",
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies",
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft",
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Windows",
+)
+
+
+def default_client_configuration() -> dict[str, Any]:
+    """The SMB client settings the collection reads, at their Windows Server 2025 defaults."""
+    return {
+        "EnableSMBQUIC": True,
+        "ForceSMBEncryptionOverQuic": False,
+        "RequireSecuritySignature": True,
+        "EnableInsecureGuestLogons": False,
+    }
+
+
+@dataclass
+class RegistryKey:
+    """One registry key: its path as created (``HKEY_LOCAL_MACHINE\\...``) and its values by name."""
+
+    path: str
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower name -> {name, type, data}
+
+
+@dataclass
+class WindowsState:
+    """Everything the cmdlet model knows about the host."""
+
+    alternative_ports: list[dict[str, Any]] = field(default_factory=list)
+    smb_mappings: list[dict[str, Any]] = field(default_factory=list)
+    certificate_mappings: list[dict[str, Any]] = field(default_factory=list)
+    client_access: list[dict[str, Any]] = field(default_factory=list)
+    client_configuration: dict[str, Any] = field(default_factory=default_client_configuration)
+    firewall_rules: list[dict[str, Any]] = field(default_factory=list)
+    registry: dict[str, RegistryKey] = field(default_factory=dict)  # lower path -> key
+
+    def __post_init__(self) -> None:
+        for path in DEFAULT_REGISTRY_KEYS:
+            self.registry.setdefault(path.lower(), RegistryKey(path))
+
+    # -- JSON round trip -------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """A plain-JSON snapshot (for the state file and for tests)."""
+        return {
+            "alternative_ports": copy.deepcopy(self.alternative_ports),
+            "smb_mappings": copy.deepcopy(self.smb_mappings),
+            "certificate_mappings": copy.deepcopy(self.certificate_mappings),
+            "client_access": copy.deepcopy(self.client_access),
+            "client_configuration": copy.deepcopy(self.client_configuration),
+            "firewall_rules": copy.deepcopy(self.firewall_rules),
+            "registry": {
+                key.path: {
+                    value["name"]: {"type": value["type"], "data": value["data"]} for value in key.values.values()
+                }
+                for key in self.registry.values()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WindowsState:
+        """Build a state from :meth:`to_json`'s shape; missing sections keep their defaults."""
+        known = {
+            "alternative_ports",
+            "smb_mappings",
+            "certificate_mappings",
+            "client_access",
+            "client_configuration",
+            "firewall_rules",
+            "registry",
+        }
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"initial state: unknown section(s) {unknown}; known sections are {sorted(known)}")
+        state = cls(
+            alternative_ports=copy.deepcopy(data.get("alternative_ports", [])),
+            smb_mappings=copy.deepcopy(data.get("smb_mappings", [])),
+            certificate_mappings=copy.deepcopy(data.get("certificate_mappings", [])),
+            client_access=copy.deepcopy(data.get("client_access", [])),
+            firewall_rules=copy.deepcopy(data.get("firewall_rules", [])),
+        )
+        state.client_configuration.update(copy.deepcopy(data.get("client_configuration", {})))
+        for path, values in data.get("registry", {}).items():
+            key = state.ensure_key(path)
+            for name, value in values.items():
+                key.values[name.lower()] = {"name": name, "type": value["type"], "data": copy.deepcopy(value["data"])}
+        return state
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> WindowsState:
+        """Load an initial state JSON file (see the README for its shape)."""
+        with open(path, encoding="utf-8") as handle:
+            return cls.from_json(json.load(handle))
+
+    # -- registry helpers ------------------------------------------------------------------------
+    def find_key(self, path: str) -> RegistryKey | None:
+        """The key at a canonical path (``HKEY_LOCAL_MACHINE\\...``), or None."""
+        return self.registry.get(path.lower())
+
+    def ensure_key(self, path: str) -> RegistryKey:
+        """Create a key and its missing parents; return it."""
+        parts = path.split("\\")
+        key = None
+        for depth in range(1, len(parts) + 1):
+            sub = "\\".join(parts[:depth])
+            key = self.registry.setdefault(sub.lower(), RegistryKey(sub))
+        assert key is not None
+        return key
