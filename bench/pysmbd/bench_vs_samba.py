@@ -1,0 +1,431 @@
+"""Benchmark pysmbd against Samba's smbd on the same loopback, with the same smbclient (not a test).
+
+What it measures, for each server on its own alternative port:
+
+* ``get`` and ``put`` of one large file (512 MiB by default) with ``smbclient -m SMB3``, first with
+  ``--client-protection=sign`` then ``=encrypt``; both servers require signing. Best of ``--repeat`` runs,
+  wall time of the whole smbclient command (connect + authenticate + transfer).
+* memory: PSS summed over every server process (``/proc/PID/smaps_rollup``) while ``--sessions``
+  smbprotocol clients each hold an authenticated session and a tree connect, idle.
+
+Run as root on a machine with samba, smbclient and libnss-wrapper (smbd's user exists only through
+nss_wrapper, nothing is added to /etc/passwd)::
+
+    .venv/bin/python bench/pysmbd/bench_vs_samba.py --output bench/pysmbd/RESULTS-pysmbd.md
+
+``--profile sign|encrypt`` runs pysmbd under cProfile for one get and one put and prints the top costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+USER, PASSWORD = "bench", "Bench-Passw0rd"
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
+MIB = 1024 * 1024
+
+
+def need(tool: str, package: str) -> str:
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+    if not found:
+        sys.exit(f"{tool} is missing: apt-get install {package}")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{what} exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{what} did not listen on {port} within 30 s")
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen
+    env: Dict[str, str] = field(default_factory=dict)
+
+    def pids(self) -> List[int]:
+        """The server process and all its descendants (smbd forks one child per client)."""
+        children: Dict[int, List[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            queue.extend(children.get(pid, []))
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its children, reaped or alive (robust to other load)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == self.process.pid:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime: children already reaped
+        return total / ticks
+
+    def pss_kib(self) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def start_pysmbd(work: Path, share: Path, profile_to: Optional[Path] = None) -> Server:
+    root = work / "pysmbd"
+    root.mkdir(exist_ok=True)
+    users = subprocess.run(
+        [PYSMBD, "hash-password", "--user", USER], input=PASSWORD + "\n", capture_output=True, text=True, check=True
+    )
+    (root / "users").write_text(users.stdout)
+    port = free_port()
+    config = root / "pysmbd.toml"
+    config.write_text(
+        f'[server]\nusers_file = "{root / "users"}"\nstate_dir = "{root / "state"}"\nrequire_signing = true\n'
+        f"max_connections = 5000\n"
+        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
+        f'[[shares]]\nname = "data"\npath = "{share}"\n'
+    )
+    command = [PYSMBD, "serve", "--config", str(config), "--log-file", str(root / "log"), "--log-level", "warning"]
+    if profile_to is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "pysmbd", *command[1:]]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process, "pysmbd")
+    return Server("pysmbd", port, process)
+
+
+def start_smbd(work: Path, share: Path) -> Server:
+    smbd = need("smbd", "samba")
+    smbpasswd = need("smbpasswd", "samba-common-bin")
+    if not os.path.exists(NSS_WRAPPER):
+        sys.exit("nss_wrapper is missing: apt-get install libnss-wrapper")
+    root = work / "samba"
+    dirs = {name: root / name for name in ("private", "state", "lock", "cache", "pid", "ncalrpc")}
+    for directory in dirs.values():
+        directory.mkdir(parents=True, exist_ok=True)
+    (root / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        f"{USER}:x:61000:61000:{USER}:{root}:/bin/false\n"
+    )
+    (root / "group").write_text(f"root:x:0:\nnogroup:x:65534:\n{USER}:x:61000:\n")
+    env = {
+        **os.environ,
+        "LD_PRELOAD": NSS_WRAPPER,
+        "NSS_WRAPPER_PASSWD": str(root / "passwd"),
+        "NSS_WRAPPER_GROUP": str(root / "group"),
+    }
+    port = free_port()
+    conf = root / "smb.conf"
+    settings = {
+        "netbios name": "BENCHSMBD",
+        "server role": "standalone server",
+        "smb ports": str(port),
+        "interfaces": "lo",
+        "bind interfaces only": "yes",
+        "private dir": dirs["private"],
+        "state directory": dirs["state"],
+        "lock directory": dirs["lock"],
+        "cache directory": dirs["cache"],
+        "pid directory": dirs["pid"],
+        "ncalrpc dir": dirs["ncalrpc"],
+        "passdb backend": f"tdbsam:{dirs['private'] / 'passdb.tdb'}",
+        "log file": root / "log.smbd",
+        "log level": "0",
+        "server signing": "mandatory",
+        "server min protocol": "SMB2_02",
+        "load printers": "no",
+        "printcap name": "/dev/null",
+        "disable spoolss": "yes",
+        "disable netbios": "yes",
+        "map to guest": "Never",
+    }
+    conf.write_text(
+        "[global]\n"
+        + "".join(f"{key} = {value}\n" for key, value in settings.items())
+        + f"[data]\npath = {share}\nread only = no\n"
+    )
+    subprocess.run(
+        [smbpasswd, "-c", str(conf), "-s", "-a", USER],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    process = subprocess.Popen(
+        [smbd, "--foreground", "--no-process-group", "-s", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # smbd signals its process group on exit
+    )
+    wait_for_port(port, process, "smbd")
+    return Server("samba", port, process, env)
+
+
+def smbclient_command(port: int, mode: str, command: str) -> List[str]:
+    return [
+        need("smbclient", "smbclient"),
+        "//127.0.0.1/data",
+        "-p",
+        str(port),
+        "-U",
+        f"{USER}%{PASSWORD}",
+        "-m",
+        "SMB3",
+        f"--client-protection={mode}",
+        "-c",
+        command,
+    ]
+
+
+def timed_transfer(server: Server, mode: str, direction: str, work: Path, size: int) -> tuple:
+    """(wall seconds, server CPU seconds) for one smbclient get or put of the big file."""
+    if direction == "get":
+        command = f"get big.bin {work / 'got.bin'}"
+    else:
+        command = f"put {work / 'local.bin'} put-{server.name}.bin"
+    cpu_before = server.cpu_seconds()
+    started = time.perf_counter()
+    done = subprocess.run(
+        smbclient_command(server.port, mode, command), capture_output=True, text=True, timeout=900, check=False
+    )
+    elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu_before
+    if done.returncode != 0:
+        sys.exit(f"{server.name} {mode} {direction} failed: {done.stdout}{done.stderr}")
+    produced = work / "got.bin" if direction == "get" else work / "share" / f"put-{server.name}.bin"
+    if produced.stat().st_size != size:
+        sys.exit(f"{server.name} {mode} {direction}: {produced} has {produced.stat().st_size} bytes, not {size}")
+    return elapsed, cpu
+
+
+def idle_sessions_pss(server: Server, count: int) -> tuple:
+    """(PSS KiB, processes) while ``count`` clients each hold an authenticated session and a tree connect."""
+    from smbprotocol.connection import Connection
+    from smbprotocol.session import Session
+    from smbprotocol.tree import TreeConnect
+
+    connections = []
+    try:
+        for _session in range(count):
+            connection = Connection(uuid.uuid4(), "127.0.0.1", server.port, require_signing=True)
+            connection.connect(timeout=30)
+            connections.append(connection)
+            session = Session(connection, USER, PASSWORD, require_encryption=False)
+            session.connect()
+            TreeConnect(session, r"\\127.0.0.1\data").connect()
+        time.sleep(2)  # let forked children settle
+        return server.pss_kib(), len(server.pids())
+    finally:
+        for connection in connections:
+            try:
+                connection.disconnect(close=True)
+            except Exception:  # a bench must still stop its servers
+                pass
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(MIB)
+    with path.open("wb") as stream:
+        for _block in range(size // MIB):
+            stream.write(block)
+
+
+def run_benchmark(args: argparse.Namespace, work: Path, share: Path) -> str:
+    """Both servers run side by side; runs alternate between them so a change in the machine's load
+    hits both alike (the order flips at every repeat)."""
+    size = args.size_mib * MIB
+    args.load_before = os.getloadavg()[0]
+    results: Dict[tuple, float] = {}
+    cpu_per_gib: Dict[tuple, float] = {}
+    memory: Dict[str, tuple] = {}
+    starters = {"samba": start_smbd, "pysmbd": start_pysmbd}
+    servers: List[Server] = []
+    try:
+        for name in args.servers:
+            servers.append(starters[name](work, share))
+        for mode in args.modes:
+            for direction in args.directions:
+                runs: Dict[str, list] = {server.name: [] for server in servers}
+                for repeat in range(args.repeat):
+                    for server in servers if repeat % 2 == 0 else list(reversed(servers)):
+                        runs[server.name].append(timed_transfer(server, mode, direction, work, size))
+                for server in servers:
+                    key = (server.name, mode, direction)
+                    results[key] = size / MIB / min(wall for wall, _cpu in runs[server.name])
+                    cpu_per_gib[key] = min(cpu for _wall, cpu in runs[server.name]) * 1024 * MIB / size
+                    print(
+                        f"{server.name:7} {mode:8} {direction}: {results[key]:7.1f} MiB/s, "
+                        f"server CPU {cpu_per_gib[key]:.2f} s/GiB"
+                    )
+        if args.sessions:
+            for server in servers:
+                memory[server.name] = idle_sessions_pss(server, args.sessions)
+                print(f"{server.name:7} {args.sessions} idle sessions: {memory[server.name][0] / 1024:.1f} MiB PSS")
+    finally:
+        for server in servers:
+            server.stop()
+    return report(args, results, cpu_per_gib, memory)
+
+
+def pysmbd_version() -> str:
+    done = subprocess.run([PYSMBD, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout.strip().split()[-1] if done.returncode == 0 else "unknown"
+
+
+def report(
+    args: argparse.Namespace, results: Dict[tuple, float], cpu_per_gib: Dict[tuple, float], memory: Dict[str, tuple]
+) -> str:
+    if len(args.servers) < 2:
+        return ""  # nothing to compare: the per-server lines above are the result
+    smbd_version = subprocess.run(
+        [need("smbd", "samba"), "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
+    lines = [
+        f"## pysmbd vs Samba smbd ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`",
+        f"Versions: {smbd_version}, pysmbd {pysmbd_version()}, Python {sys.version.split()[0]}, "
+        f"smbclient from the same Samba.",
+        f"Machine: {os.cpu_count()} CPUs, load average {args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after "
+        "(other jobs shared the CPUs: figures are indicative).",
+        f"smbclient -m SMB3, {args.size_mib} MiB file, best of {args.repeat} runs alternating between the servers, "
+        "wall time of the whole smbclient command;",
+        "server CPU s/GiB: user+system CPU of all server processes per GiB moved (less sensitive to other load).",
+        "",
+        "| mode | op | Samba MiB/s | pysmbd MiB/s | pysmbd / Samba | target | Samba CPU s/GiB | pysmbd CPU s/GiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for mode in args.modes:
+        for direction in args.directions:
+            samba, ours = results[("samba", mode, direction)], results[("pysmbd", mode, direction)]
+            ratio = ours / samba
+            lines.append(
+                f"| {mode} | {direction} | {samba:.1f} | {ours:.1f} | {ratio:.2f}x | "
+                f"{'met' if ratio >= 0.8 else 'MISSED'} (>= 0.8x) | "
+                f"{cpu_per_gib[('samba', mode, direction)]:.2f} | {cpu_per_gib[('pysmbd', mode, direction)]:.2f} |"
+            )
+    if memory:
+        samba_kib, samba_procs = memory["samba"]
+        ours_kib, ours_procs = memory["pysmbd"]
+        lines += [
+            "",
+            f"Memory with {args.sessions} idle authenticated sessions (tree connected), PSS summed over all server processes:",
+            "",
+            "| server | processes | PSS MiB |",
+            "|---|---|---|",
+            f"| Samba smbd | {samba_procs} | {samba_kib / 1024:.1f} |",
+            f"| pysmbd | {ours_procs} | {ours_kib / 1024:.1f} |",
+            "",
+            f"pysmbd / Samba = {ours_kib / samba_kib:.2f} (target < 0.5: {'met' if ours_kib < samba_kib / 2 else 'MISSED'})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def profile(args: argparse.Namespace, work: Path, share: Path) -> None:
+    size = args.size_mib * MIB
+    output = work / "pysmbd.prof"
+    server = start_pysmbd(work, share, profile_to=output)
+    try:
+        for direction in args.directions:
+            seconds, _cpu = timed_transfer(server, args.profile, direction, work, size)
+            print(f"pysmbd (profiled) {args.profile} {direction}: {size / MIB / seconds:.1f} MiB/s")
+    finally:
+        server.stop()
+    stats = pstats.Stats(str(output))
+    stats.sort_stats("tottime").print_stats(20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--modes", nargs="+", default=["sign", "encrypt"], choices=["sign", "encrypt"])
+    parser.add_argument("--directions", nargs="+", default=["get", "put"], choices=["get", "put"])
+    parser.add_argument("--servers", nargs="+", default=["samba", "pysmbd"], choices=["samba", "pysmbd"])
+    parser.add_argument("--output", type=Path, help="append the Markdown results to this file")
+    parser.add_argument("--profile", choices=["sign", "encrypt"], help="profile pysmbd instead of comparing")
+    args = parser.parse_args()
+    # smbd enters the share as its user, so the work directory must be traversable by everyone.
+    work = Path(tempfile.mkdtemp(prefix="pysmbd-bench-"))
+    os.chmod(work, 0o755)
+    share = work / "share"
+    share.mkdir()
+    os.chmod(share, 0o777)  # mkdir applies the umask
+    try:
+        make_file(share / "big.bin", args.size_mib * MIB)
+        os.chmod(share / "big.bin", 0o644)
+        make_file(work / "local.bin", args.size_mib * MIB)
+        if args.profile:
+            profile(args, work, share)
+            return 0
+        text = run_benchmark(args, work, share)
+        if text:
+            print(text)
+        if args.output:
+            with args.output.open("a", encoding="utf-8") as stream:
+                stream.write(text + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

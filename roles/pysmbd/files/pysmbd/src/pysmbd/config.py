@@ -1,0 +1,404 @@
+"""Load and check the pysmbd configuration file (TOML, see docs/contracts.md of the collection).
+
+Every problem is collected before anything is reported, so one run of ``pysmbd check-config``
+lists all of them. Each problem names the key path (``listeners[1].port``), what is wrong and
+how to fix it; ``str(ConfigError)`` prints one ``<file>: <path>: <problem>`` line per problem.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import tomllib
+
+DEFAULT_STATE_DIR = "/run/pysmbd"
+DEFAULT_MAX_FRAME_SIZE = 8454144
+# The Direct TCP header carries a 24-bit length; below 64 KiB a client cannot even negotiate.
+MIN_FRAME_SIZE = 65536
+MAX_FRAME_SIZE = 0xFFFFFF
+TRANSPORTS = ("tcp", "quic")
+NETBIOS_SESSION_PORT = 139
+
+ListenerKey = Tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The ``[server]`` table."""
+
+    name: str = "PYSMBD"
+    workgroup: str = "WORKGROUP"
+    users_file: Path = Path("/etc/pysmbd/users")
+    state_dir: Path = Path(DEFAULT_STATE_DIR)
+    require_signing: bool = True
+    max_connections: int = 1000
+    idle_timeout: float = 900.0
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """One ``[[listeners]]`` entry: where to accept connections."""
+
+    transport: str
+    address: str
+    port: int
+
+    @property
+    def key(self) -> ListenerKey:
+        """What identifies a listener across reloads."""
+        return (self.transport, self.address, self.port)
+
+    def describe(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.transport}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class QuicSettings:
+    """The ``[quic]`` table (needed only by quic listeners)."""
+
+    certificate: Path
+    private_key: Path
+
+
+@dataclass(frozen=True)
+class ShareSettings:
+    """One ``[[shares]]`` entry."""
+
+    name: str
+    path: Path
+    read_only: bool = False
+    guest_ok: bool = False
+    encrypt: bool = False
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, valid configuration file."""
+
+    source: Path
+    server: ServerSettings
+    listeners: Tuple[ListenerConfig, ...]
+    shares: Tuple[ShareSettings, ...]
+    quic: Optional[QuicSettings] = None
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong in a configuration file."""
+
+    path: str
+    problem: str
+
+    def format(self, source: Path) -> str:
+        return f"{source}: {self.path}: {self.problem}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, source: Path, problems: List[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(problem.format(source) for problem in problems))
+
+
+@dataclass
+class _Checker:
+    """Reads typed values out of the parsed TOML, recording problems instead of stopping at the first."""
+
+    problems: List[ConfigProblem] = field(default_factory=list)
+
+    def add(self, path: str, problem: str) -> None:
+        self.problems.append(ConfigProblem(path, problem))
+
+    def table(self, data: Dict[str, Any], key: str, path: str, allowed: Tuple[str, ...]) -> Dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.add(path, f"must be a table ([{key}]), not {_kind(value)}")
+            return {}
+        self.unknown_keys(value, path, allowed)
+        return value
+
+    def unknown_keys(self, data: Dict[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
+        for key in data:
+            if key not in allowed:
+                self.add(f"{path}.{key}" if path else key, f"unknown key; valid keys here are {', '.join(allowed)}")
+
+    def string(self, data: Dict[str, Any], key: str, path: str, default: Optional[str]) -> str:
+        if key not in data:
+            if default is None:
+                self.add(f"{path}.{key}", "is required; add it as a quoted string")
+                return ""
+            return default
+        value = data[key]
+        if not isinstance(value, str):
+            self.add(f"{path}.{key}", f"must be a string, not {_kind(value)}; put the value in quotes")
+            return default or ""
+        return value
+
+    def boolean(self, data: Dict[str, Any], key: str, path: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.add(f"{path}.{key}", f"must be true or false (without quotes), not {_kind(value)}")
+            return default
+        return value
+
+    def integer(self, data: Dict[str, Any], key: str, path: str, default: Optional[int], low: int, high: int) -> int:
+        if key not in data and default is None:
+            self.add(f"{path}.{key}", f"is required; give an integer from {low} to {high}")
+            return low
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(f"{path}.{key}", f"must be an integer from {low} to {high} (without quotes), not {_kind(value)}")
+            return default if default is not None else low
+        if not low <= value <= high:
+            self.add(f"{path}.{key}", f"{value} is out of range; give an integer from {low} to {high}")
+            return default if default is not None else low
+        return value
+
+    def number(self, data: Dict[str, Any], key: str, path: str, default: float, low: float, high: float) -> float:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.add(f"{path}.{key}", f"must be a number of seconds from {low:g} to {high:g}, not {_kind(value)}")
+            return default
+        if not low <= value <= high:
+            self.add(f"{path}.{key}", f"{value} is out of range; give a number of seconds from {low:g} to {high:g}")
+            return default
+        return float(value)
+
+    def array_of_tables(self, data: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.add(key, f"must be an array of tables ([[{key}]]), not {_kind(value)}")
+            return []
+        tables = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                tables.append(item)
+            else:
+                self.add(f"{key}[{index}]", f"must be a table ([[{key}]]), not {_kind(item)}")
+                tables.append({})
+        return tables
+
+
+_KIND_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _kind(value: Any) -> str:
+    """Describe a TOML value for an error message: its type, and the value itself when it is short."""
+    name = _KIND_NAMES.get(type(value), type(value).__name__)
+    return name if isinstance(value, (list, dict)) else f"{name} ({value!r})"
+
+
+_SERVER_KEYS = (
+    "name",
+    "workgroup",
+    "users_file",
+    "state_dir",
+    "require_signing",
+    "max_connections",
+    "idle_timeout",
+    "max_frame_size",
+)
+_LISTENER_KEYS = ("transport", "address", "port")
+_QUIC_KEYS = ("certificate", "private_key")
+_SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment")
+_TOP_KEYS = ("server", "listeners", "quic", "shares")
+# Characters Windows refuses in a share name.
+_BAD_SHARE_CHARS = set('\\/[]:|<>+=;,*?"') | {chr(code) for code in range(32)}
+
+
+def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
+    table = checker.table(data, "server", "server", _SERVER_KEYS)
+    defaults = ServerSettings()
+    name = checker.string(table, "name", "server", defaults.name)
+    if not name or len(name) > 15 or any(char in _BAD_SHARE_CHARS or char == " " for char in name):
+        checker.add("server.name", f"{name!r} is not a valid NetBIOS name; use 1 to 15 letters, digits or hyphens")
+    users_file = checker.string(table, "users_file", "server", str(defaults.users_file))
+    state_dir = checker.string(table, "state_dir", "server", str(defaults.state_dir))
+    for key, value in (("users_file", users_file), ("state_dir", state_dir)):
+        if value and not Path(value).is_absolute():
+            checker.add(f"server.{key}", f"{value!r} is relative; give an absolute path")
+    return ServerSettings(
+        name=name,
+        workgroup=checker.string(table, "workgroup", "server", defaults.workgroup),
+        users_file=Path(users_file),
+        state_dir=Path(state_dir),
+        require_signing=checker.boolean(table, "require_signing", "server", defaults.require_signing),
+        max_connections=checker.integer(table, "max_connections", "server", defaults.max_connections, 1, 1_000_000),
+        idle_timeout=checker.number(table, "idle_timeout", "server", defaults.idle_timeout, 1, 7 * 24 * 3600),
+        max_frame_size=checker.integer(
+            table, "max_frame_size", "server", defaults.max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE
+        ),
+    )
+
+
+def _read_listeners(checker: _Checker, data: Dict[str, Any]) -> List[ListenerConfig]:
+    listeners: List[ListenerConfig] = []
+    first_seen: Dict[ListenerKey, int] = {}
+    for index, table in enumerate(checker.array_of_tables(data, "listeners")):
+        path = f"listeners[{index}]"
+        checker.unknown_keys(table, path, _LISTENER_KEYS)
+        transport = checker.string(table, "transport", path, "tcp")
+        if transport not in TRANSPORTS:
+            checker.add(f"{path}.transport", f"{transport!r} is not a transport; use one of {', '.join(TRANSPORTS)}")
+        address = checker.string(table, "address", path, None)
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            if address:
+                checker.add(
+                    f"{path}.address",
+                    f"{address!r} is not an IP address; use an address such as 0.0.0.0, :: or 127.0.0.1",
+                )
+        port = checker.integer(table, "port", path, None, 1, 65535)
+        if port == NETBIOS_SESSION_PORT and transport == "tcp":
+            checker.add(
+                f"{path}.port",
+                "139 is the NetBIOS session service port and pysmbd speaks only Direct TCP; choose another port",
+            )
+        listener = ListenerConfig(transport, address, port)
+        if listener.key in first_seen:
+            checker.add(
+                path, f"{listener.describe()} is already defined by listeners[{first_seen[listener.key]}]; remove one"
+            )
+            continue
+        first_seen[listener.key] = index
+        listeners.append(listener)
+    _check_wildcard_overlap(checker, listeners, first_seen)
+    return listeners
+
+
+def _check_wildcard_overlap(
+    checker: _Checker, listeners: List[ListenerConfig], index_of: Dict[ListenerKey, int]
+) -> None:
+    """0.0.0.0:N and 127.0.0.1:N cannot both be bound (same for :: and an IPv6 address)."""
+    for listener in listeners:
+        try:
+            family = ipaddress.ip_address(listener.address).version
+        except ValueError:
+            continue  # already reported
+        wildcard = "0.0.0.0" if family == 4 else "::"
+        wildcard_key = (listener.transport, wildcard, listener.port)
+        if listener.address != wildcard and wildcard_key in index_of:
+            checker.add(
+                f"listeners[{index_of[listener.key]}]",
+                f"{listener.describe()} overlaps listeners[{index_of[wildcard_key]}] ({wildcard} port "
+                f"{listener.port} already covers every address); remove one of them",
+            )
+
+
+def _read_quic(checker: _Checker, data: Dict[str, Any], listeners: List[ListenerConfig]) -> Optional[QuicSettings]:
+    needed = any(listener.transport == "quic" for listener in listeners)
+    if "quic" not in data:
+        if needed:
+            checker.add("quic", "a quic listener needs a [quic] table with certificate and private_key")
+        return None
+    table = checker.table(data, "quic", "quic", _QUIC_KEYS)
+    certificate = checker.string(table, "certificate", "quic", None)
+    private_key = checker.string(table, "private_key", "quic", None)
+    return QuicSettings(Path(certificate), Path(private_key))
+
+
+def _read_shares(checker: _Checker, data: Dict[str, Any]) -> List[ShareSettings]:
+    shares: List[ShareSettings] = []
+    seen: Dict[str, int] = {}
+    for index, table in enumerate(checker.array_of_tables(data, "shares")):
+        path = f"shares[{index}]"
+        checker.unknown_keys(table, path, _SHARE_KEYS)
+        name = checker.string(table, "name", path, None)
+        if name:
+            if len(name) > 80 or any(char in _BAD_SHARE_CHARS for char in name):
+                checker.add(
+                    f"{path}.name",
+                    f'{name!r} is not a valid share name; use at most 80 characters without \\/[]:|<>+=;,*?"',
+                )
+            elif name.lower() == "ipc$":
+                checker.add(f"{path}.name", "IPC$ is built in; choose another name")
+            elif name.lower() in seen:
+                checker.add(
+                    f"{path}.name",
+                    f"share {name!r} is already defined by shares[{seen[name.lower()]}] (case is ignored); rename one",
+                )
+            else:
+                seen[name.lower()] = index
+        share_path = checker.string(table, "path", path, None)
+        if share_path and not Path(share_path).is_absolute():
+            checker.add(f"{path}.path", f"{share_path!r} is relative; give an absolute directory path")
+        shares.append(
+            ShareSettings(
+                name=name,
+                path=Path(share_path),
+                read_only=checker.boolean(table, "read_only", path, False),
+                guest_ok=checker.boolean(table, "guest_ok", path, False),
+                encrypt=checker.boolean(table, "encrypt", path, False),
+                comment=checker.string(table, "comment", path, ""),
+            )
+        )
+    return shares
+
+
+def _check_filesystem(checker: _Checker, config: Config) -> None:
+    """What only the host can tell: do the files and directories named exist."""
+    for index, share in enumerate(config.shares):
+        if share.path.is_absolute() and not share.path.is_dir():
+            what = "is not a directory" if share.path.exists() else "does not exist"
+            checker.add(f"shares[{index}].path", f"{share.path} {what}; create the directory or fix the path")
+    users_file = config.server.users_file
+    if users_file.is_absolute() and not users_file.is_file():
+        checker.add("server.users_file", f"{users_file} does not exist; create it (see pysmbd hash-password)")
+    if config.quic is not None:
+        for key in ("certificate", "private_key"):
+            value: Path = getattr(config.quic, key)
+            if value.is_absolute() and not value.is_file():
+                checker.add(f"quic.{key}", f"{value} does not exist; give the path of a PEM file")
+            elif not value.is_absolute():
+                checker.add(f"quic.{key}", f"{str(value)!r} is relative; give an absolute path")
+
+
+def parse_config(text: str, source: Path, *, check_filesystem: bool = True) -> Config:
+    """Parse and validate configuration text; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigProblem("(syntax)", f"{exc}; fix the TOML syntax")]) from None
+    checker = _Checker()
+    checker.unknown_keys(data, "", _TOP_KEYS)
+    server = _read_server(checker, data)
+    listeners = _read_listeners(checker, data)
+    config = Config(
+        source=source,
+        server=server,
+        listeners=tuple(listeners),
+        shares=tuple(_read_shares(checker, data)),
+        quic=_read_quic(checker, data, listeners),
+    )
+    if check_filesystem and not checker.problems:
+        _check_filesystem(checker, config)
+    if checker.problems:
+        raise ConfigError(source, checker.problems)
+    return config
+
+
+def load_config(path: Path, *, check_filesystem: bool = True) -> Config:
+    """Read a configuration file; raise ConfigError (which names the file) when it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [ConfigProblem("(file)", f"cannot be read: {exc.strerror}; check the path")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, [ConfigProblem("(file)", "is not UTF-8 text; save it as UTF-8")]) from None
+    return parse_config(text, path, check_filesystem=check_filesystem)

@@ -1,0 +1,553 @@
+"""One SMB2/3 connection as a sans-IO state machine.
+
+Rules of this file:
+
+* Bytes come in through ``receive_data`` (Direct TCP framing included) and leave through
+  ``data_to_send``; the adapter owns the socket. Events (sessions, trees, "close me") come out of
+  ``next_event``. Nothing here blocks on the network or reads a clock: callers pass ``now``.
+* A frame is one SMB2 message, a compound of several (NextCommand), an SMB3 transform (encrypted
+  compound) or an SMB1 NEGOTIATE. Broken framing, an oversized frame, a failed decryption or an SMB1
+  client that speaks no SMB2 ends the connection (``ConnectionShouldClose``); anything wrong *inside*
+  a well-framed request becomes an SMB2 ERROR response and the connection carries on.
+* Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
+  tree are already looked up and whose signature is already checked, and returns a ``Response`` or
+  raises ``SMBError``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import struct
+from typing import Callable, Optional
+
+from cryptography.exceptions import InvalidTag
+
+from . import crypto, events, files, info, ioctl, negotiate, session
+from .context import ServerContext
+from .files import Open
+from .request import FRAME_PREFIX, ChainState, Request, Response, error_body
+from .session import Session, Tree
+from .status import (
+    STATUS_ACCESS_DENIED,
+    STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER,
+    STATUS_MORE_PROCESSING_REQUIRED,
+    STATUS_NETWORK_NAME_DELETED,
+    STATUS_NOT_SUPPORTED,
+    STATUS_SUCCESS,
+    STATUS_USER_SESSION_DELETED,
+    SMBError,
+)
+from .wire import (
+    CANCEL,
+    CHANGE_NOTIFY,
+    CLOSE,
+    CREATE,
+    DIALECT_202,
+    DIALECT_210,
+    DIALECT_311,
+    DIALECT_WILDCARD,
+    ECHO,
+    FLAG_SIGNED,
+    FLUSH,
+    HEADER_SIZE,
+    IOCTL,
+    LOCK,
+    LOGOFF,
+    NEGOTIATE,
+    QUERY_DIRECTORY,
+    QUERY_INFO,
+    READ,
+    SESSION_SETUP,
+    SET_INFO,
+    SMB1_MAGIC,
+    SMB2_MAGIC,
+    TRANSFORM_MAGIC,
+    TREE_CONNECT,
+    TREE_DISCONNECT,
+    WRITE,
+    Header,
+    frame,
+    pack_response_header,
+    pad8,
+    parse_header,
+)
+
+log = logging.getLogger("pysmbd.core")
+HEADER_NEXT = struct.Struct("<I")
+
+STATUS_INTERNAL_ERROR = 0xC00000E5
+MAX_CREDITS = 8192
+ALL_FF_SESSION = 0xFFFFFFFFFFFFFFFF
+ALL_FF_TREE = 0xFFFFFFFF
+_NO_SESSION_COMMANDS = frozenset({NEGOTIATE, SESSION_SETUP, ECHO, CANCEL})
+_NO_TREE_COMMANDS = frozenset({NEGOTIATE, SESSION_SETUP, LOGOFF, TREE_CONNECT, ECHO, CANCEL})
+
+Handler = Callable[["SMBServerConnection", Request], Response]
+
+
+def _echo(conn: SMBServerConnection, req: Request) -> Response:
+    return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+
+
+def _not_supported(conn: SMBServerConnection, req: Request) -> Response:
+    raise SMBError(STATUS_NOT_SUPPORTED, "command not supported")
+
+
+HANDLERS: dict[int, Handler] = {
+    SESSION_SETUP: session.session_setup,
+    LOGOFF: session.logoff,
+    TREE_CONNECT: session.tree_connect,
+    TREE_DISCONNECT: session.tree_disconnect,
+    CREATE: files.create,
+    CLOSE: files.close,
+    FLUSH: files.flush,
+    READ: files.read,
+    WRITE: files.write,
+    LOCK: files.lock,
+    IOCTL: ioctl.ioctl,
+    ECHO: _echo,
+    QUERY_DIRECTORY: info.query_directory,
+    CHANGE_NOTIFY: _not_supported,
+    QUERY_INFO: info.query_info,
+    SET_INFO: info.set_info,
+}
+
+
+class SMBServerConnection:
+    """The server side of one SMB2/3 connection; feed it bytes, send what it returns."""
+
+    def __init__(self, context: ServerContext, *, transport: str = "tcp", peer: str = "") -> None:
+        self.context = context
+        self.transport = transport
+        self.peer = peer
+        self.dialect = 0
+        self.negotiation: Optional[negotiate.NegotiateResult] = None
+        self.cipher_id = 0
+        self.signing_algorithm = crypto.SIGN_HMAC_SHA256
+        self.preauth_hash = bytes(64)
+        self.sessions: dict[int, Session] = {}
+        self.opens: dict[bytes, Open] = {}
+        self.next_file_id = 1
+        self._credits = 1
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._outgoing: list[bytes | memoryview] = []
+        self._events: collections.deque[events.Event] = collections.deque()
+        self._closing = False
+        self._ciphers = tuple(
+            crypto.CIPHER_NAMES[name] for name in context.encryption_ciphers if name in crypto.CIPHER_NAMES
+        )
+
+    # ----------------------------------------------------------------- the sans-IO surface
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes read from the transport (any split: whole frames, fragments, several at once)."""
+        if self._closing:
+            return
+        self._chunks.append(data)
+        self._buffered += len(data)
+        while not self._closing and self._buffered >= 4:
+            if len(self._chunks[0]) < 4:
+                self._chunks = [b"".join(self._chunks)]
+            head = self._chunks[0]
+            if head[0] != 0:
+                self._close_because("malformed Direct TCP framing (first byte is not zero)")
+                return
+            length = int.from_bytes(head[1:4], "big")
+            if length > self.context.max_frame_size:
+                self._close_because(f"frame of {length} bytes exceeds max_frame_size {self.context.max_frame_size}")
+                return
+            if self._buffered < 4 + length:
+                return
+            # One copy per frame, into a mutable buffer: signature checks then zero the field in place.
+            joined = bytearray().join(self._chunks)
+            view = memoryview(joined)
+            rest = view[4 + length :]
+            self._chunks = [bytes(rest)] if len(rest) else []
+            self._buffered = len(rest)
+            self._handle_frame(view[4 : 4 + length], now)
+
+    def data_to_send(self) -> list[bytes | memoryview]:
+        """Framed chunks to write, in order (suitable for ``transport.writelines``)."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def next_event(self) -> Optional[events.Event]:
+        """The next event, or None when there are none."""
+        return self._events.popleft() if self._events else None
+
+    def close(self) -> None:
+        """Release every open file and session (the transport went away)."""
+        for session_id in list(self.sessions):
+            self.close_session(session_id)
+        self._chunks.clear()
+        self._buffered = 0
+
+    # ----------------------------------------------------------------- helpers for handlers
+
+    def emit(self, event: events.Event) -> None:
+        self._events.append(event)
+
+    def forget_session(self, session_id: int) -> None:
+        """Drop a session that never became valid (failed authentication)."""
+        self.sessions.pop(session_id, None)
+
+    def close_session(self, session_id: int) -> None:
+        found = self.sessions.pop(session_id, None)
+        if found is None:
+            return
+        for tree_id in list(found.trees):
+            self.close_tree(found, tree_id)
+        if found.valid:
+            self.emit(events.SessionClosed(session_id))
+
+    def close_tree(self, owner: Session, tree_id: int) -> None:
+        owner.trees.pop(tree_id, None)
+        for file_id, handle in list(self.opens.items()):
+            if handle.session_id == owner.session_id and handle.tree.tree_id == tree_id:
+                self.opens.pop(file_id, None)
+                files.release_locks(self, handle)
+                handle.close()
+
+    def allocate_file_id(self) -> bytes:
+        if len(self.opens) >= self.context.max_opens_per_connection:
+            raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+        value = self.next_file_id
+        self.next_file_id += 1
+        return value.to_bytes(8, "little") * 2
+
+    # ----------------------------------------------------------------- frames
+
+    def terminate(self, reason: str) -> None:
+        """Ask the adapter to close this connection after sending what is pending."""
+        self._close_because(reason)
+
+    def _close_because(self, reason: str) -> None:
+        self._closing = True
+        self._events.append(events.ConnectionShouldClose(reason))
+
+    def _handle_frame(self, payload: memoryview, now: float) -> None:
+        magic = payload[:4]
+        if magic == SMB2_MAGIC:
+            self._handle_compound(payload, now, encrypted_by=None)
+        elif magic == TRANSFORM_MAGIC:
+            self._handle_transform(payload, now)
+        elif magic == SMB1_MAGIC:
+            self._handle_smb1(payload, now)
+        else:
+            self._close_because("frame is neither SMB2 nor SMB1")
+
+    def _handle_transform(self, payload: memoryview, now: float) -> None:
+        if len(payload) < crypto.TRANSFORM_HEADER_SIZE + HEADER_SIZE:
+            self._close_because("truncated transform header")
+            return
+        _magic, _sig, _nonce, size, _reserved, _flags, session_id = crypto.TRANSFORM_HEADER.unpack_from(payload)
+        owner = self.sessions.get(session_id)
+        if owner is None or owner.decryptor is None:
+            self._close_because("encrypted message for an unknown session")
+            return
+        try:
+            plain = owner.decryptor.decrypt(payload)
+        except InvalidTag:
+            self._close_because("encrypted message failed authentication")
+            return
+        if len(plain) != size or plain[:4] != SMB2_MAGIC:
+            self._close_because("encrypted message does not hold SMB2")
+            return
+        self._handle_compound(plain, now, encrypted_by=owner)
+
+    def _handle_smb1(self, payload: memoryview, now: float) -> None:
+        dialect = negotiate.smb1_negotiate_dialect(bytes(payload)) if not self.dialect else 0
+        if not dialect:
+            self._close_because("SMB1 client that offers no SMB2 dialect")
+            return
+        result = negotiate.NegotiateResult(
+            dialect,
+            bytes(16),
+            0,
+            0,
+            0,
+            negotiate.SECURITY_SIGNING_ENABLED
+            | (negotiate.SECURITY_SIGNING_REQUIRED if self.context.require_signing else 0),
+            (dialect,),
+        )
+        if dialect == DIALECT_202:
+            self._set_negotiated(result)
+        body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, now)
+        request = Header(0, 0, NEGOTIATE, 1, 0, 0, 0, 0, 0, 0, bytes(16))
+        message = pack_response_header(request, STATUS_SUCCESS, 1) + body
+        self._outgoing.append(frame(len(message)) + message)
+
+    def _set_negotiated(self, result: negotiate.NegotiateResult) -> None:
+        self.negotiation = result
+        self.dialect = result.dialect
+        self.cipher_id = result.cipher_id
+        self.signing_algorithm = result.signing_algorithm
+
+    def _negotiate(self, req: Request) -> Response:
+        if self.dialect and self.dialect != DIALECT_WILDCARD:
+            self._close_because("second NEGOTIATE on one connection")
+            raise SMBError(STATUS_INVALID_PARAMETER, "already negotiated")
+        result = negotiate.negotiate(
+            req.message,
+            require_signing=self.context.require_signing,
+            ciphers=self._ciphers,
+            allow_202=self.context.allow_smb2_02,
+        )
+        self._set_negotiated(result)
+        body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, req.now)
+        if result.dialect != DIALECT_311:
+            return Response(STATUS_SUCCESS, body)
+        self.preauth_hash = crypto.preauth_update(bytes(64), req.message)
+
+        def hash_response(packed: bytes) -> None:
+            self.preauth_hash = crypto.preauth_update(self.preauth_hash, packed)
+
+        return Response(STATUS_SUCCESS, body, after_pack=hash_response)
+
+    # ----------------------------------------------------------------- requests
+
+    def _handle_compound(self, data: bytes | memoryview, now: float, encrypted_by: Optional[Session]) -> None:
+        view = memoryview(data)
+        chain = ChainState()
+        answered: list[tuple[Header, Response, Optional[Session]]] = []
+        offset = 0
+        while True:
+            if len(view) - offset < HEADER_SIZE or view[offset : offset + 4] != SMB2_MAGIC:
+                if offset == 0:
+                    self._close_because("truncated SMB2 header")
+                    return
+                break
+            header = parse_header(view[offset:])
+            end = len(view)
+            if header.next_command:
+                if (
+                    header.next_command % 8
+                    or header.next_command < HEADER_SIZE
+                    or offset + header.next_command > len(view)
+                ):
+                    self._close_because("invalid NextCommand in a compound")
+                    return
+                end = offset + header.next_command
+            request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
+            outcome = self._handle_request(request, encrypted_by)
+            if outcome is not None:
+                answered.append(outcome)
+            if not header.next_command or (self._closing and header.command == NEGOTIATE):
+                break
+            offset = end
+        if answered:
+            self._send(answered, encrypted_by)
+
+    def _handle_request(
+        self, req: Request, encrypted_by: Optional[Session]
+    ) -> Optional[tuple[Header, Response, Optional[Session]]]:
+        header = req.header
+        if header.command == CANCEL:
+            return None  # we answer everything synchronously: there is never anything to cancel
+        if not header.is_related:  # an unrelated request starts a new chain inside the compound
+            req.chain.file_id = None
+            req.chain.status = STATUS_SUCCESS
+        owner: Optional[Session] = None
+        try:
+            owner = self._prepare(req, encrypted_by)
+            if header.command == NEGOTIATE:
+                response = self._negotiate(req)
+            else:
+                handler = HANDLERS.get(header.command)
+                if handler is None:
+                    raise SMBError(STATUS_NOT_SUPPORTED, f"unknown command 0x{header.command:x}")
+                response = handler(self, req)
+        except SMBError as error:
+            log.debug("command 0x%x from %s failed: %s", header.command, self.peer, error)
+            response = Response(error.status, error_body(error.error_data))
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("internal error handling command 0x%x from %s", header.command, self.peer)
+            response = Response(STATUS_INTERNAL_ERROR, error_body())
+        if owner is None:  # the request failed before its session was settled: still sign the error
+            owner = self.sessions.get(
+                response.session_id if response.session_id is not None else self._session_id_of(req)
+            )
+            if owner is not None and not owner.valid:
+                owner = None
+        chain = req.chain
+        chain.status = response.status
+        chain.session_id = (
+            response.session_id
+            if response.session_id is not None
+            else (req.session.session_id if req.session else header.session_id)
+        )
+        chain.tree_id = (
+            response.tree_id if response.tree_id is not None else (req.tree.tree_id if req.tree else header.tree_id)
+        )
+        if response.new_file_id is not None:
+            chain.file_id = response.new_file_id
+        return header, response, owner
+
+    def _session_id_of(self, req: Request) -> int:
+        """The request's SessionId; a related request may inherit it from the one before."""
+        session_id = req.header.session_id
+        if req.header.is_related and session_id in (ALL_FF_SESSION, 0):
+            return req.chain.session_id
+        return session_id
+
+    def _prepare(self, req: Request, encrypted_by: Optional[Session]) -> Optional[Session]:
+        """Find the session and tree, check negotiation, signatures and encryption rules."""
+        header = req.header
+        if header.command != NEGOTIATE and (not self.dialect or self.dialect == DIALECT_WILDCARD):
+            raise SMBError(STATUS_INVALID_PARAMETER, "NEGOTIATE first")
+        if header.is_related and req.chain.status != STATUS_SUCCESS and req.chain.file_id is None:
+            # No file came out of the chain so far (its CREATE failed): the related requests share that fate.
+            # A failure after a successful CREATE does not stop the rest, so a trailing CLOSE still runs.
+            raise SMBError(req.chain.status, "previous request of the compound failed")
+        session_id = self._session_id_of(req)
+        owner = self.sessions.get(session_id) if session_id else None
+        if owner is not None and owner.signer is not None and header.command != SESSION_SETUP:
+            if header.is_signed and encrypted_by is None:
+                if not owner.signer.verify(req.message, message_id=header.message_id):
+                    raise SMBError(STATUS_ACCESS_DENIED, "bad signature")
+            elif encrypted_by is None and owner.signing_required and header.command not in (NEGOTIATE, ECHO):
+                raise SMBError(STATUS_ACCESS_DENIED, "unsigned request on a session that requires signing")
+        if header.command in _NO_SESSION_COMMANDS:
+            req.session = owner
+            return owner
+        if owner is None or not owner.valid:
+            raise SMBError(STATUS_USER_SESSION_DELETED, "unknown session")
+        if encrypted_by is not None and encrypted_by is not owner:
+            raise SMBError(STATUS_ACCESS_DENIED, "encrypted with another session's key")
+        if owner.encrypt_data and encrypted_by is None:
+            raise SMBError(STATUS_ACCESS_DENIED, "session requires encryption")
+        req.session = owner
+        if header.command in _NO_TREE_COMMANDS:
+            return owner
+        tree_id = header.tree_id
+        if header.is_related and tree_id in (ALL_FF_TREE, 0):
+            tree_id = req.chain.tree_id
+        tree: Optional[Tree] = owner.trees.get(tree_id)
+        if tree is None:
+            raise SMBError(STATUS_NETWORK_NAME_DELETED, "unknown tree")
+        if tree.encrypt and encrypted_by is None:
+            raise SMBError(STATUS_ACCESS_DENIED, "share requires encryption")
+        req.tree = tree
+        return owner
+
+    # ----------------------------------------------------------------- responses
+
+    def _grant_credits(self, header: Header) -> int:
+        charge = max(1, header.credit_charge) if self.dialect >= DIALECT_210 else 1
+        self._credits = max(0, self._credits - charge)
+        grant = min(max(header.credits, 1), MAX_CREDITS - self._credits)
+        if grant < 1 and self._credits < 1:
+            grant = 1
+        grant = max(grant, 0)
+        self._credits += grant
+        return grant
+
+    def _send(
+        self, answered: list[tuple[Header, Response, Optional[Session]]], encrypted_by: Optional[Session]
+    ) -> None:
+        if len(answered) == 1 and answered[0][1].frame_buffer is not None:
+            self._send_prefixed(*answered[0], encrypted_by)
+            return
+        parts: list[bytes | memoryview | bytearray] = []
+        encrypt_with: Optional[Session] = encrypted_by
+        for index, (header, response, owner) in enumerate(answered):
+            last = index == len(answered) - 1
+            credits = self._grant_credits(header)
+            head = pack_response_header(
+                header,
+                response.status,
+                credits,
+                session_id=response.session_id,
+                tree_id=response.tree_id,
+            )
+            head += response.body
+            payload = response.payload
+            size = len(head) + len(payload)
+            padding = b"" if last else bytes(pad8(size))
+            if not last:
+                HEADER_NEXT.pack_into(head, 20, size + len(padding))
+            if response.after_pack is not None:
+                response.after_pack(bytes(head) + bytes(payload))
+            if (
+                owner is not None
+                and owner.encryptor is not None
+                and owner.valid
+                and (owner.encrypt_data or self._tree_encrypts(header, owner))
+            ):
+                encrypt_with = encrypt_with or owner
+            if (
+                encrypt_with is None
+                and owner is not None
+                and owner.signer is not None
+                and self._should_sign(header, response, owner)
+            ):
+                head[16:20] = (int.from_bytes(head[16:20], "little") | FLAG_SIGNED).to_bytes(4, "little")
+                signature = owner.signer.signature(
+                    [head, payload, padding] if padding else [head, payload],
+                    message_id=header.message_id,
+                    is_response=True,
+                )
+                head[48:64] = signature
+            elif encrypt_with is None and owner is None and header.is_signed:
+                # The session is gone (STATUS_USER_SESSION_DELETED): nothing to sign with, but a client that
+                # signed keeps the SIGNED flag on the answer, with a zero signature, as Samba and Windows do.
+                head[16:20] = (int.from_bytes(head[16:20], "little") | FLAG_SIGNED).to_bytes(4, "little")
+            parts.append(head)
+            if payload:
+                parts.append(payload)
+            if padding:
+                parts.append(padding)
+        if encrypt_with is not None and encrypt_with.encryptor is not None:
+            message = parts[0] if len(parts) == 1 else b"".join(parts)
+            sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
+            self._outgoing.append(frame(sum(len(p) for p in sealed)))
+            self._outgoing.extend(sealed)
+            return
+        total = sum(len(p) for p in parts)
+        self._outgoing.append(frame(total))
+        self._outgoing.extend(bytes(p) if isinstance(p, bytearray) else p for p in parts)
+
+    def _send_prefixed(
+        self, header: Header, response: Response, owner: Optional[Session], encrypted_by: Optional[Session]
+    ) -> None:
+        """One response whose payload already sits behind room for the headers: no copy before the socket."""
+        buffer = response.frame_buffer
+        assert buffer is not None
+        end = FRAME_PREFIX + len(response.payload)
+        view = memoryview(buffer)
+        head = pack_response_header(header, response.status, self._grant_credits(header))
+        message = view[4:end]
+        encrypt_with = encrypted_by
+        if encrypt_with is None and owner is not None and owner.encryptor is not None and owner.valid:
+            if owner.encrypt_data or self._tree_encrypts(header, owner):
+                encrypt_with = owner
+        sign = encrypt_with is None and owner is not None and owner.signer is not None
+        sign = sign and self._should_sign(header, response, owner)  # type: ignore[arg-type]
+        if sign:
+            head[16:20] = (int.from_bytes(head[16:20], "little") | FLAG_SIGNED).to_bytes(4, "little")
+        view[4 : 4 + HEADER_SIZE] = head
+        view[4 + HEADER_SIZE : FRAME_PREFIX] = response.body
+        if encrypt_with is not None and encrypt_with.encryptor is not None:
+            sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
+            self._outgoing.append(frame(sum(len(p) for p in sealed)))
+            self._outgoing.extend(sealed)
+            return
+        if sign:
+            assert owner is not None and owner.signer is not None
+            view[52:68] = owner.signer.signature([message], message_id=header.message_id, is_response=True)
+        view[0:4] = frame(end - 4)
+        self._outgoing.append(view[:end])
+
+    def _tree_encrypts(self, header: Header, owner: Session) -> bool:
+        tree = owner.trees.get(header.tree_id)
+        return bool(tree and tree.encrypt)
+
+    def _should_sign(self, header: Header, response: Response, owner: Session) -> bool:
+        if owner.is_guest or (not owner.valid and not response.force_sign):
+            return False
+        if response.status == STATUS_MORE_PROCESSING_REQUIRED:
+            return False
+        return response.force_sign or header.is_signed or owner.signing_required

@@ -1,0 +1,101 @@
+"""Configuration the protocol core needs, shared by every connection of one server."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Optional, Protocol
+
+# 8 MiB payload + room for the SMB2 header, the READ/WRITE structures and a transform header.
+DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024 + 64 * 1024
+MAX_IO_SIZE = 8 * 1024 * 1024
+
+
+class PipeHandler(Protocol):
+    """One open named pipe on IPC$ (for example srvsvc); implemented by the runtime in ``pysmbd.rpc``."""
+
+    def write(self, data: bytes) -> None:
+        """Take one WRITE's worth of bytes from the client."""
+
+    def read(self, max_len: int) -> bytes:
+        """Return up to ``max_len`` bytes of pending output (empty when there is none)."""
+
+    def transact(self, data: bytes, max_out: int) -> bytes:
+        """FSCTL_PIPE_TRANSCEIVE: take a request and return at most ``max_out`` bytes of answer."""
+
+
+@dataclass
+class ShareConfig:
+    """One disk share: a directory served under a name."""
+
+    name: str
+    path: Path
+    read_only: bool = False
+    guest_ok: bool = False
+    encrypt: bool = False
+    comment: str = ""
+
+
+def _no_pipes(name: str) -> Optional[PipeHandler]:
+    return None
+
+
+@dataclass
+class ServerContext:
+    """Everything the core reads about its server; the runtime builds one from the config file."""
+
+    server_name: str
+    workgroup: str
+    server_guid: bytes
+    users_file: Path
+    require_signing: bool
+    max_frame_size: int
+    shares: Dict[str, ShareConfig]
+    start_time: float
+    pipe_factory: Callable[[str], Optional[PipeHandler]] = _no_pipes
+    max_io_size: int = MAX_IO_SIZE
+    """Largest READ, WRITE and TRANSACT payload offered in the NEGOTIATE response."""
+    encryption_ciphers: tuple = ("AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM")
+    """Ciphers the server accepts, in its preference order (names as in MS-SMB2 2.2.3.1.2)."""
+    allow_smb2_02: bool = True
+    """Offer dialect 2.0.2 (no multi-credit) to clients that ask for nothing newer."""
+    max_opens_per_connection: int = 16384
+    """Open files and pipes one connection may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
+    max_sessions_per_connection: int = 64
+    """Sessions one connection may hold; more get STATUS_REQUEST_NOT_ACCEPTED."""
+    lock_table: dict = field(default_factory=dict)
+    """Byte-range locks of every connection, keyed by (st_dev, st_ino); owned by the core."""
+
+    def share(self, name: str) -> Optional[ShareConfig]:
+        """Find a share by name, ignoring case as Windows does."""
+        wanted = name.lower()
+        for share_name, share in self.shares.items():
+            if share_name.lower() == wanted:
+                return share
+        return None
+
+
+def new_server_guid() -> bytes:
+    """A random 16-byte server GUID (the runtime may persist one instead)."""
+    return os.urandom(16)
+
+
+def make_context(**overrides) -> ServerContext:
+    """A context with test-friendly defaults; every field can be overridden by keyword."""
+    values = {
+        "server_name": "PYSMBD",
+        "workgroup": "WORKGROUP",
+        "server_guid": new_server_guid(),
+        "users_file": Path("/nonexistent"),
+        "require_signing": True,
+        "max_frame_size": DEFAULT_MAX_FRAME_SIZE,
+        "shares": {},
+        "start_time": time.time(),
+    }
+    values.update(overrides)
+    return ServerContext(**values)
+
+
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "make_context", "new_server_guid"]

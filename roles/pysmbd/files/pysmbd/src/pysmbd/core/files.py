@@ -1,0 +1,483 @@
+"""Opens and the data path: CREATE, CLOSE, FLUSH, READ, WRITE, LOCK (MS-SMB2 3.3.5.9-3.3.5.14).
+
+READ and WRITE are the hot path: precompiled structs, ``os.pread``/``os.pwrite`` on a kept file
+descriptor, and the READ payload handed to the transport without a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from . import fs
+from .context import PipeHandler
+from .request import FRAME_PREFIX, Request, Response
+from .session import Tree
+from .status import (
+    STATUS_ACCESS_DENIED,
+    STATUS_DIRECTORY_NOT_EMPTY,
+    STATUS_DISK_FULL,
+    STATUS_END_OF_FILE,
+    STATUS_FILE_CLOSED,
+    STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_PARAMETER,
+    STATUS_LOCK_NOT_GRANTED,
+    STATUS_NOT_A_DIRECTORY,
+    STATUS_OBJECT_NAME_COLLISION,
+    STATUS_OBJECT_NAME_INVALID,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_RANGE_NOT_LOCKED,
+    STATUS_SUCCESS,
+    SMBError,
+    status_from_oserror,
+)
+from .wire import from_utf16
+
+if TYPE_CHECKING:
+    from .connection import SMBServerConnection
+
+CREATE_REQUEST = struct.Struct("<HBBIQQIIIIIHHII")
+CREATE_RESPONSE = struct.Struct("<HBBIQQQQQQII16sII")
+CLOSE_REQUEST = struct.Struct("<HHI16s")
+CLOSE_RESPONSE = struct.Struct("<HHIQQQQQQI")
+FLUSH_REQUEST = struct.Struct("<HHI16s")
+READ_REQUEST = struct.Struct("<HBBIQ16sIIIHH")
+READ_RESPONSE = struct.Struct("<HBBIII")
+WRITE_REQUEST = struct.Struct("<HHIQ16sIIHHI")
+WRITE_RESPONSE = struct.Struct("<HHIIHH")
+LOCK_REQUEST = struct.Struct("<HHI16s")
+LOCK_ELEMENT = struct.Struct("<QQII")
+CREATE_CONTEXT = struct.Struct("<IHHHHI")
+
+FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF = range(6)
+FILE_DIRECTORY_FILE = 0x00000001
+FILE_NON_DIRECTORY_FILE = 0x00000040
+FILE_DELETE_ON_CLOSE = 0x00001000
+CREATE_ACTIONS = {"superseded": 0, "opened": 1, "created": 2, "overwritten": 3}
+
+FILE_READ_DATA = 0x1
+FILE_WRITE_DATA = 0x2
+FILE_APPEND_DATA = 0x4
+DELETE = 0x00010000
+MAXIMUM_ALLOWED = 0x02000000
+GENERIC_ALL = 0x10000000
+GENERIC_WRITE = 0x40000000
+GENERIC_READ = 0x80000000
+WRITE_BITS = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | DELETE | 0x40000 | 0x80000 | GENERIC_WRITE | GENERIC_ALL
+FULL_ACCESS = 0x001F01FF
+READ_ACCESS = 0x001200A9
+
+LARGE_READ = 256 * 1024  # from here on a READ is answered from one preallocated buffer
+MAX_FILE_OFFSET = (1 << 63) - 1  # off_t
+MAX_FILE_SIZE = 0xFFFFFFF0000  # the largest file NTFS allows (16 TiB - 64 KiB); Windows clients expect the limit
+LOCK_SHARED = 0x1
+LOCK_EXCLUSIVE = 0x2
+LOCK_UNLOCK = 0x4
+
+
+@dataclass
+class Open:
+    """One open file, directory or pipe, known to the client by its FileId."""
+
+    file_id: bytes
+    session_id: int
+    tree: Tree
+    parts: tuple[str, ...]
+    fd: int = -1
+    is_dir: bool = False
+    granted: int = 0
+    pipe: Optional[PipeHandler] = None
+    delete_on_close: bool = False
+    position: int = 0
+    listing: Optional[list[str]] = None
+    listing_pos: int = 0
+    listing_pattern: str = ""
+    locks: list[tuple[int, int, bool]] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return "\\".join(self.parts)
+
+    def fstat(self) -> os.stat_result:
+        return os.fstat(self.fd)
+
+    def close(self) -> None:
+        """Close the descriptor, deleting the file first when delete-on-close is set."""
+        if self.fd < 0:
+            return
+        try:
+            if self.delete_on_close and self.tree.share is not None and self.parts:
+                with fs.parent_dir(self.tree.share.path, self.parts) as parent:
+                    if self.is_dir:
+                        os.rmdir(fs.find_entry(parent, self.parts[-1]), dir_fd=parent)
+                    else:
+                        os.unlink(fs.find_entry(parent, self.parts[-1]), dir_fd=parent)
+        except (OSError, fs.SMBError):
+            pass  # the client asked for a best effort; the file may be gone already
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def lookup_open(conn: SMBServerConnection, req: Request, raw_file_id: bytes) -> Open:
+    file_id = req.file_id(raw_file_id)
+    handle = conn.opens.get(file_id)
+    session = req.session
+    if handle is None or session is None or handle.session_id != session.session_id:
+        raise SMBError(STATUS_FILE_CLOSED, "unknown FileId")
+    if req.tree is not None and handle.tree.tree_id != req.tree.tree_id:
+        raise SMBError(STATUS_FILE_CLOSED, "FileId belongs to another tree")
+    return handle
+
+
+def _granted_access(desired: int, read_only: bool) -> int:
+    if desired & (MAXIMUM_ALLOWED | GENERIC_ALL):
+        return READ_ACCESS if read_only else FULL_ACCESS
+    granted = desired & 0x001F01FF
+    if desired & GENERIC_READ:
+        granted |= READ_ACCESS
+    if desired & GENERIC_WRITE:
+        granted |= 0x00120116
+    return granted
+
+
+def _create_response(handle: Open, action: int, st: Optional[os.stat_result], contexts: bytes = b"") -> Response:
+    if st is None:
+        times = fs.FileTimes(0, 0, 0, 0)
+        alloc = eof = 0
+        attrs = fs.FILE_ATTRIBUTE_NORMAL
+    else:
+        times = fs.times_of(st, handle.fd)
+        alloc, eof, attrs = fs.allocation_of(st), fs.end_of_file_of(st), times.attributes
+    contexts_offset = 64 + CREATE_RESPONSE.size if contexts else 0
+    body = CREATE_RESPONSE.pack(
+        89,
+        0,
+        0,
+        action,
+        times.creation,
+        times.access,
+        times.write,
+        times.change,
+        alloc,
+        eof,
+        attrs,
+        0,
+        handle.file_id,
+        contexts_offset,
+        len(contexts),
+    )
+    return Response(STATUS_SUCCESS, body + (contexts or b"\x00"), new_file_id=handle.file_id)
+
+
+def _parse_create_contexts(data: memoryview) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    offset = 0
+    while offset + CREATE_CONTEXT.size <= len(data):
+        next_entry, name_offset, name_length, _r, data_offset, data_length = CREATE_CONTEXT.unpack_from(data, offset)
+        name = bytes(data[offset + name_offset : offset + name_offset + name_length]).decode("latin-1")
+        found[name] = bytes(data[offset + data_offset : offset + data_offset + data_length])
+        if not next_entry:
+            break
+        offset += next_entry
+    return found
+
+
+def _answer_contexts(requested: dict[str, bytes], st: Optional[os.stat_result], granted: int) -> bytes:
+    """Answer the create contexts clients use to save round trips: maximal access and on-disk id."""
+    answers: list[tuple[bytes, bytes]] = []
+    if "MxAc" in requested:
+        answers.append((b"MxAc", struct.pack("<II", 0, granted)))
+    if "QFid" in requested and st is not None:
+        answers.append((b"QFid", struct.pack("<QQ", st.st_ino, st.st_dev) + bytes(16)))
+    out = bytearray()
+    for index, (name, data) in enumerate(answers):
+        entry = bytearray(CREATE_CONTEXT.pack(0, 16, len(name), 0, 24, len(data)) + name + b"\x00" * 4 + data)
+        if index + 1 < len(answers):
+            entry += bytes((8 - len(entry) % 8) % 8)
+            struct.pack_into("<I", entry, 0, len(entry))
+        out += entry
+    return bytes(out)
+
+
+def create(conn: SMBServerConnection, req: Request) -> Response:
+    fields = req.unpack(CREATE_REQUEST)
+    (
+        _size,
+        _sec,
+        _oplock,
+        _imp,
+        _flags,
+        _r,
+        desired,
+        attributes,
+        _share,
+        disposition,
+        options,
+        name_offset,
+        name_length,
+        ctx_offset,
+        ctx_length,
+    ) = fields
+    name = from_utf16(req.buffer(name_offset, name_length)) if name_length else ""
+    contexts = _parse_create_contexts(req.buffer(ctx_offset, ctx_length)) if ctx_length else {}
+    tree = req.tree
+    assert tree is not None and req.session is not None
+    if disposition > FILE_OVERWRITE_IF:
+        raise SMBError(STATUS_INVALID_PARAMETER, "bad CreateDisposition")
+    if len(conn.opens) >= conn.context.max_opens_per_connection:  # checked before any descriptor is opened
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+    if tree.is_ipc:
+        return _create_pipe(conn, req, tree, name)
+    share = tree.share
+    assert share is not None
+    parts = fs.split_path(name)
+    granted = _granted_access(desired, share.read_only)
+    wants_write = bool(desired & WRITE_BITS) or disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+    if share.read_only and (wants_write or options & FILE_DELETE_ON_CLOSE):
+        if (
+            disposition in (FILE_OPEN, FILE_OPEN_IF)
+            and not (desired & WRITE_BITS)
+            and not options & FILE_DELETE_ON_CLOSE
+        ):
+            pass
+        else:
+            raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
+    if not parts:
+        return _open_root(conn, req, tree, granted, contexts, options, disposition)
+    with fs.parent_dir(share.path, parts) as parent:
+        leaf = fs.find_entry(parent, parts[-1])
+        st = fs.lstat_at(parent, leaf)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise SMBError(STATUS_ACCESS_DENIED, "symbolic links are not followed")
+        action = CREATE_ACTIONS["opened"]
+        if st is None:
+            if disposition in (FILE_OPEN, FILE_OVERWRITE):
+                raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
+            if share.read_only:
+                raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
+            action = CREATE_ACTIONS["created"]
+            if options & FILE_DIRECTORY_FILE:
+                try:
+                    os.mkdir(leaf, 0o777, dir_fd=parent)
+                except OSError as error:
+                    raise SMBError(status_from_oserror(error), "mkdir failed") from error
+                fd = fs.open_at(parent, leaf, os.O_RDONLY | os.O_DIRECTORY)
+                is_dir = True
+            else:
+                fd = fs.open_at(parent, leaf, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+                is_dir = False
+        else:
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if disposition == FILE_CREATE:
+                raise SMBError(STATUS_OBJECT_NAME_COLLISION, "file exists")
+            if is_dir and options & FILE_NON_DIRECTORY_FILE:
+                raise SMBError(STATUS_FILE_IS_A_DIRECTORY, "is a directory")
+            if not is_dir and options & FILE_DIRECTORY_FILE:
+                raise SMBError(STATUS_NOT_A_DIRECTORY, "not a directory")
+            if is_dir:
+                if disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
+                    raise SMBError(STATUS_INVALID_PARAMETER, "cannot overwrite a directory")
+                fd = fs.open_at(parent, leaf, os.O_RDONLY | os.O_DIRECTORY)
+            else:
+                writable = bool(granted & (FILE_WRITE_DATA | FILE_APPEND_DATA)) or disposition in (
+                    FILE_SUPERSEDE,
+                    FILE_OVERWRITE,
+                    FILE_OVERWRITE_IF,
+                )
+                flags = os.O_RDWR if writable and not share.read_only else os.O_RDONLY
+                if disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
+                    flags |= os.O_TRUNC
+                    action = CREATE_ACTIONS["superseded" if disposition == FILE_SUPERSEDE else "overwritten"]
+                fd = fs.open_at(parent, leaf, flags)
+        if options & FILE_DELETE_ON_CLOSE and is_dir and os.listdir(fd):
+            os.close(fd)
+            raise SMBError(STATUS_DIRECTORY_NOT_EMPTY, "directory not empty")
+    if action == CREATE_ACTIONS["created"]:
+        fs.store_creation(fd, fs.to_filetime_ns(os.fstat(fd).st_mtime_ns))
+        if attributes & ~(fs.FILE_ATTRIBUTE_NORMAL | fs.FILE_ATTRIBUTE_ARCHIVE | fs.FILE_ATTRIBUTE_DIRECTORY):
+            # A new file gets what was asked plus ARCHIVE (MS-FSA 2.1.5.1.2.1).
+            fs.store_attributes(fd, (attributes | fs.FILE_ATTRIBUTE_ARCHIVE) & ~fs.FILE_ATTRIBUTE_NORMAL)
+    parts = (*parts[:-1], leaf)  # the name as stored, whatever case the client used
+    handle = Open(conn.allocate_file_id(), req.session.session_id, tree, parts, fd, is_dir, granted)
+    handle.delete_on_close = bool(options & FILE_DELETE_ON_CLOSE)
+    conn.opens[handle.file_id] = handle
+    st_now = os.fstat(fd)
+    return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
+
+
+def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Response:
+    if options & FILE_NON_DIRECTORY_FILE:
+        raise SMBError(STATUS_FILE_IS_A_DIRECTORY, "the share root is a directory")
+    if disposition not in (FILE_OPEN, FILE_OPEN_IF):
+        raise SMBError(STATUS_ACCESS_DENIED, "cannot replace the share root")
+    fd = fs.open_root(tree.share.path)
+    handle = Open(conn.allocate_file_id(), req.session.session_id, tree, (), fd, True, granted)
+    conn.opens[handle.file_id] = handle
+    st = os.fstat(fd)
+    return _create_response(handle, CREATE_ACTIONS["opened"], st, _answer_contexts(contexts, st, granted))
+
+
+def _create_pipe(conn: SMBServerConnection, req: Request, tree: Tree, name: str) -> Response:
+    pipe_name = name.strip("\\").lower()
+    if not pipe_name or "\\" in pipe_name:
+        raise SMBError(STATUS_OBJECT_NAME_INVALID, "bad pipe name")
+    handler = conn.context.pipe_factory(pipe_name)
+    if handler is None:
+        raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, f"no pipe named {pipe_name!r}")
+    assert req.session is not None
+    handle = Open(
+        conn.allocate_file_id(), req.session.session_id, tree, (pipe_name,), pipe=handler, granted=FULL_ACCESS
+    )
+    conn.opens[handle.file_id] = handle
+    return _create_response(handle, CREATE_ACTIONS["opened"], None)
+
+
+def close(conn: SMBServerConnection, req: Request) -> Response:
+    _size, flags, _r, raw_id = req.unpack(CLOSE_REQUEST)
+    handle = lookup_open(conn, req, raw_id)
+    values = (0, 0, 0, 0, 0, 0, 0)
+    if flags & 0x1 and handle.fd >= 0:
+        st = handle.fstat()
+        t = fs.times_of(st, handle.fd)
+        values = (
+            t.creation,
+            t.access,
+            t.write,
+            t.change,
+            fs.allocation_of(st),
+            fs.end_of_file_of(st),
+            t.attributes,
+        )
+    conn.opens.pop(handle.file_id, None)
+    release_locks(conn, handle)
+    handle.close()
+    return Response(STATUS_SUCCESS, CLOSE_RESPONSE.pack(60, flags & 0x1, 0, *values))
+
+
+def flush(conn: SMBServerConnection, req: Request) -> Response:
+    _size, _r1, _r2, raw_id = req.unpack(FLUSH_REQUEST)
+    handle = lookup_open(conn, req, raw_id)
+    if handle.fd >= 0 and not handle.is_dir:
+        if not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
+            raise SMBError(STATUS_ACCESS_DENIED, "flush needs write access")
+        os.fsync(handle.fd)
+    return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+
+
+def read(conn: SMBServerConnection, req: Request) -> Response:
+    _size, _pad, _flags, length, offset, raw_id, minimum, _ch, _rem, _ci_off, _ci_len = req.unpack(READ_REQUEST)
+    handle = lookup_open(conn, req, raw_id)
+    if length > conn.context.max_io_size:
+        raise SMBError(STATUS_INVALID_PARAMETER, "read larger than MaxReadSize")
+    if offset > MAX_FILE_OFFSET:
+        raise SMBError(STATUS_INVALID_PARAMETER, "read beyond the largest file offset")
+    if handle.pipe is not None:
+        data = handle.pipe.read(length)
+    else:
+        if handle.is_dir:
+            raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot read a directory")
+        if not handle.granted & (FILE_READ_DATA | 0x20):
+            raise SMBError(STATUS_ACCESS_DENIED, "no read access")
+        if length >= LARGE_READ:
+            return _large_read(handle, length, offset, minimum)
+        try:
+            data = os.pread(handle.fd, length, offset) if length else b""
+        except OSError as error:
+            raise SMBError(status_from_oserror(error), "read failed") from error
+    if (not data and length) or len(data) < minimum:
+        raise SMBError(STATUS_END_OF_FILE, "end of file")
+    handle.position = offset + len(data)  # as Samba does; Windows leaves it alone
+    return Response(STATUS_SUCCESS, READ_RESPONSE.pack(17, 80, 0, len(data), 0, 0), payload=data or b"\x00")
+
+
+def _large_read(handle: Open, length: int, offset: int, minimum: int) -> Response:
+    """Read straight into a buffer that has room for the headers in front (see ``Response.frame_buffer``)."""
+    buffer = bytearray(FRAME_PREFIX + length)
+    view = memoryview(buffer)
+    try:
+        count = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset)
+    except OSError as error:
+        raise SMBError(status_from_oserror(error), "read failed") from error
+    if count == 0 or count < minimum:
+        raise SMBError(STATUS_END_OF_FILE, "end of file")
+    handle.position = offset + count
+    body = READ_RESPONSE.pack(17, 80, 0, count, 0, 0)
+    return Response(STATUS_SUCCESS, body, payload=view[FRAME_PREFIX : FRAME_PREFIX + count], frame_buffer=buffer)
+
+
+def write(conn: SMBServerConnection, req: Request) -> Response:
+    _size, data_offset, length, offset, raw_id, _ch, _rem, _ci_off, _ci_len, _flags = req.unpack(WRITE_REQUEST)
+    handle = lookup_open(conn, req, raw_id)
+    if length > conn.context.max_io_size:
+        raise SMBError(STATUS_INVALID_PARAMETER, "write larger than MaxWriteSize")
+    if offset + length > MAX_FILE_OFFSET or (length and offset + length > MAX_FILE_SIZE):
+        raise SMBError(STATUS_INVALID_PARAMETER, "write beyond the largest file size")
+    if length and offset + length == MAX_FILE_SIZE:
+        raise SMBError(STATUS_DISK_FULL, "a file may not reach the largest file size")
+    data = req.buffer(data_offset, length)
+    if handle.pipe is not None:
+        handle.pipe.write(bytes(data))
+        written = length
+    else:
+        if handle.is_dir:
+            raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot write a directory")
+        if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
+            raise SMBError(STATUS_ACCESS_DENIED, "no write access")
+        try:
+            written = os.pwrite(handle.fd, data, offset)
+        except OSError as error:
+            raise SMBError(status_from_oserror(error), "write failed") from error
+    return Response(STATUS_SUCCESS, WRITE_RESPONSE.pack(17, 0, written, 0, 0, 0))
+
+
+def lock(conn: SMBServerConnection, req: Request) -> Response:
+    """Byte-range locks, tracked per open and checked against other opens of the same file."""
+    _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
+    handle = lookup_open(conn, req, raw_id)
+    if count == 0 or handle.fd < 0:
+        raise SMBError(STATUS_INVALID_PARAMETER, "no locks")
+    elements = [
+        LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24)
+        for i in range(count)
+        if 64 + 48 + i * 24 <= len(req.message)
+    ]
+    if len(elements) != count:
+        raise SMBError(STATUS_INVALID_PARAMETER, "truncated lock array")
+    key = _file_key(handle)
+    table = conn.context.lock_table.setdefault(key, [])
+    for offset, length, flags, _r in elements:
+        if flags & LOCK_UNLOCK:
+            entry = next((e for e in table if e[0] is handle and e[1] == offset and e[2] == length), None)
+            if entry is None:
+                raise SMBError(STATUS_RANGE_NOT_LOCKED, "range not locked")
+            table.remove(entry)
+            continue
+        exclusive = bool(flags & LOCK_EXCLUSIVE)
+        for other, o_off, o_len, o_excl in table:
+            overlaps = length and o_len and offset < o_off + o_len and o_off < offset + length
+            if overlaps and (exclusive or o_excl) and (other is not handle or exclusive or o_excl):
+                raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
+        table.append((handle, offset, length, exclusive))
+    return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+
+
+def _file_key(handle: Open) -> tuple[int, int]:
+    st = handle.fstat()
+    return st.st_dev, st.st_ino
+
+
+def release_locks(conn: SMBServerConnection, handle: Open) -> None:
+    if handle.fd < 0:
+        return
+    key = _file_key(handle)
+    table = conn.context.lock_table.get(key)
+    if table:
+        table[:] = [e for e in table if e[0] is not handle]
+        if not table:
+            conn.context.lock_table.pop(key, None)

@@ -1,0 +1,195 @@
+"""The server's main loop: start listeners, reload on SIGHUP, stop on SIGTERM, keep the status file current.
+
+Signal handlers only enqueue a command; the main loop runs reloads one at a time (gunicorn's
+arbiter does the same), so a burst of SIGHUPs can never interleave two reconciliations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from pysmbd import __version__
+from pysmbd.config import Config, ConfigError, ListenerConfig, load_config
+from pysmbd.server import eventlog
+from pysmbd.server.listeners import Listener, ListenerManager, ListenerStatus, QUICListener
+from pysmbd.server.runtime import CoreFactory, Runtime, default_core_factory
+from pysmbd.server.statusfile import AlreadyRunning, PidFile, pid_path, status_path, write_json_atomically
+from pysmbd.server.tcp import TCPListener
+
+STATUS_WRITE_DELAY = 0.1  # coalesce bursts of connection events into one status write
+SHUTDOWN_GRACE = 2.0
+
+
+def iso_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+class StartupError(Exception):
+    """The server could not start (listener not bound, another server running)."""
+
+
+class PysmbdServer:
+    """One pysmbd process serving the listeners and shares of one configuration file."""
+
+    def __init__(self, config: Config, *, core_factory: CoreFactory = default_core_factory) -> None:
+        self.config = config
+        self.state_dir = config.server.state_dir
+        self.runtime = Runtime(config, core_factory=core_factory, on_change=self._status_changed)
+        self.listeners = ListenerManager(self._make_listener)
+        self._commands: Optional[asyncio.Queue] = None
+        self._started = time.time()
+        self._generation = 0
+        self._last_reload: Optional[Dict[str, Any]] = None
+        self._status_timer: Optional[asyncio.TimerHandle] = None
+        self._pidfile = PidFile(pid_path(self.state_dir))
+
+    # lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self, ready: Callable[[Optional[str]], None] = lambda error: None) -> int:
+        """Serve until SIGTERM/SIGINT; ``ready(None)`` once listening, ``ready(message)`` if start failed."""
+        try:
+            await self.start()
+        except StartupError as exc:
+            eventlog.error("server_start_failed", error=str(exc))
+            ready(str(exc))
+            return 1
+        ready(None)
+        try:
+            await self._serve_commands()
+        finally:
+            await self.stop()
+        return 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._commands = asyncio.Queue()
+        try:
+            self._pidfile.acquire()
+        except (AlreadyRunning, OSError) as exc:
+            raise StartupError(str(exc)) from None
+        for signum, command in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
+            loop.add_signal_handler(signum, self._commands.put_nowait, command)
+        failures = await self.listeners.apply(self.config.listeners)
+        if failures:
+            self.listeners.close_all()
+            self._remove_signal_handlers()
+            self._pidfile.release()
+            raise StartupError("; ".join(f"cannot listen on {row.config.describe()}: {row.error}" for row in failures))
+        self.write_status()
+        eventlog.info(
+            "server_started",
+            pid=os.getpid(),
+            version=__version__,
+            config=str(self.config.source),
+            listeners=[listener.describe() for listener in self.config.listeners],
+        )
+
+    async def stop(self) -> None:
+        self.listeners.close_all()
+        for connection in self.runtime.registry.all_connections():
+            connection.close()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.runtime.registry.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self._remove_signal_handlers()
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+        status_path(self.state_dir).unlink(missing_ok=True)
+        self._pidfile.release()
+        eventlog.info("server_stopped", pid=os.getpid())
+
+    def request(self, command: str) -> None:
+        """Queue "reload" or "stop" (what the signal handlers do)."""
+        assert self._commands is not None, "start() first"
+        self._commands.put_nowait(command)
+
+    async def _serve_commands(self) -> None:
+        assert self._commands is not None
+        while True:
+            command = await self._commands.get()
+            if command == "stop":
+                eventlog.info("server_stopping")
+                return
+            try:
+                await self.reload()
+            except Exception as exc:  # a bug in a reload must not stop a server that was serving fine
+                eventlog.error("reload_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+                self._finish_reload(ok=False, errors=[f"internal error: {type(exc).__name__}: {exc}"])
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+    # reload -------------------------------------------------------------------------------------
+
+    async def reload(self) -> List[ListenerStatus]:
+        """Re-read the config file; open added listeners, then close removed ones. Return the failures."""
+        eventlog.info("reload_started", config=str(self.config.source))
+        try:
+            config = load_config(self.config.source)
+        except ConfigError as exc:
+            problems = [problem.format(exc.source) for problem in exc.problems]
+            eventlog.error("reload_rejected", reason="invalid configuration, nothing changed", problems=problems)
+            self._finish_reload(ok=False, errors=problems)
+            return []
+        if config.server.state_dir != self.state_dir:
+            eventlog.warning(
+                "reload_ignored_setting",
+                setting="server.state_dir",
+                reason="the state directory changes only at restart",
+                current=str(self.state_dir),
+            )
+        self.config = config
+        self.runtime.apply(config)
+        failures = await self.listeners.apply(config.listeners)
+        errors = [f"cannot listen on {row.config.describe()}: {row.error}" for row in failures]
+        self._finish_reload(ok=not failures, errors=errors)
+        return failures
+
+    def _finish_reload(self, *, ok: bool, errors: List[str]) -> None:
+        self._generation += 1
+        self._last_reload = {"time": iso_time(time.time()), "ok": ok, "errors": errors}
+        self.write_status()
+        eventlog.info("reload_finished", ok=ok, generation=self._generation, errors=errors)
+
+    # status -------------------------------------------------------------------------------------
+
+    def status(self) -> Dict[str, Any]:
+        registry = self.runtime.registry
+        return {
+            "pid": os.getpid(),
+            "started": iso_time(self._started),
+            "version": __version__,
+            "config": str(self.config.source),
+            "generation": self._generation,
+            "listeners": [row.as_dict() for row in self.listeners.statuses()],
+            "sessions": registry.sessions,
+            "connections": registry.connections,
+            "last_reload": self._last_reload,
+        }
+
+    def write_status(self) -> None:
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+        try:
+            write_json_atomically(status_path(self.state_dir), self.status())
+        except OSError as exc:
+            eventlog.error("status_write_failed", path=str(status_path(self.state_dir)), error=str(exc))
+
+    def _status_changed(self) -> None:
+        if self._status_timer is None:
+            self._status_timer = asyncio.get_running_loop().call_later(STATUS_WRITE_DELAY, self.write_status)
+
+    # listeners ----------------------------------------------------------------------------------
+
+    def _make_listener(self, config: ListenerConfig) -> Listener:
+        if config.transport == "quic":
+            return QUICListener(config)
+        return TCPListener(config, self.runtime)

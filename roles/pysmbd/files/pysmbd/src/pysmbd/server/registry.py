@@ -1,0 +1,63 @@
+"""Live connections, their sessions and the shares they connected to.
+
+It gives ``pysmbd status`` its counts, enforces ``max_connections``, and tells a reload which
+connections still use a share that was removed or changed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterable, List, Set
+
+
+class ConnectionRegistry:
+    """Tracks open connections (any object with ``close()``) and the sessions established on each."""
+
+    def __init__(self, max_connections: int, on_change: Callable[[], None] = lambda: None) -> None:
+        self.max_connections = max_connections
+        self._on_change = on_change
+        self._sessions: Dict[object, Set[int]] = {}
+        self._shares: Dict[object, Set[str]] = {}
+
+    @property
+    def connections(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def sessions(self) -> int:
+        return sum(len(ids) for ids in self._sessions.values())
+
+    def try_add(self, connection: object) -> bool:
+        """Admit a new connection unless the server is at its limit."""
+        if len(self._sessions) >= self.max_connections:
+            return False
+        self._sessions[connection] = set()
+        self._shares[connection] = set()
+        self._on_change()
+        return True
+
+    def remove(self, connection: object) -> None:
+        self._shares.pop(connection, None)
+        if self._sessions.pop(connection, None) is not None:
+            self._on_change()
+
+    def session_opened(self, connection: object, session_id: int) -> None:
+        if connection in self._sessions:
+            self._sessions[connection].add(session_id)
+            self._on_change()
+
+    def session_closed(self, connection: object, session_id: int) -> None:
+        if connection in self._sessions:
+            self._sessions[connection].discard(session_id)
+            self._on_change()
+
+    def tree_connected(self, connection: object, share: str) -> None:
+        if connection in self._shares:
+            self._shares[connection].add(share.lower())
+
+    def using_shares(self, shares: Iterable[str]) -> List[object]:
+        """Connections that connected a tree to one of ``shares`` (names ignore case)."""
+        wanted = {share.lower() for share in shares}
+        return [connection for connection, used in self._shares.items() if used & wanted]
+
+    def all_connections(self) -> list:
+        return list(self._sessions)

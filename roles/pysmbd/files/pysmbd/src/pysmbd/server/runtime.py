@@ -1,0 +1,115 @@
+"""State every connection of one server shares: the core's ServerContext, limits and the registry.
+
+A reload updates this object in place, so connections that stay see the new shares, users file
+and limits on their next request, and new connections get them from the start.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, List, Optional
+
+from pysmbd.config import Config
+from pysmbd.core.context import PipeHandler, ServerContext, ShareConfig, new_server_guid
+from pysmbd.server import eventlog
+from pysmbd.server.registry import ConnectionRegistry
+from pysmbd.server.tcp import CoreConnection
+
+CoreFactory = Callable[[ServerContext, str, str], CoreConnection]
+
+
+def default_core_factory(context: ServerContext, peer: str, transport: str) -> CoreConnection:
+    from pysmbd.core.connection import SMBServerConnection  # the core is imported only when serving
+
+    return SMBServerConnection(context, transport=transport, peer=peer)
+
+
+def share_configs(config: Config) -> dict:
+    return {
+        share.name: ShareConfig(
+            name=share.name,
+            path=share.path,
+            read_only=share.read_only,
+            guest_ok=share.guest_ok,
+            encrypt=share.encrypt,
+            comment=share.comment,
+        )
+        for share in config.shares
+    }
+
+
+def _access(share: Optional[ShareConfig]) -> tuple:
+    """What a connected tree keeps from its share (the comment does not matter)."""
+    if share is None:
+        return ()
+    return (share.path, share.read_only, share.guest_ok, share.encrypt)
+
+
+class Runtime:
+    """The server-wide state behind every adapter."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        core_factory: CoreFactory = default_core_factory,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self._core_factory = core_factory
+        self.registry = ConnectionRegistry(config.server.max_connections, on_change)
+        self.context = ServerContext(
+            server_name=config.server.name,
+            workgroup=config.server.workgroup,
+            server_guid=new_server_guid(),
+            users_file=config.server.users_file,
+            require_signing=config.server.require_signing,
+            max_frame_size=config.server.max_frame_size,
+            shares=share_configs(config),
+            start_time=time.time(),
+            pipe_factory=self.open_pipe,
+        )
+
+    @property
+    def idle_timeout(self) -> float:
+        return self.config.server.idle_timeout
+
+    def apply(self, config: Config) -> List[str]:
+        """Take a reloaded configuration (listeners are the manager's business).
+
+        Trees keep the share settings they connected with, so connections that use a share that was
+        removed or changed are closed: their clients reconnect and get the new settings (or are refused).
+        Returns the names of those shares.
+        """
+        before = share_configs(self.config)
+        after = share_configs(config)
+        changed = [name for name, share in before.items() if _access(after.get(name)) != _access(share)]
+        affected = self.registry.using_shares(changed)
+        if affected:
+            eventlog.info(
+                "connections_closed_for_share_change",
+                shares=changed,
+                connections=len(affected),
+                reason="their trees use a share the reload removed or changed; the clients reconnect",
+            )
+        for connection in affected:
+            connection.close()
+        self.config = config
+        self.registry.max_connections = config.server.max_connections
+        context = self.context
+        context.server_name = config.server.name
+        context.workgroup = config.server.workgroup
+        context.users_file = config.server.users_file
+        context.require_signing = config.server.require_signing
+        context.max_frame_size = config.server.max_frame_size
+        context.shares = after
+        return changed
+
+    def new_core_connection(self, *, peer: str, transport: str) -> CoreConnection:
+        return self._core_factory(self.context, peer, transport)
+
+    def open_pipe(self, name: str) -> Optional[PipeHandler]:
+        """The core's ``pipe_factory``: a fresh pipe for each CREATE on IPC$."""
+        from pysmbd.rpc.pipes import open_pipe
+
+        return open_pipe(name, self.context)

@@ -1,0 +1,86 @@
+"""A zero-copy send queue for the TCP adapter.
+
+Why not an ``asyncio.Protocol`` transport: on Python 3.11 ``writelines`` joins the chunks, and what
+the kernel does not take at once is copied into a bytearray that is shifted (memmove of the rest)
+after every partial send: for an 8 MiB READ response that is dozens of large copies, measured as
+~1.7 s of server CPU per GiB with encryption. ``SendQueue`` keeps the core's buffers as memoryviews
+and hands them to ``sendmsg`` as they are; a partial send only moves a view's start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from itertools import islice
+from typing import Callable, Deque, Iterable, Optional, Union
+
+Buffer = Union[bytes, bytearray, memoryview]
+MAX_IOVECS = 64
+
+
+class SendQueue:
+    """Bytes waiting for the socket; a writer callback sends them while the connection goes on reading.
+
+    ``on_progress`` is called after the writer callback sent something or failed, so the owner can
+    resume reading, finish a close, or drop the connection (``error`` is then set).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, on_progress: Callable[[], None]) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._queue: Deque[memoryview] = deque()
+        self._on_progress = on_progress
+        self._watching = False
+        self.pending = 0
+        self.error: Optional[OSError] = None
+
+    def send(self, chunks: Iterable[Buffer]) -> None:
+        if self.error is not None:
+            return
+        for chunk in chunks:
+            if len(chunk):
+                view = memoryview(chunk).cast("B")
+                self._queue.append(view)
+                self.pending += len(view)
+        if not self._watching:
+            self._flush()
+
+    def close(self) -> None:
+        if self._watching:
+            self._loop.remove_writer(self._fd)
+            self._watching = False
+        self._queue.clear()
+        self.pending = 0
+
+    def _flush(self) -> None:
+        queue = self._queue
+        while queue:
+            try:
+                sent = self._sock.sendmsg(list(islice(queue, MAX_IOVECS)))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self.error = exc
+                self.close()
+                return
+            self.pending -= sent
+            while sent:
+                head = queue[0]
+                if len(head) <= sent:
+                    sent -= len(head)
+                    queue.popleft()
+                else:
+                    queue[0] = head[sent:]
+                    sent = 0
+        if queue and not self._watching:
+            self._loop.add_writer(self._fd, self._flush_and_report)
+            self._watching = True
+        elif not queue and self._watching:
+            self._loop.remove_writer(self._fd)
+            self._watching = False
+
+    def _flush_and_report(self) -> None:
+        self._flush()
+        self._on_progress()

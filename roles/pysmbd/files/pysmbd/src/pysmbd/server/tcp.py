@@ -1,0 +1,261 @@
+"""The Direct TCP adapter: a listening socket, and one small reader/writer pair per connection.
+
+When a connection's socket is readable, the adapter reads once (256 KiB at most, like asyncio's own
+transports, so data arriving in small segments is gathered between reads), feeds the bytes to the
+sans-IO core, queues what the core wants sent (``sockio.SendQueue`` writes it without copies while
+reading goes on, so pipelined requests keep being served), turns core events into registry updates
+and log lines, and closes the socket when the core says so. Everything about SMB is in the core.
+
+A failure inside the core closes that one connection, never the server. A client that stops
+reading its responses is not read from while more than 16 MiB wait for it. There is no task per
+connection: an idle connection costs a socket, a core object and a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import TYPE_CHECKING, List, Optional, Protocol, Union
+
+from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
+from pysmbd.server import eventlog
+from pysmbd.server.sockio import SendQueue
+
+if TYPE_CHECKING:
+    from pysmbd.config import ListenerConfig
+    from pysmbd.server.runtime import Runtime
+
+# The core keeps received bytes objects by reference, so each read is a fresh bytes object.
+RECEIVE_SIZE = 256 * 1024
+SEND_HIGH_WATER = 16 * 1024 * 1024
+SEND_LOW_WATER = 4 * 1024 * 1024
+CLOSE_FLUSH_TIMEOUT = 10.0
+
+
+class CoreConnection(Protocol):
+    """What the adapter needs from ``pysmbd.core.connection.SMBServerConnection``."""
+
+    def receive_data(self, data: bytes, now: float) -> None: ...
+
+    def data_to_send(self) -> List[Union[bytes, memoryview]]: ...
+
+    def next_event(self) -> Optional[Event]: ...
+
+    def close(self) -> None: ...
+
+
+def format_peer(peername: object) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername or "")
+
+
+class TCPConnection:
+    """One client connection accepted on a TCP listener."""
+
+    def __init__(self, runtime: Runtime, listener: ListenerConfig, sock: socket.socket, peername: object) -> None:
+        self._runtime = runtime
+        self._listener = listener
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._peer = format_peer(peername)
+        self._loop = asyncio.get_running_loop()
+        self._core: Optional[CoreConnection] = None
+        self._sender = SendQueue(self._loop, sock, self._after_send)
+        self._reading = False
+        self._should_close = False
+        self._finished = False
+        self._last_activity = 0.0
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    def start(self) -> None:
+        """Admit the connection (or refuse it at the limit) and start serving it."""
+        registry = self._runtime.registry
+        if not registry.try_add(self):
+            eventlog.warning(
+                "connection_refused",
+                peer=self._peer,
+                listener=self._listener.describe(),
+                reason=f"max_connections ({registry.max_connections}) reached",
+            )
+            self._finished = True
+            self._sock.close()
+            return
+        try:
+            self._core = self._runtime.new_core_connection(peer=self._peer, transport="tcp")
+        except Exception:
+            registry.remove(self)
+            raise
+        eventlog.debug("connection_opened", peer=self._peer, listener=self._listener.describe())
+        self._last_activity = self._loop.time()
+        self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
+        self._resume_reading()
+
+    def close(self) -> None:
+        """Close at once, dropping what is queued (server shutdown, idle timeout)."""
+        self._finish(None)
+
+    # reading ------------------------------------------------------------------------------------
+
+    def _resume_reading(self) -> None:
+        if not self._reading and not self._finished:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._reading = True
+
+    def _pause_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(RECEIVE_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._finish(str(exc))
+            return
+        if not data:
+            self._finish(None)
+            return
+        self._last_activity = self._loop.time()
+        core = self._core
+        assert core is not None
+        try:
+            core.receive_data(data, time.time())
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            self._finish("internal error")
+            return
+        self._sender.send(core.data_to_send())
+        self._drain_events(core)
+        self._after_send()
+
+    # writing and closing --------------------------------------------------------------------------
+
+    def _after_send(self) -> None:
+        """Decide what to do now that the send queue has moved (or just got new data)."""
+        sender = self._sender
+        if sender.error is not None:
+            self._finish(str(sender.error))
+        elif self._should_close:
+            self._pause_reading()
+            if sender.pending == 0:
+                self._finish(None)
+        elif sender.pending > SEND_HIGH_WATER:
+            self._pause_reading()
+        elif not self._reading and sender.pending <= SEND_LOW_WATER:
+            self._resume_reading()
+
+    def _finish(self, error: Optional[str]) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._pause_reading()
+        self._sender.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        core, self._core = self._core, None
+        if core is not None:
+            try:
+                core.close()
+                self._drain_events(core)
+            except Exception as exc:
+                eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        self._sock.close()
+        self._runtime.registry.remove(self)
+        eventlog.debug("connection_closed", peer=self._peer, error=error)
+
+    # events -------------------------------------------------------------------------------------
+
+    def _drain_events(self, core: CoreConnection) -> None:
+        while True:
+            event = core.next_event()
+            if event is None:
+                return
+            self._handle_event(event)
+
+    def _handle_event(self, event: Event) -> None:
+        registry = self._runtime.registry
+        if isinstance(event, SessionEstablished):
+            registry.session_opened(self, event.session_id)
+            eventlog.info("session_established", peer=self._peer, session_id=event.session_id, user=event.user)
+        elif isinstance(event, SessionClosed):
+            registry.session_closed(self, event.session_id)
+            eventlog.info("session_closed", peer=self._peer, session_id=event.session_id)
+        elif isinstance(event, TreeConnected):
+            registry.tree_connected(self, event.share)
+            eventlog.info("tree_connected", peer=self._peer, session_id=event.session_id, share=event.share)
+        elif isinstance(event, ConnectionShouldClose) and not self._should_close:
+            eventlog.warning("connection_dropped", peer=self._peer, reason=event.reason)
+            # Send what is queued (often the error response) first, but not forever.
+            self._should_close = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_later(CLOSE_FLUSH_TIMEOUT, self._finish, "close flush timed out")
+
+    def _has_open_files(self) -> bool:
+        opens = getattr(self._core, "opens", None)  # SMBServerConnection.opens: FileId -> Open
+        return bool(opens)
+
+    def _check_idle(self) -> None:
+        self._timer = None
+        timeout = self._runtime.idle_timeout
+        idle = self._loop.time() - self._last_activity
+        if idle >= timeout and self._has_open_files():
+            # Like Samba's deadtime: closing now would lose the client's open handles (and its unsaved work).
+            self._last_activity = self._loop.time()
+            idle = 0.0
+        if idle >= timeout:
+            eventlog.info("connection_idle_closed", peer=self._peer, idle_seconds=round(idle, 1))
+            self._finish(None)
+        else:
+            self._timer = self._loop.call_later(timeout - idle, self._check_idle)
+
+
+class TCPListener:
+    """SMB2 Direct TCP on one (address, port): a listening socket and the task that accepts on it."""
+
+    def __init__(self, config: ListenerConfig, runtime: Runtime) -> None:
+        self.config = config
+        self._runtime = runtime
+        self._sock: Optional[socket.socket] = None
+        self._task: Optional[asyncio.Task] = None
+
+    async def open(self) -> None:
+        family = socket.AF_INET6 if ":" in self.config.address else socket.AF_INET
+        # create_server sets SO_REUSEADDR, and IPV6_V6ONLY for "::" so 0.0.0.0 can be bound beside it.
+        sock = socket.create_server((self.config.address, self.config.port), family=family, backlog=1024)
+        sock.setblocking(False)
+        self._sock = sock
+        self._task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
+
+    def close(self) -> None:
+        """Stop accepting; the connections already accepted carry on."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, peername = await loop.sock_accept(sock)
+            except OSError as exc:  # EMFILE and friends: say so, breathe, keep accepting
+                eventlog.error("accept_failed", listener=self.config.describe(), error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                client.setblocking(False)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                TCPConnection(self._runtime, self.config, client, peername).start()
+            except Exception as exc:  # one bad connection must not stop the listener
+                eventlog.error("connection_setup_failed", peer=format_peer(peername), error=str(exc), exc_info=True)
+                client.close()

@@ -1,0 +1,101 @@
+"""A private asyncio adapter that carries bytes between sockets and the pysmbd core, for tests only.
+
+The real listeners live in ``pysmbd.server`` (the runtime); this page exists so the core's end-to-end
+tests do not depend on it. It runs a server in a background thread on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+from pysmbd.core.connection import SMBServerConnection
+from pysmbd.core.context import ServerContext
+from pysmbd.core.events import ConnectionShouldClose
+
+
+class _CoreProtocol(asyncio.Protocol):
+    def __init__(self, context: ServerContext) -> None:
+        self._context = context
+        self._core: SMBServerConnection | None = None
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._core = SMBServerConnection(self._context, peer=str(peer))
+
+    def data_received(self, data: bytes) -> None:
+        assert self._core is not None and self._transport is not None
+        self._core.receive_data(data, time.time())
+        chunks = self._core.data_to_send()
+        if chunks:
+            self._transport.writelines(chunks)
+        while (event := self._core.next_event()) is not None:
+            if isinstance(event, ConnectionShouldClose):
+                self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._core is not None:
+            self._core.close()
+
+
+class ThreadedServer:
+    """Serve one ServerContext on 127.0.0.1:<free port> from a daemon thread."""
+
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._server = await self._loop.create_server(lambda: _CoreProtocol(self.context), "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test SMB server did not start within 10 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        def stop() -> None:
+            assert self._server is not None
+            self._server.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(stop)
+        self._thread.join(10)
+
+
+def main() -> None:  # manual use: python adapter.py SHARE_DIR USERS_FILE
+    import logging
+    import sys
+
+    from pysmbd.core.context import ShareConfig, make_context
+
+    logging.basicConfig(level=logging.DEBUG if "-v" in sys.argv else logging.INFO)
+    share_dir, users = Path(sys.argv[1]), Path(sys.argv[2])
+    from pysmbd.rpc.pipes import open_pipe
+
+    context = make_context(users_file=users, shares={"share": ShareConfig("share", share_dir, comment="test share")})
+    context.pipe_factory = lambda name: open_pipe(name, context)
+    with ThreadedServer(context) as server:
+        print(server.port, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

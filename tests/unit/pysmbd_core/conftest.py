@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.users import nt_hash
+
+USER = "alice"
+PASSWORD = "Pa55-word"
+
+
+@pytest.fixture
+def context(tmp_path: Path):
+    share = tmp_path / "share"
+    share.mkdir()
+    users = tmp_path / "users"
+    users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash(PASSWORD).hex().upper()}:[U          ]:LCT-00000000:\n")
+    return make_context(users_file=users, shares={"share": ShareConfig("share", share)}, max_frame_size=1 << 20)
