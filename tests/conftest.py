@@ -30,3 +30,8 @@ if str(COLLECTIONS_ROOT) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_ROOT))
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS_ROOT)
 os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
+# Console scripts of the venv running the tests (pysmbd, ansible-playbook, molecule) come first on PATH,
+# however pytest was started.
+_VENV_BIN = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _VENV_BIN:
+    os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")

@@ -240,12 +240,18 @@ def timed_transfer(server: Server, mode: str, direction: str, work: Path, size: 
         command = f"get big.bin {work / 'got.bin'}"
     else:
         command = f"put {work / 'local.bin'} put-{server.name}.bin"
+    pids_before = set(server.pids())
     cpu_before = server.cpu_seconds()
     started = time.perf_counter()
     done = subprocess.run(
         smbclient_command(server.port, mode, command), capture_output=True, text=True, timeout=900, check=False
     )
     elapsed = time.perf_counter() - started
+    # smbd serves each connection in a child that exits at disconnect: until the parent has reaped it, its CPU
+    # time is in no /proc entry we read (it made a run count ~0 s/GiB), so wait for the process tree to settle.
+    settle_deadline = time.monotonic() + 5.0
+    while set(server.pids()) != pids_before and time.monotonic() < settle_deadline:
+        time.sleep(0.05)
     cpu = server.cpu_seconds() - cpu_before
     if done.returncode != 0:
         sys.exit(f"{server.name} {mode} {direction} failed: {done.stdout}{done.stderr}")

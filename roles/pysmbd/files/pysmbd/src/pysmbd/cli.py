@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 
 from pysmbd import __version__
 from pysmbd.config import Config, ConfigError, load_config
+from pysmbd.server.certs import add_gen_cert_parser, command_gen_cert
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--config", required=True, type=Path)
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
 
+    add_gen_cert_parser(commands)
+
     hash_password = commands.add_parser("hash-password", help="read a password on stdin and print its NT hash")
     hash_password.add_argument("--user", help="print a whole users-file line for this user instead")
     return parser
@@ -64,6 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "reload": command_reload,
         "status": command_status,
         "hash-password": command_hash_password,
+        "gen-cert": command_gen_cert,
     }
     try:
         return handlers[args.command](args)

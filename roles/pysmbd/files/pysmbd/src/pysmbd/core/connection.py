@@ -9,6 +9,12 @@ Rules of this file:
   compound) or an SMB1 NEGOTIATE. Broken framing, an oversized frame, a failed decryption or an SMB1
   client that speaks no SMB2 ends the connection (``ConnectionShouldClose``); anything wrong *inside*
   a well-framed request becomes an SMB2 ERROR response and the connection carries on.
+* Large READ and WRITE system calls may run elsewhere: when the adapter sets ``io_executor``, a handler
+  can answer with ``Response.deferred`` and the response is sent when the executor reports the IO done.
+  Until then the connection keeps receiving (and decrypting) but holds every later frame, so requests
+  are still handled one at a time and in order: no CLOSE overtakes a WRITE, credits are granted in order.
+* Before any session is established a frame may not exceed ``PREAUTH_MAX_FRAME_SIZE`` (NEGOTIATE and
+  SESSION_SETUP are small): an unauthenticated peer cannot make the server buffer 8 MiB.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
   tree are already looked up and whose signature is already checked, and returns a ``Response`` or
   raises ``SMBError``.
@@ -19,14 +25,15 @@ from __future__ import annotations
 import collections
 import logging
 import struct
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from cryptography.exceptions import InvalidTag
 
 from . import crypto, events, files, info, ioctl, negotiate, session
 from .context import ServerContext
 from .files import Open
-from .request import FRAME_PREFIX, ChainState, Request, Response, error_body
+from .receiver import BufferPool, FrameReceiver, FrameTooLarge, FramingError
+from .request import FRAME_PREFIX, ChainState, DeferredIO, Request, Response, error_body
 from .session import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -38,6 +45,7 @@ from .status import (
     STATUS_SUCCESS,
     STATUS_USER_SESSION_DELETED,
     SMBError,
+    status_from_oserror,
 )
 from .wire import (
     CANCEL,
@@ -84,7 +92,15 @@ ALL_FF_TREE = 0xFFFFFFFF
 _NO_SESSION_COMMANDS = frozenset({NEGOTIATE, SESSION_SETUP, ECHO, CANCEL})
 _NO_TREE_COMMANDS = frozenset({NEGOTIATE, SESSION_SETUP, LOGOFF, TREE_CONNECT, ECHO, CANCEL})
 
+PREAUTH_MAX_FRAME_SIZE = 64 * 1024 + 256  # 64 KiB of security token plus the SMB2 and transform headers
+RECYCLE_SIZE = 256 * 1024  # frames from here on use (and give back) the connection's pooled buffers
+
 Handler = Callable[["SMBServerConnection", Request], Response]
+Buffer = Union[bytes, bytearray, memoryview]
+IODone = Callable[[Any, Optional[BaseException]], None]
+IOExecutor = Callable[[Callable[[], Any], IODone], None]
+"""``executor(work, done)``: run ``work()`` off the connection's thread, then call ``done(result, error)`` back
+on it (``error`` is the exception ``work`` raised, or None), and send what ``data_to_send`` then returns."""
 
 
 def _echo(conn: SMBServerConnection, req: Request) -> Response:
@@ -131,8 +147,19 @@ class SMBServerConnection:
         self.opens: dict[bytes, Open] = {}
         self.next_file_id = 1
         self._credits = 1
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        self._pool = BufferPool()
+        self._receiver = FrameReceiver(self._pool)
+        self._authenticated = False
+        self.io_executor: Optional[IOExecutor] = None
+        """Set by an adapter that can run file IO on worker threads; None runs it inline (tests, QUIC)."""
+        self._io_pending = False
+        self._held: collections.deque[tuple[Buffer, float, Optional[Session], Optional[bytearray]]] = (
+            collections.deque()
+        )
+        self.held_bytes = 0
+        """Bytes of frames received while a deferred IO runs, waiting their turn (the adapter stops reading
+        when there are too many)."""
+        self._closed = False
         self._outgoing: list[bytes | memoryview] = []
         self._events: collections.deque[events.Event] = collections.deque()
         self._closing = False
@@ -142,32 +169,58 @@ class SMBServerConnection:
 
     # ----------------------------------------------------------------- the sans-IO surface
 
-    def receive_data(self, data: bytes, now: float) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
         """Take bytes read from the transport (any split: whole frames, fragments, several at once)."""
+        view = memoryview(data).cast("B")
+        while len(view) and not self._closing:
+            target = self.get_buffer()
+            count = min(len(target), len(view))
+            target[:count] = view[:count]
+            view = view[count:]
+            self.buffer_updated(count, now)
+
+    def get_buffer(self) -> memoryview:
+        """A buffer to read into (``sock.recv_into``), then report the count with ``buffer_updated``."""
+        return self._receiver.get_buffer()
+
+    def buffer_updated(self, count: int, now: float) -> None:
+        """``count`` bytes were read into the last ``get_buffer()``: handle every frame now complete."""
         if self._closing:
             return
-        self._chunks.append(data)
-        self._buffered += len(data)
-        while not self._closing and self._buffered >= 4:
-            if len(self._chunks[0]) < 4:
-                self._chunks = [b"".join(self._chunks)]
-            head = self._chunks[0]
-            if head[0] != 0:
-                self._close_because("malformed Direct TCP framing (first byte is not zero)")
+        receiver = self._receiver
+        receiver.buffer_updated(count)
+        while not self._closing:
+            try:
+                received = receiver.next_frame(self._frame_limit())
+            except FrameTooLarge as error:
+                reason = f"frame of {error.length} bytes exceeds max_frame_size {error.limit}"
+                if not self._authenticated:
+                    reason += " (the limit before a session is established)"
+                self._close_because(reason)
                 return
-            length = int.from_bytes(head[1:4], "big")
-            if length > self.context.max_frame_size:
-                self._close_because(f"frame of {length} bytes exceeds max_frame_size {self.context.max_frame_size}")
+            except FramingError as error:
+                self._close_because(str(error))
                 return
-            if self._buffered < 4 + length:
+            if received is None:
                 return
-            # One copy per frame, into a mutable buffer: signature checks then zero the field in place.
-            joined = bytearray().join(self._chunks)
-            view = memoryview(joined)
-            rest = view[4 + length :]
-            self._chunks = [bytes(rest)] if len(rest) else []
-            self._buffered = len(rest)
-            self._handle_frame(view[4 : 4 + length], now)
+            self._handle_frame(received.buffer, received.length, now)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Received bytes not yet handled (a partial frame, or frames held behind a deferred IO)."""
+        return self._receiver.buffered + self.held_bytes
+
+    @property
+    def _chunks(self) -> list[range]:
+        # For tests/fuzz/harness.py, which sums len() over what was the core's list of input chunks.
+        return [range(self._receiver.buffered), range(self.held_bytes)]
+
+    def _frame_limit(self) -> int:
+        if not self._authenticated:
+            self._authenticated = any(found.valid for found in self.sessions.values())
+            if not self._authenticated:
+                return min(self.context.max_frame_size, PREAUTH_MAX_FRAME_SIZE)
+        return self.context.max_frame_size
 
     def data_to_send(self) -> list[bytes | memoryview]:
         """Framed chunks to write, in order (suitable for ``transport.writelines``)."""
@@ -180,10 +233,13 @@ class SMBServerConnection:
 
     def close(self) -> None:
         """Release every open file and session (the transport went away)."""
+        self._closed = True
         for session_id in list(self.sessions):
             self.close_session(session_id)
-        self._chunks.clear()
-        self._buffered = 0
+        self._receiver.clear()
+        self._pool.clear()
+        self._held.clear()
+        self.held_bytes = 0
 
     # ----------------------------------------------------------------- helpers for handlers
 
@@ -228,18 +284,24 @@ class SMBServerConnection:
         self._closing = True
         self._events.append(events.ConnectionShouldClose(reason))
 
-    def _handle_frame(self, payload: memoryview, now: float) -> None:
+    def _handle_frame(self, buffer: bytearray, length: int, now: float) -> None:
+        """One frame: ``length`` bytes at the start of ``buffer``, which has 16 spare bytes behind them."""
+        payload = memoryview(buffer)[:length]
         magic = payload[:4]
+        if length < RECYCLE_SIZE:
+            self._pool.clear()  # the bulk transfer (if any) is over: give its buffers back
         if magic == SMB2_MAGIC:
-            self._handle_compound(payload, now, encrypted_by=None)
+            self._dispatch(payload, now, None, buffer if length >= RECYCLE_SIZE else None)
         elif magic == TRANSFORM_MAGIC:
-            self._handle_transform(payload, now)
+            self._handle_transform(buffer, length, now)
         elif magic == SMB1_MAGIC:
             self._handle_smb1(payload, now)
         else:
             self._close_because("frame is neither SMB2 nor SMB1")
 
-    def _handle_transform(self, payload: memoryview, now: float) -> None:
+    def _handle_transform(self, frame_buffer: bytearray, length: int, now: float) -> None:
+        buffer = memoryview(frame_buffer)
+        payload = buffer[:length]
         if len(payload) < crypto.TRANSFORM_HEADER_SIZE + HEADER_SIZE:
             self._close_because("truncated transform header")
             return
@@ -248,17 +310,94 @@ class SMBServerConnection:
         if owner is None or owner.decryptor is None:
             self._close_because("encrypted message for an unknown session")
             return
+        plain_size = length - crypto.TRANSFORM_HEADER_SIZE
+        if size != plain_size:
+            self._close_because("encrypted message does not hold SMB2")
+            return
+        plain_buffer: Optional[bytearray] = None
+        into: Optional[memoryview] = None
+        if length >= RECYCLE_SIZE:
+            plain_buffer = self._pool.take(plain_size)
+            into = memoryview(plain_buffer)[:plain_size]
         try:
-            plain = owner.decryptor.decrypt(payload)
+            plain = owner.decryptor.decrypt_in_frame(buffer, length, into)
         except InvalidTag:
             self._close_because("encrypted message failed authentication")
             return
-        if len(plain) != size or plain[:4] != SMB2_MAGIC:
+        if plain[:4] != SMB2_MAGIC:
             self._close_because("encrypted message does not hold SMB2")
             return
-        self._handle_compound(plain, now, encrypted_by=owner)
+        if plain_buffer is not None:
+            self._pool.give(frame_buffer)  # the ciphertext is no longer needed
+        self._dispatch(plain, now, owner, plain_buffer)
+
+    # ----------------------------------------------------------------- deferred IO
+
+    def _dispatch(
+        self, message: Buffer, now: float, encrypted_by: Optional[Session], pooled: Optional[bytearray]
+    ) -> None:
+        """Handle a (decrypted) SMB2 frame now, or hold it while a deferred IO runs.
+
+        ``pooled`` is the pool buffer under ``message``; it goes back to the pool once a deferred IO that used
+        it is done (a request handled at once may have left views of it behind, so that buffer is not reused).
+        """
+        if self._io_pending:
+            self._held.append((message, now, encrypted_by, pooled))
+            self.held_bytes += len(message)
+            return
+        self._handle_compound(message, now, encrypted_by, pooled)
+
+    def _start_io(
+        self,
+        answered: tuple[Header, Response, Optional[Session]],
+        encrypted_by: Optional[Session],
+        pooled: Optional[bytearray],
+    ) -> None:
+        header, response, owner = answered
+        deferred = response.deferred
+        assert deferred is not None and self.io_executor is not None
+        self._io_pending = True
+
+        def done(result: Any, error: Optional[BaseException]) -> None:
+            self._io_pending = False
+            if self._closed:
+                return
+            self._send([(header, self._finish_io(header, deferred, result, error), owner)], encrypted_by)
+            if pooled is not None:
+                self._pool.give(pooled)
+            self._run_held()
+
+        self.io_executor(deferred.work, done)
+
+    def _finish_io(self, header: Header, deferred: DeferredIO, result: Any, error: Optional[BaseException]) -> Response:
+        try:
+            if error is not None:
+                raise error
+            return deferred.finish(result)
+        except SMBError as failure:
+            return Response(failure.status, error_body(failure.error_data))
+        except OSError as failure:
+            log.debug("IO of command 0x%x from %s failed: %s", header.command, self.peer, failure)
+            return Response(status_from_oserror(failure), error_body())
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("internal error finishing command 0x%x from %s", header.command, self.peer)
+            return Response(STATUS_INTERNAL_ERROR, error_body())
+
+    def _run_held(self) -> None:
+        """Handle the frames that arrived during a deferred IO, until the next one defers again."""
+        held = self._held
+        while held and not self._io_pending and not self._closing:
+            message, now, encrypted_by, pooled = held.popleft()
+            self.held_bytes -= len(message)
+            self._handle_compound(message, now, encrypted_by, pooled)
+        if self._closing:
+            held.clear()
+            self.held_bytes = 0
 
     def _handle_smb1(self, payload: memoryview, now: float) -> None:
+        if self.transport == "quic":
+            self._close_because("SMB1 NEGOTIATE over QUIC (SMB over QUIC is 3.1.1 only)")
+            return
         dialect = negotiate.smb1_negotiate_dialect(bytes(payload)) if not self.dialect else 0
         if not dialect:
             self._close_because("SMB1 client that offers no SMB2 dialect")
@@ -295,6 +434,7 @@ class SMBServerConnection:
             require_signing=self.context.require_signing,
             ciphers=self._ciphers,
             allow_202=self.context.allow_smb2_02,
+            transport=self.transport,
         )
         self._set_negotiated(result)
         body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, req.now)
@@ -309,7 +449,9 @@ class SMBServerConnection:
 
     # ----------------------------------------------------------------- requests
 
-    def _handle_compound(self, data: bytes | memoryview, now: float, encrypted_by: Optional[Session]) -> None:
+    def _handle_compound(
+        self, data: Buffer, now: float, encrypted_by: Optional[Session], pooled: Optional[bytearray] = None
+    ) -> None:
         view = memoryview(data)
         chain = ChainState()
         answered: list[tuple[Header, Response, Optional[Session]]] = []
@@ -332,7 +474,11 @@ class SMBServerConnection:
                     return
                 end = offset + header.next_command
             request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
+            request.may_defer = offset == 0 and not header.next_command and self.io_executor is not None
             outcome = self._handle_request(request, encrypted_by)
+            if outcome is not None and outcome[1].deferred is not None:
+                self._start_io(outcome, encrypted_by, pooled)
+                return
             if outcome is not None:
                 answered.append(outcome)
             if not header.next_command or (self._closing and header.command == NEGOTIATE):

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import os
 import struct
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -122,10 +122,27 @@ class Cipher:
 
     def decrypt(self, transform: bytes | memoryview) -> bytes:
         """Unwrap a transform header message; raises ``cryptography.exceptions.InvalidTag`` when it was tampered with."""
-        signature = bytes(transform[4:20])
-        nonce = bytes(transform[20 : 20 + self.nonce_size])
-        aad = bytes(transform[20:TRANSFORM_HEADER_SIZE])
-        return self._aead.decrypt(nonce, b"".join((transform[TRANSFORM_HEADER_SIZE:], signature)), aad)
+        buffer = bytearray(len(transform) + 16)
+        buffer[: len(transform)] = transform
+        return self.decrypt_in_frame(memoryview(buffer), len(transform))
+
+    def decrypt_in_frame(self, buffer: memoryview, length: int, into: Optional[memoryview] = None) -> Buffer:
+        """``decrypt`` for a transform message at the start of a writable buffer with 16 spare bytes behind it.
+
+        The tag is copied into the spare bytes, so the AEAD gets ciphertext + tag as one view of the buffer
+        (AES-CCM and AES-GCM both want them contiguous) instead of a joined copy of a message of up to 8 MiB.
+        With ``into`` (exactly ``length - 52`` bytes) the plaintext is written there and ``into`` is returned.
+        """
+        if len(buffer) < length + 16:
+            raise ValueError("the buffer needs 16 spare bytes behind the message")
+        buffer[length : length + 16] = buffer[4:20]
+        nonce = bytes(buffer[20 : 20 + self.nonce_size])
+        aad = bytes(buffer[20:TRANSFORM_HEADER_SIZE])
+        sealed = buffer[TRANSFORM_HEADER_SIZE : length + 16]
+        if into is None:
+            return self._aead.decrypt(nonce, sealed, aad)
+        self._aead.decrypt_into(nonce, sealed, aad, into)
+        return into
 
 
 def cipher_key_bits(cipher_id: int) -> int:

@@ -1,20 +1,23 @@
 """Opens and the data path: CREATE, CLOSE, FLUSH, READ, WRITE, LOCK (MS-SMB2 3.3.5.9-3.3.5.14).
 
 READ and WRITE are the hot path: precompiled structs, ``os.pread``/``os.pwrite`` on a kept file
-descriptor, and the READ payload handed to the transport without a copy.
+descriptor, and the READ payload handed to the transport without a copy. A large READ or WRITE runs its
+system call on a worker thread when the connection has an IO executor (``Request.may_defer``), so the
+connection goes on receiving and decrypting while the disk works.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import fs
 from .context import PipeHandler
-from .request import FRAME_PREFIX, Request, Response
+from .request import FRAME_PREFIX, DeferredIO, Request, Response
 from .session import Tree
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -73,6 +76,8 @@ FULL_ACCESS = 0x001F01FF
 READ_ACCESS = 0x001200A9
 
 LARGE_READ = 256 * 1024  # from here on a READ is answered from one preallocated buffer
+RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 0)  # Linux 4.14+: read only what the page cache holds
+LARGE_IO = 256 * 1024  # from here on a READ or WRITE may run on a worker thread (smaller ones cost less inline)
 MAX_FILE_OFFSET = (1 << 63) - 1  # off_t
 MAX_FILE_SIZE = 0xFFFFFFF0000  # the largest file NTFS allows (16 TiB - 64 KiB); Windows clients expect the limit
 LOCK_SHARED = 0x1
@@ -385,7 +390,7 @@ def read(conn: SMBServerConnection, req: Request) -> Response:
         if not handle.granted & (FILE_READ_DATA | 0x20):
             raise SMBError(STATUS_ACCESS_DENIED, "no read access")
         if length >= LARGE_READ:
-            return _large_read(handle, length, offset, minimum)
+            return _large_read(handle, length, offset, minimum, defer=req.may_defer and length >= LARGE_IO)
         try:
             data = os.pread(handle.fd, length, offset) if length else b""
         except OSError as error:
@@ -396,19 +401,61 @@ def read(conn: SMBServerConnection, req: Request) -> Response:
     return Response(STATUS_SUCCESS, READ_RESPONSE.pack(17, 80, 0, len(data), 0, 0), payload=data or b"\x00")
 
 
-def _large_read(handle: Open, length: int, offset: int, minimum: int) -> Response:
-    """Read straight into a buffer that has room for the headers in front (see ``Response.frame_buffer``)."""
+def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: bool = False) -> Response:
+    """Read straight into a buffer that has room for the headers in front (see ``Response.frame_buffer``).
+
+    With ``defer``, what the page cache holds is read at once (``RWF_NOWAIT``: the usual case, and cheaper
+    inline than a trip through a thread) and only the rest, which needs the disk, is read on a worker thread.
+    """
     buffer = bytearray(FRAME_PREFIX + length)
     view = memoryview(buffer)
+
+    def finish(count: int) -> Response:
+        if count == 0 or count < minimum:
+            raise SMBError(STATUS_END_OF_FILE, "end of file")
+        handle.position = offset + count
+        body = READ_RESPONSE.pack(17, 80, 0, count, 0, 0)
+        return Response(STATUS_SUCCESS, body, payload=view[FRAME_PREFIX : FRAME_PREFIX + count], frame_buffer=buffer)
+
+    if not defer:
+        try:
+            count = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset)
+        except OSError as error:
+            raise SMBError(status_from_oserror(error), "read failed") from error
+        return finish(count)
+    cached = 0
     try:
-        count = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset)
+        if RWF_NOWAIT:
+            cached = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset, RWF_NOWAIT)
+    except BlockingIOError:
+        pass  # nothing of it is cached: all of it goes to the worker
     except OSError as error:
-        raise SMBError(status_from_oserror(error), "read failed") from error
-    if count == 0 or count < minimum:
-        raise SMBError(STATUS_END_OF_FILE, "end of file")
-    handle.position = offset + count
-    body = READ_RESPONSE.pack(17, 80, 0, count, 0, 0)
-    return Response(STATUS_SUCCESS, body, payload=view[FRAME_PREFIX : FRAME_PREFIX + count], frame_buffer=buffer)
+        if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # RWF_NOWAIT unsupported here: use the worker
+            raise SMBError(status_from_oserror(error), "read failed") from error
+    if cached == length:
+        return finish(cached)
+    rest = _owning_fd(os.dup(handle.fd), os.preadv, [view[FRAME_PREFIX + cached :]], offset + cached)
+    return Response(STATUS_SUCCESS, deferred=DeferredIO(rest, lambda count: finish(cached + count)))
+
+
+def _owning_fd(fd: int, call: Callable[..., int], *args: Any) -> Callable[[], int]:
+    """A worker-thread job: ``call(fd, *args)`` on a duplicate descriptor that the job closes.
+
+    The duplicate keeps the file open even if the client's open is closed (or its number reused by another
+    open) before the job runs.
+    """
+
+    def work() -> int:
+        try:
+            return call(fd, *args)
+        finally:
+            os.close(fd)
+
+    return work
+
+
+def _finish_write(count: int) -> Response:
+    return Response(STATUS_SUCCESS, WRITE_RESPONSE.pack(17, 0, count, 0, 0, 0))
 
 
 def write(conn: SMBServerConnection, req: Request) -> Response:
@@ -429,11 +476,14 @@ def write(conn: SMBServerConnection, req: Request) -> Response:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot write a directory")
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
+        if req.may_defer and length >= LARGE_IO:
+            fd = os.dup(handle.fd)
+            return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, os.pwrite, data, offset), _finish_write))
         try:
             written = os.pwrite(handle.fd, data, offset)
         except OSError as error:
             raise SMBError(status_from_oserror(error), "write failed") from error
-    return Response(STATUS_SUCCESS, WRITE_RESPONSE.pack(17, 0, written, 0, 0, 0))
+    return _finish_write(written)
 
 
 def lock(conn: SMBServerConnection, req: Request) -> Response:

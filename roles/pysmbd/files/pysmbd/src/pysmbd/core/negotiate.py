@@ -30,6 +30,7 @@ SECURITY_SIGNING_REQUIRED = 0x02
 
 CTX_PREAUTH_INTEGRITY = 0x0001
 CTX_ENCRYPTION = 0x0002
+CTX_TRANSPORT_CAPABILITIES = 0x0006
 CTX_SIGNING = 0x0008
 HASH_SHA512 = 0x0001
 
@@ -96,9 +97,17 @@ def _id_list(data: bytes, first: int = 2) -> list[int]:
 
 
 def negotiate(
-    message: memoryview, *, require_signing: bool, ciphers: tuple[int, ...], allow_202: bool = True
+    message: memoryview,
+    *,
+    require_signing: bool,
+    ciphers: tuple[int, ...],
+    allow_202: bool = True,
+    transport: str = "tcp",
 ) -> NegotiateResult:
-    """Parse a NEGOTIATE request and decide the dialect and contexts."""
+    """Parse a NEGOTIATE request and decide the dialect and contexts.
+
+    Over QUIC only 3.1.1 exists (MS-SMB2 2.1): a client that offers nothing newer gets STATUS_NOT_SUPPORTED.
+    """
     if len(message) < HEADER_SIZE + REQUEST.size:
         raise SMBError(STATUS_INVALID_PARAMETER, "NEGOTIATE request too short")
     size, count, security_mode, _r, capabilities, client_guid, ctx_offset, ctx_count, _r2 = REQUEST.unpack_from(
@@ -108,7 +117,14 @@ def negotiate(
     if size != 36 or count == 0 or dialects_at + 2 * count > len(message):
         raise SMBError(STATUS_INVALID_PARAMETER, "bad NEGOTIATE request")
     client_dialects = struct.unpack_from(f"<{count}H", message, dialects_at)
-    dialect = choose_dialect(client_dialects, allow_202)
+    if transport == "quic":
+        if DIALECT_311 not in client_dialects:
+            raise SMBError(
+                STATUS_NOT_SUPPORTED, "SMB over QUIC needs dialect 3.1.1; the client offered only older ones"
+            )
+        dialect = DIALECT_311
+    else:
+        dialect = choose_dialect(client_dialects, allow_202)
     if not dialect:
         raise SMBError(STATUS_NOT_SUPPORTED, "no common dialect")
     server_security = SECURITY_SIGNING_ENABLED | (SECURITY_SIGNING_REQUIRED if require_signing else 0)
@@ -122,11 +138,13 @@ def negotiate(
     if dialect >= DIALECT_300:
         result.signing_algorithm = crypto.SIGN_AES_CMAC
     if dialect == DIALECT_311:
-        _negotiate_311_contexts(result, _parse_contexts(message, ctx_offset, ctx_count), ciphers)
+        _negotiate_311_contexts(result, _parse_contexts(message, ctx_offset, ctx_count), ciphers, transport)
     return result
 
 
-def _negotiate_311_contexts(result: NegotiateResult, contexts: dict[int, bytes], ciphers: tuple[int, ...]) -> None:
+def _negotiate_311_contexts(
+    result: NegotiateResult, contexts: dict[int, bytes], ciphers: tuple[int, ...], transport: str = "tcp"
+) -> None:
     preauth = contexts.get(CTX_PREAUTH_INTEGRITY)
     if preauth is None or HASH_SHA512 not in _id_list(preauth, first=4):
         raise SMBError(STATUS_INVALID_PARAMETER, "3.1.1 NEGOTIATE without SHA-512 preauth integrity")
@@ -141,6 +159,10 @@ def _negotiate_311_contexts(result: NegotiateResult, contexts: dict[int, bytes],
         chosen = next((a for a in SIGNING_PREFERENCE if a in offered), crypto.SIGN_AES_CMAC)
         result.signing_algorithm = chosen
         result.response_contexts.append((CTX_SIGNING, struct.pack("<HH", 1, chosen)))
+    if transport == "quic" and CTX_TRANSPORT_CAPABILITIES in contexts:
+        # MS-SMB2 2.2.3.1.5, answered over QUIC only. Flags 0: SMB3 encryption is never skipped because QUIC
+        # encrypts, so a share that requires encryption is still encrypted by SMB3 inside TLS.
+        result.response_contexts.append((CTX_TRANSPORT_CAPABILITIES, struct.pack("<I", 0)))
 
 
 def build_response_body(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .status import STATUS_INVALID_PARAMETER, STATUS_SUCCESS, SMBError
 from .wire import ANY_FILE_ID, HEADER_SIZE, Header
@@ -35,6 +35,9 @@ class Request:
     chain: ChainState
     session: Optional[Session] = None
     tree: Optional[Tree] = None
+    may_defer: bool = False
+    """The handler may answer with ``Response.deferred``: the connection has an IO executor and this request
+    is alone in its frame (a compound is answered in one piece)."""
 
     @property
     def body(self) -> memoryview:
@@ -80,9 +83,25 @@ class Response:
     """Called with the packed, unsigned message (preauth integrity hashing)."""
     new_file_id: Optional[bytes] = None
     """A CREATE's FileId, for related requests that follow it."""
+    deferred: Optional[DeferredIO] = None
+    """Set when the answer waits for file IO run off the connection's thread (see ``DeferredIO``); the rest of
+    this Response is then unused."""
     frame_buffer: Optional[bytearray] = None
     """Set when ``payload`` is a view at offset ``FRAME_PREFIX`` of this buffer: the transport header, the SMB2
     header and the body are then written in front of it, so a large READ is signed and sent without a copy."""
+
+
+@dataclass
+class DeferredIO:
+    """A READ or WRITE whose system call runs on a worker thread (``SMBServerConnection.io_executor``).
+
+    ``work`` touches nothing but its own duplicate of the file descriptor and its buffers, so it is safe on
+    another thread and after the open is closed; ``finish`` runs back on the connection's thread with what
+    ``work`` returned and builds the Response (it may raise ``SMBError``).
+    """
+
+    work: Callable[[], Any]
+    finish: Callable[[Any], Response]
 
 
 FRAME_PREFIX = 4 + 64 + 16  # Direct TCP header, SMB2 header, READ response body

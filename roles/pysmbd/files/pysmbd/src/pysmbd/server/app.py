@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 from pysmbd import __version__
 from pysmbd.config import Config, ConfigError, ListenerConfig, load_config
 from pysmbd.server import eventlog
-from pysmbd.server.listeners import Listener, ListenerManager, ListenerStatus, QUICListener
+from pysmbd.server.listeners import Listener, ListenerManager, ListenerStatus
 from pysmbd.server.runtime import CoreFactory, Runtime, default_core_factory
 from pysmbd.server.statusfile import AlreadyRunning, PidFile, pid_path, status_path, write_json_atomically
 from pysmbd.server.tcp import TCPListener
@@ -95,6 +95,7 @@ class PysmbdServer:
         deadline = time.monotonic() + SHUTDOWN_GRACE
         while self.runtime.registry.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        self.runtime.shutdown()
         self._remove_signal_handlers()
         if self._status_timer is not None:
             self._status_timer.cancel()
@@ -191,5 +192,7 @@ class PysmbdServer:
 
     def _make_listener(self, config: ListenerConfig) -> Listener:
         if config.transport == "quic":
-            return QUICListener(config)
+            from pysmbd.server.quic import QUICListener  # aioquic is imported only where QUIC is served
+
+            return QUICListener(config, self.runtime, self.config.quic)
         return TCPListener(config, self.runtime)

@@ -1,7 +1,8 @@
 """Listeners and the manager that reconciles them with the configuration, without dropping clients.
 
 A listener is anything with ``open()`` and ``close()`` keyed by ``(transport, address, port)``; TCP is
-a listening socket with its accept task (``pysmbd.server.tcp``), QUIC will be a UDP endpoint. On a
+a listening socket with its accept task (``pysmbd.server.tcp``), QUIC a UDP endpoint
+(``pysmbd.server.quic``) that, once closed, takes no new client but serves its own until they leave. On a
 reload the manager opens what was added *first*, and only when every one of them is bound does it
 close what was removed. If one cannot
 be bound (port in use, no permission) the old set stays open, so clients that use it keep working,
@@ -30,21 +31,6 @@ class Listener(Protocol):
 
     def close(self) -> None:
         """Stop accepting new connections; connections already accepted stay open."""
-
-
-class QUICListener:
-    """SMB over QUIC (UDP, TLS 1.3, ALPN "smb"): the place the QUIC adapter will plug in."""
-
-    def __init__(self, config: ListenerConfig) -> None:
-        self.config = config
-
-    async def open(self) -> None:
-        raise ListenerNotSupported(
-            "transport quic is not supported by this pysmbd version yet; use a tcp listener for this port"
-        )
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass

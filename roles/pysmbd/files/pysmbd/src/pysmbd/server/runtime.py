@@ -6,7 +6,9 @@ and limits on their next request, and new connections get them from the start.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional
 
 from pysmbd.config import Config
@@ -16,6 +18,9 @@ from pysmbd.server.registry import ConnectionRegistry
 from pysmbd.server.tcp import CoreConnection
 
 CoreFactory = Callable[[ServerContext, str, str], CoreConnection]
+# Threads for large READ/WRITE system calls; each connection runs one at a time, so this bounds how many
+# connections wait on the disk at once.
+IO_THREADS = min(16, (os.cpu_count() or 1) + 4)
 
 
 def default_core_factory(context: ServerContext, peer: str, transport: str) -> CoreConnection:
@@ -69,6 +74,11 @@ class Runtime:
             start_time=time.time(),
             pipe_factory=self.open_pipe,
         )
+        self.io_pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="pysmbd-io")
+
+    def shutdown(self) -> None:
+        """Stop the IO threads once the connections are gone (queued jobs still run: they close their files)."""
+        self.io_pool.shutdown(wait=False)
 
     @property
     def idle_timeout(self) -> float:

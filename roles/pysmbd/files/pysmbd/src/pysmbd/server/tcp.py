@@ -1,13 +1,15 @@
 """The Direct TCP adapter: a listening socket, and one small reader/writer pair per connection.
 
-When a connection's socket is readable, the adapter reads once (256 KiB at most, like asyncio's own
-transports, so data arriving in small segments is gathered between reads), feeds the bytes to the
-sans-IO core, queues what the core wants sent (``sockio.SendQueue`` writes it without copies while
+When a connection's socket is readable, the adapter reads once into the buffer the core offers
+(``get_buffer``/``buffer_updated``: the rest of a large frame goes straight into that frame's buffer),
+lets the sans-IO core handle what is complete, queues what the core wants sent (``sockio.SendQueue`` writes it without copies while
 reading goes on, so pipelined requests keep being served), turns core events into registry updates
 and log lines, and closes the socket when the core says so. Everything about SMB is in the core.
 
 A failure inside the core closes that one connection, never the server. A client that stops
-reading its responses is not read from while more than 16 MiB wait for it. There is no task per
+reading its responses is not read from while more than 16 MiB wait for it. Large READ and WRITE system
+calls run in the runtime's IO thread pool (``core.io_executor``); the completion comes back on the event
+loop, and reading pauses while more than 16 MiB of requests wait behind a slow disk. There is no task per
 connection: an idle connection costs a socket, a core object and a timer.
 """
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import TYPE_CHECKING, List, Optional, Protocol, Union
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Protocol, Union
 
 from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
 from pysmbd.server import eventlog
@@ -26,10 +29,12 @@ if TYPE_CHECKING:
     from pysmbd.config import ListenerConfig
     from pysmbd.server.runtime import Runtime
 
-# The core keeps received bytes objects by reference, so each read is a fresh bytes object.
+# For cores without get_buffer (a stand-in core in tests): each read is a fresh bytes object.
 RECEIVE_SIZE = 256 * 1024
 SEND_HIGH_WATER = 16 * 1024 * 1024
 SEND_LOW_WATER = 4 * 1024 * 1024
+HELD_HIGH_WATER = 16 * 1024 * 1024
+HELD_LOW_WATER = 8 * 1024 * 1024
 CLOSE_FLUSH_TIMEOUT = 10.0
 
 
@@ -91,6 +96,8 @@ class TCPConnection:
         eventlog.debug("connection_opened", peer=self._peer, listener=self._listener.describe())
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
+        if hasattr(self._core, "io_executor"):
+            self._core.io_executor = self._submit_io  # type: ignore[attr-defined]
         self._resume_reading()
 
     def close(self) -> None:
@@ -110,43 +117,94 @@ class TCPConnection:
             self._reading = False
 
     def _on_readable(self) -> None:
+        core = self._core
+        assert core is not None
+        get_buffer = getattr(core, "get_buffer", None)
         try:
-            data = self._sock.recv(RECEIVE_SIZE)
+            if get_buffer is not None:
+                count = self._sock.recv_into(get_buffer())
+                data = b""
+            else:
+                data = self._sock.recv(RECEIVE_SIZE)
+                count = len(data)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._finish(str(exc))
             return
-        if not data:
+        if not count:
             self._finish(None)
             return
         self._last_activity = self._loop.time()
-        core = self._core
-        assert core is not None
         try:
-            core.receive_data(data, time.time())
+            if get_buffer is not None:
+                core.buffer_updated(count, time.time())  # type: ignore[attr-defined]
+            else:
+                core.receive_data(data, time.time())
         except Exception as exc:  # a core bug must cost one connection, not the server
-            eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
-            self._finish("internal error")
+            self._core_failed(exc)
             return
+        self._flush_core(core)
+
+    def _flush_core(self, core: CoreConnection) -> None:
         self._sender.send(core.data_to_send())
         self._drain_events(core)
         self._after_send()
+
+    def _core_failed(self, exc: Exception) -> None:
+        eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        self._finish("internal error")
+
+    # file IO off the event loop -------------------------------------------------------------------
+
+    def _submit_io(self, work: Callable[[], Any], done: Callable[[Any, Optional[BaseException]], None]) -> None:
+        """The core's ``io_executor``: ``work`` runs in the IO pool, ``done`` back here on the event loop."""
+        try:
+            future = self._runtime.io_pool.submit(work)
+        except RuntimeError:  # the pool is shut down (server stopping): do it here, the answer still goes out
+            future = Future()
+            try:
+                future.set_result(work())
+            except Exception as exc:
+                future.set_exception(exc)
+            self._io_done(future, done)
+            return
+        future.add_done_callback(lambda finished: self._report_io(finished, done))
+
+    def _report_io(self, future: Future, done: Callable[[Any, Optional[BaseException]], None]) -> None:
+        """On the worker thread: hand the result to the event loop."""
+        try:
+            self._loop.call_soon_threadsafe(self._io_done, future, done)
+        except RuntimeError:  # the loop is closed (server gone): nobody waits for the answer
+            pass
+
+    def _io_done(self, future: Future, done: Callable[[Any, Optional[BaseException]], None]) -> None:
+        core = self._core
+        if self._finished or core is None:
+            return  # the connection is gone; work() closed its own descriptor
+        error = future.exception()
+        try:
+            done(None if error is not None else future.result(), error)
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            self._core_failed(exc)
+            return
+        self._flush_core(core)
 
     # writing and closing --------------------------------------------------------------------------
 
     def _after_send(self) -> None:
         """Decide what to do now that the send queue has moved (or just got new data)."""
         sender = self._sender
+        held = getattr(self._core, "held_bytes", 0)
         if sender.error is not None:
             self._finish(str(sender.error))
         elif self._should_close:
             self._pause_reading()
             if sender.pending == 0:
                 self._finish(None)
-        elif sender.pending > SEND_HIGH_WATER:
+        elif sender.pending > SEND_HIGH_WATER or held > HELD_HIGH_WATER:
             self._pause_reading()
-        elif not self._reading and sender.pending <= SEND_LOW_WATER:
+        elif not self._reading and sender.pending <= SEND_LOW_WATER and held <= HELD_LOW_WATER:
             self._resume_reading()
 
     def _finish(self, error: Optional[str]) -> None:

@@ -1,0 +1,155 @@
+"""SMB over QUIC against Direct TCP: one 256 MiB file read from the same pysmbd, with the same client.
+
+    .venv/bin/python bench/quic/bench_quic_read.py [--size-mib 256] [--rounds 3] [--chunk-mib 4]
+
+One pysmbd process serves both a TCP and a QUIC listener (started like the QUIC tests start it, as its own
+process so it never shares a GIL with the client). smbprotocol reads the file over each transport in turn, with
+signing and no SMB encryption (QUIC already encrypts with TLS 1.3; TCP is plain, as Windows' default is),
+and every read is checked against the file's SHA-256. It prints a Markdown table, and with ``--record``
+appends it to bench/quic/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+importlib.import_module("tests.conftest")  # lays out ansible_collections/smb/alternative_ports on sys.path
+
+from quic.conftest import PASSWORD, USER, start_quic_pysmbd  # noqa: E402
+from smbprotocol.connection import Connection  # noqa: E402
+from smbprotocol.open import (  # noqa: E402
+    CreateDisposition,
+    CreateOptions,
+    FilePipePrinterAccessMask,
+    ImpersonationLevel,
+    Open,
+    ShareAccess,
+)
+from smbprotocol.session import Session  # noqa: E402
+from smbprotocol.tree import TreeConnect  # noqa: E402
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (  # noqa: E402
+    connect_smb_over_quic,
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_file(port: int, transport: str, cafile: str, name: str, size: int, chunk: int) -> tuple:
+    connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
+    if transport == "quic":
+        connect_smb_over_quic(connection, 10, cafile=cafile)
+    else:
+        connection.connect(timeout=10)
+    try:
+        session = Session(connection, USER, PASSWORD, require_encryption=False)
+        session.connect()
+        tree = TreeConnect(session, r"\\127.0.0.1\data")
+        tree.connect()
+        handle = Open(tree, name)
+        handle.create(
+            ImpersonationLevel.Impersonation,
+            FilePipePrinterAccessMask.GENERIC_READ,
+            0,
+            ShareAccess.FILE_SHARE_READ,
+            CreateDisposition.FILE_OPEN,
+            CreateOptions.FILE_NON_DIRECTORY_FILE,
+        )
+        digest = hashlib.sha256()
+        started = time.perf_counter()
+        for offset in range(0, size, chunk):
+            digest.update(handle.read(offset, min(chunk, size - offset)))
+        elapsed = time.perf_counter() - started
+        handle.close()
+        return elapsed, digest.hexdigest()
+    finally:
+        connection.disconnect()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk-mib", type=int, default=4, help="bytes per READ request (default 4 MiB)")
+    parser.add_argument("--record", action="store_true", help="append the table to bench/quic/RESULTS.md")
+    args = parser.parse_args()
+    size, chunk = args.size_mib * 1024 * 1024, args.chunk_mib * 1024 * 1024
+    with tempfile.TemporaryDirectory(prefix="bench-quic-") as tmp:
+        server = start_quic_pysmbd(Path(tmp) / "pysmbd")
+        try:
+            payload = server.share / "big.bin"
+            with payload.open("wb") as handle:
+                for _mib in range(args.size_mib):
+                    handle.write(os.urandom(1024 * 1024))
+            expected = hashlib.sha256(payload.read_bytes()).hexdigest()
+            ports = {"tcp": server.tcp_port, "quic": server.quic_port}
+            timings: dict = {"tcp": [], "quic": []}
+            server_cpu: dict = {"tcp": [], "quic": []}
+            client_cpu: dict = {"tcp": [], "quic": []}
+            for _round in range(args.rounds):
+                for transport in ("tcp", "quic"):  # interleaved, so drift in machine load hits both alike
+                    before, client_before = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
+                    elapsed, digest = read_file(
+                        ports[transport], transport, str(server.certificate.certificate), "big.bin", size, chunk
+                    )
+                    server_cpu[transport].append(cpu_seconds(server.process.pid) - before)
+                    client_cpu[transport].append(cpu_seconds(os.getpid()) - client_before)
+                    if digest != expected:
+                        print(f"{transport}: the data read back differs from the file", file=sys.stderr)
+                        return 1
+                    timings[transport].append(elapsed)
+        finally:
+            server.stop()
+    lines = [
+        f"### {args.size_mib} MiB read, pysmbd over TCP vs QUIC ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"Command: `.venv/bin/python bench/quic/bench_quic_read.py --size-mib {args.size_mib} --rounds {args.rounds}"
+        f" --chunk-mib {args.chunk_mib}`; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
+        f" client smbprotocol, {args.chunk_mib} MiB READs, signing on, no SMB encryption; every read SHA-256 checked.",
+        "",
+        "| transport | best s | median s | best MiB/s | median MiB/s | server CPU s | client CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for transport in ("tcp", "quic"):
+        runs = sorted(timings[transport])
+        median = runs[len(runs) // 2]
+        cpu = sorted(server_cpu[transport])[len(runs) // 2]
+        client = sorted(client_cpu[transport])[len(runs) // 2]
+        lines.append(
+            f"| {transport} | {runs[0]:.2f} | {median:.2f} | {args.size_mib / runs[0]:.1f} | {args.size_mib / median:.1f}"
+            f" | {cpu:.2f} | {client:.2f} |"
+        )
+    tcp_median = sorted(timings["tcp"])[len(timings["tcp"]) // 2]
+    quic_median = sorted(timings["quic"])[len(timings["quic"]) // 2]
+    lines += [
+        "",
+        f"QUIC / TCP throughput (median): {tcp_median / quic_median:.2f}. CPU columns are medians per read"
+        " (server: the pysmbd process; client: this process, smbprotocol plus aioquic).",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        with (Path(__file__).with_name("RESULTS.md")).open("a") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,580 @@
+# Copyright (c) 2026 smb.alternative_ports developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Probe one SMB over QUIC endpoint: QUIC + TLS 1.3 handshake with ALPN ``smb``, then an SMB2 NEGOTIATE.
+
+This is a private module_utils file: its API may change without notice.
+
+SMB over QUIC (MS-SMB2 2.1) carries the Direct TCP framing unchanged on one client-initiated bidirectional
+stream, so the NEGOTIATE request and the parser are the ones the TCP probe uses. What QUIC adds is TLS:
+
+- ``validate_certs`` with a ``cafile`` checks the chain and the name against that CA file; without a
+  ``cafile`` against the system's CA bundle;
+- ``fingerprint_sha256`` pins the leaf certificate (checked after the handshake); alone, it replaces the
+  chain check, which is what self-signed lab servers need;
+- ``validate_certs=False`` accepts any certificate, and the outcome says validation was off.
+
+Statuses: ``smb``, ``not_smb``, ``refused``, ``timeout``, ``unreachable``, plus ``tls_failed`` (untrusted
+certificate, name or fingerprint mismatch, other handshake failure) and ``alpn_mismatch`` (the server
+speaks QUIC but not ALPN ``smb``: it closes with the TLS alert no_application_protocol, error 0x178).
+A closed UDP port shows as ``refused`` only where the ICMP port unreachable comes back (the socket is
+connected so the kernel reports it); filtered ports show as ``timeout``.
+
+``SmbQuicTransport`` and ``connect_smb_over_quic`` (at the end) let smbprotocol's client run a whole session
+over QUIC, for level ``session`` and for the tests that put and get files over QUIC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import functools
+import hashlib
+import os
+import socket
+import ssl
+import struct
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+try:
+    from aioquic.asyncio.protocol import QuicConnectionProtocol
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+
+    HAS_AIOQUIC = True
+    AIOQUIC_IMPORT_ERROR = None
+except ImportError as import_error:  # the module reports it with missing_required_lib
+    QuicConnectionProtocol = object  # so the class below can still be defined
+    HAS_AIOQUIC = False
+    AIOQUIC_IMPORT_ERROR = import_error
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
+    NegotiateAnswer,
+    NotSmb2Error,
+    describe_foreign_answer,
+    parse_frame_length,
+    parse_negotiate_response,
+)
+
+ALPN = "smb"
+# CONNECTION_CLOSE error codes (RFC 9001 4.8): CRYPTO_ERROR 0x100 + the TLS alert number.
+CRYPTO_ERROR_BASE = 0x100
+CRYPTO_ERROR_LAST = 0x1FF
+TLS_ALERT_NO_APPLICATION_PROTOCOL = 120  # 0x178 on the wire
+_MAX_NEGOTIATE_FRAME = 1 << 20
+_UNREACHABLE_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+_TLS_ALERT_NAMES = {
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    48: "unknown_ca",
+    51: "decrypt_error",
+    70: "protocol_version",
+    80: "internal_error",
+    109: "missing_extension",
+    120: "no_application_protocol",
+}
+
+
+@dataclass
+class QuicProbeOutcome:
+    """What one QUIC probe found."""
+
+    status: str
+    """``smb``, ``not_smb``, ``refused``, ``timeout``, ``unreachable``, ``tls_failed`` or ``alpn_mismatch``."""
+    error: Optional[str] = None
+    answer: Optional[NegotiateAnswer] = None
+    """The parsed NEGOTIATE response when the status is ``smb``."""
+    tls_validation: str = "on"
+    """``on`` when the certificate was checked (CA file, system CAs or pinned fingerprint), ``off`` otherwise."""
+    certificate_sha256: Optional[str] = None
+    """SHA-256 fingerprint (``aa:bb:..``) of the certificate the server presented, when the handshake got that far."""
+    alpn: Optional[str] = None
+
+
+def normalize_fingerprint(value: str) -> str:
+    """Accept ``AA:BB..``, ``aabb..`` or ``sha256:...``; return 64 lower-case hex digits or raise ValueError."""
+    text = value.strip().lower()
+    if text.startswith("sha256:"):
+        text = text[len("sha256:") :]
+    digits = text.replace(":", "").replace(" ", "")
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError("fingerprint_sha256 must be 64 hex digits (optionally separated by ':'), got %r" % value)
+    return digits
+
+
+def _colon_hex(digest: bytes) -> str:
+    return ":".join("%02x" % byte for byte in digest)
+
+
+def _system_cafile() -> Optional[str]:
+    """The OpenSSL default CA bundle, so 'validate against the system' means the host's CAs, not certifi's."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+class _ProbeProtocol(QuicConnectionProtocol):
+    """Records how the connection ended and collects the bytes of our one stream."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.terminated = None  # the ConnectionTerminated event, once there is one
+        self.icmp_error: Optional[OSError] = None
+        self.stream_id: Optional[int] = None
+        self.received = bytearray()
+        self.stream_ended = False
+        self.handshake_done = False
+        self.alpn: Optional[str] = None
+        self.changed = asyncio.Event()
+
+    def quic_event_received(self, event) -> None:
+        name = type(event).__name__
+        if name == "StreamDataReceived" and event.stream_id == self.stream_id:
+            self.received += event.data
+            self.stream_ended = self.stream_ended or event.end_stream
+            self.changed.set()
+        elif name == "HandshakeCompleted":
+            self.handshake_done = True
+            self.alpn = event.alpn_protocol
+            self.changed.set()
+        elif name == "ConnectionTerminated":
+            self.terminated = event
+            self.changed.set()
+
+    def error_received(self, exc: OSError) -> None:
+        # With a connected UDP socket the kernel reports ICMP port/host unreachable here.
+        self.icmp_error = exc
+        self.changed.set()
+
+    def close_reason(self):
+        """How the connection ended, as early as aioquic knows it (it reports the event after a 3 PTO delay)."""
+        if self.terminated is not None:
+            return self.terminated
+        return getattr(self._quic, "_close_event", None)
+
+
+def _client_configuration(
+    *, validate_certs: bool, cafile: Optional[str], fingerprint: Optional[str], server_name: Optional[str]
+) -> QuicConfiguration:
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name=server_name)
+    configuration.max_data = configuration.max_stream_data = 4 * 1024 * 1024
+    if not validate_certs or (fingerprint and not cafile):
+        configuration.verify_mode = ssl.CERT_NONE  # a pin alone replaces the chain check (self-signed servers)
+    else:
+        configuration.verify_mode = ssl.CERT_REQUIRED
+        configuration.cafile = cafile or _system_cafile()
+    return configuration
+
+
+def _describe_close(event, where: str) -> tuple:
+    """Map a CONNECTION_CLOSE (ours or the server's) to (status, message)."""
+    code = event.error_code
+    reason = event.reason_phrase or ""
+    if CRYPTO_ERROR_BASE <= code <= CRYPTO_ERROR_LAST:
+        alert = code - CRYPTO_ERROR_BASE
+        alert_name = _TLS_ALERT_NAMES.get(alert, "alert %d" % alert)
+        if alert == TLS_ALERT_NO_APPLICATION_PROTOCOL:
+            return "alpn_mismatch", (
+                "%s speaks QUIC but does not offer ALPN 'smb' (TLS alert no_application_protocol, error 0x%x): "
+                "it is not an SMB over QUIC server" % (where, code)
+            )
+        return "tls_failed", "%s: TLS handshake failed (%s, error 0x%x): %s" % (where, alert_name, code, reason)
+    return "not_smb", "%s closed the QUIC connection during the handshake (error 0x%x%s)" % (
+        where,
+        code,
+        ": " + reason if reason else "",
+    )
+
+
+async def _wait_for(protocol: _ProbeProtocol, condition, deadline: float) -> bool:
+    """Wait until ``condition()`` or the connection ends; False on timeout."""
+    loop = asyncio.get_running_loop()
+    while not condition():
+        if protocol.close_reason() is not None or protocol.icmp_error is not None:
+            return True
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        protocol.changed.clear()
+        try:
+            await asyncio.wait_for(protocol.changed.wait(), min(remaining, 0.05))
+        except asyncio.TimeoutError:
+            pass  # re-check: aioquic records a local close before it reports the event
+    return True
+
+
+def _icmp_outcome(exc: OSError, where: str) -> QuicProbeOutcome:
+    if isinstance(exc, ConnectionRefusedError):
+        return QuicProbeOutcome("refused", "%s: UDP port unreachable (nothing listens there)" % where)
+    if exc.errno in _UNREACHABLE_ERRNOS:
+        return QuicProbeOutcome("unreachable", "%s is unreachable: %s" % (where, exc.strerror or exc))
+    return QuicProbeOutcome("unreachable", "%s: %s" % (where, exc))
+
+
+def _frame_answer(data: bytes, where: str) -> Optional[bytes]:
+    """The first complete Direct TCP frame in ``data``; None while incomplete; raise NotSmb2Error otherwise."""
+    if len(data) < 4:
+        return None
+    length = parse_frame_length(data[:4])
+    if length > _MAX_NEGOTIATE_FRAME or length < 4:
+        raise NotSmb2Error(describe_foreign_answer(data))
+    if len(data) < 4 + length:
+        return None
+    return data[4 : 4 + length]
+
+
+async def _open_socket(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.connect((address, port))  # connected, so ICMP errors come back to us
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def probe_quic(
+    host: str,
+    address: str,
+    port: int,
+    *,
+    timeout: float,
+    level: str,
+    cafile: Optional[str] = None,
+    fingerprint_sha256: Optional[str] = None,
+    validate_certs: bool = True,
+    server_name: Optional[str] = None,
+    negotiate_request: bytes,
+) -> QuicProbeOutcome:
+    """Handshake with ALPN ``smb``, send ``negotiate_request`` (framed) on one stream, classify the answer.
+
+    ``timeout`` bounds each step (handshake, NEGOTIATE). At level ``tcp`` the handshake alone proves the
+    port open. Never raises for network or TLS trouble; raises ValueError for a malformed fingerprint.
+    """
+    validation = "on" if validate_certs or fingerprint_sha256 else "off"
+    where = "%s port %d/quic" % (host, port)
+    if not HAS_AIOQUIC:
+        return QuicProbeOutcome(
+            "unsupported_transport",
+            "%s: cannot probe QUIC: the Python library aioquic is not installed where verify runs (pip install aioquic)"
+            % where,
+            tls_validation=validation,
+        )
+    pin = normalize_fingerprint(fingerprint_sha256) if fingerprint_sha256 else None
+    configuration = _client_configuration(
+        validate_certs=validate_certs, cafile=cafile, fingerprint=pin, server_name=server_name or host
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        sock = await _open_socket(address, port)
+    except OSError as exc:
+        outcome = _icmp_outcome(exc, where)
+        outcome.tls_validation = validation
+        return outcome
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock=sock
+    )
+    try:
+        outcome = await _run(protocol, sock.getpeername(), where, timeout, level, pin, negotiate_request)
+    finally:
+        protocol.close()
+        transport.close()
+    outcome.tls_validation = validation
+    return outcome
+
+
+async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float, pin: Optional[str]):
+    """Connect and check the certificate; return (ok, outcome). A failed outcome carries its status."""
+    loop = asyncio.get_running_loop()
+    protocol.connect(peer)
+    await _wait_for(protocol, lambda: protocol.handshake_done, loop.time() + timeout)
+    if protocol.icmp_error is not None:
+        return False, _icmp_outcome(protocol.icmp_error, where)
+    if not protocol.handshake_done:
+        reason = protocol.close_reason()
+        if reason is not None:
+            status, message = _describe_close(reason, where)
+            return False, QuicProbeOutcome(status, message)
+        return False, QuicProbeOutcome("timeout", "%s: no answer to the QUIC handshake within %gs" % (where, timeout))
+    outcome = QuicProbeOutcome("smb", alpn=protocol.alpn)
+    # aioquic keeps the leaf certificate it verified (or, with CERT_NONE, merely parsed) on its TLS context.
+    certificate = getattr(protocol._quic.tls, "_peer_certificate", None)
+    if certificate is not None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest()
+        outcome.certificate_sha256 = _colon_hex(digest)
+        if pin is not None and digest.hex() != pin:
+            return False, QuicProbeOutcome(
+                "tls_failed",
+                "%s presented a certificate with SHA-256 fingerprint %s, not the pinned %s"
+                % (where, outcome.certificate_sha256, _colon_hex(bytes.fromhex(pin))),
+                certificate_sha256=outcome.certificate_sha256,
+            )
+    elif pin is not None:
+        return False, QuicProbeOutcome(
+            "tls_failed", "%s: no server certificate to check the pinned fingerprint" % where
+        )
+    return True, outcome
+
+
+async def _run(
+    protocol: _ProbeProtocol, peer, where: str, timeout: float, level: str, pin: Optional[str], request: bytes
+) -> QuicProbeOutcome:
+    loop = asyncio.get_running_loop()
+    handshake_ok, outcome = await _handshake(protocol, peer, where, timeout, pin)
+    if not handshake_ok:
+        return outcome
+    if level == "tcp":
+        outcome.status = "open"
+        return outcome
+    protocol.stream_id = protocol._quic.get_next_available_stream_id()
+    protocol._quic.send_stream_data(protocol.stream_id, request)
+    protocol.transmit()
+    try:
+        await _wait_for(
+            protocol,
+            lambda: protocol.stream_ended or _frame_answer(bytes(protocol.received), where) is not None,
+            loop.time() + timeout,
+        )
+        message = _frame_answer(bytes(protocol.received), where)
+    except NotSmb2Error as exc:
+        return _keep_cert(QuicProbeOutcome("not_smb", "%s %s" % (where, exc)), outcome)
+    if message is None:
+        if protocol.received:
+            detail = "sent %d bytes that are not a whole SMB2 frame" % len(protocol.received)
+        elif protocol.close_reason() is not None:
+            closed = protocol.close_reason()
+            detail = "closed the connection without answering the NEGOTIATE (error 0x%x%s)" % (
+                closed.error_code,
+                ": " + closed.reason_phrase if closed.reason_phrase else "",
+            )
+        elif protocol.stream_ended:
+            detail = "closed the stream without answering the NEGOTIATE"
+        else:
+            detail = "sent no answer to the NEGOTIATE within %gs" % timeout
+        return _keep_cert(QuicProbeOutcome("not_smb", "%s completed the handshake but %s" % (where, detail)), outcome)
+    try:
+        outcome.answer = parse_negotiate_response(message)
+    except NotSmb2Error as exc:
+        return _keep_cert(QuicProbeOutcome("not_smb", "%s %s" % (where, exc)), outcome)
+    if outcome.answer.status:
+        outcome.error = "%s answered SMB2 but refused the NEGOTIATE with NTSTATUS 0x%08x" % (
+            where,
+            outcome.answer.status,
+        )
+    return outcome
+
+
+def _keep_cert(new: QuicProbeOutcome, handshake: QuicProbeOutcome) -> QuicProbeOutcome:
+    new.certificate_sha256 = handshake.certificate_sha256
+    new.alpn = handshake.alpn
+    return new
+
+
+# ------------------------------------------------------------------------------ smbprotocol over QUIC (level session)
+#
+# smbprotocol ships only Direct TCP: ``Connection.connect`` builds ``smbprotocol.connection.Tcp(server, port,
+# timeout)`` and then uses its ``connect()``, ``send(message)``, ``recv(timeout)``, ``close()`` and ``connected``.
+# ``SmbQuicTransport`` offers that surface over one QUIC stream, with the same TLS checks as the probe; an event
+# loop in a background thread runs the connection. ``connect_smb_over_quic`` makes ``Connection.connect`` use it.
+
+
+class _StreamSink:
+    """Bytes of the SMB stream, handed from the QUIC thread to smbprotocol's receiver thread."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.ended = False
+        self.condition = threading.Condition()
+
+    def feed(self, data: bytes, end: bool) -> None:
+        with self.condition:
+            self.buffer += data
+            self.ended = self.ended or end
+            self.condition.notify_all()
+
+    def end(self) -> None:
+        with self.condition:
+            self.ended = True
+            self.condition.notify_all()
+
+    def take(self, count: int, timeout: float) -> Optional[bytes]:
+        """Exactly ``count`` bytes; None at the end of the stream; TimeoutError when nothing comes in time."""
+        with self.condition:
+            if not self.condition.wait_for(lambda: len(self.buffer) >= count or self.ended, timeout):
+                raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, len(self.buffer), count))
+            if len(self.buffer) < count:
+                return None
+            data = bytes(self.buffer[:count])
+            del self.buffer[:count]
+            return data
+
+
+class _SessionProtocol(_ProbeProtocol):
+    def __init__(self, *args, **kwargs) -> None:
+        self.sink = kwargs.pop("sink")
+        super().__init__(*args, **kwargs)
+
+    def quic_event_received(self, event) -> None:
+        name = type(event).__name__
+        if name == "StreamDataReceived" and event.stream_id == self.stream_id:
+            self.sink.feed(event.data, event.end_stream)
+            return
+        if name == "ConnectionTerminated":
+            self.sink.end()
+        super().quic_event_received(event)
+
+
+class SmbQuicTransport:
+    """Stands in for ``smbprotocol.transport.Tcp``: SMB over QUIC to ``server`` (an address) and ``port``."""
+
+    MAX_SIZE = 16777215
+
+    def __init__(
+        self,
+        server: str,
+        port: int,
+        timeout: Optional[float] = None,
+        cafile: Optional[str] = None,
+        fingerprint_sha256: Optional[str] = None,
+        validate_certs: bool = True,
+        server_name: Optional[str] = None,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.timeout = timeout or 30.0
+        self.connected = False
+        self._tls = (cafile, normalize_fingerprint(fingerprint_sha256) if fingerprint_sha256 else None, validate_certs)
+        self._server_name = server_name or server
+        self._sink = _StreamSink()
+        self._loop = None
+        self._thread = None
+        self._protocol = None
+        self._stop = None
+
+    def connect(self) -> None:
+        if self.connected:
+            return
+        self._loop = asyncio.new_event_loop()
+        ready = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._serve(ready),), name="smb-quic", daemon=True
+        )
+        self._thread.start()
+        try:
+            ready.result(self.timeout * 2)
+        except Exception as exc:
+            self._shutdown()
+            raise ValueError("Failed to connect to '%s:%d' over QUIC: %s" % (self.server, self.port, exc)) from None
+        self.connected = True
+
+    async def _serve(self, ready) -> None:
+        cafile, pin, validate_certs = self._tls
+        where = "%s port %d/quic" % (self._server_name, self.port)
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        transport = None
+        try:
+            sock = await _open_socket(self.server, self.port)
+            configuration = _client_configuration(
+                validate_certs=validate_certs, cafile=cafile, fingerprint=pin, server_name=self._server_name
+            )
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock=sock
+            )
+            handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, pin)
+            if not handshake_ok:
+                raise ConnectionError(outcome.error)
+            protocol.stream_id = protocol._quic.get_next_available_stream_id()
+            self._protocol = protocol
+            ready.set_result(None)
+            await self._stop.wait()
+            protocol.close()
+        except Exception as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+        finally:
+            if transport is not None:
+                transport.close()
+            self._sink.end()
+
+    def send(self, header: bytes) -> None:
+        if len(header) > self.MAX_SIZE:
+            raise ValueError(
+                "Data to be sent over QUIC size %d exceeds the max length %d" % (len(header), self.MAX_SIZE)
+            )
+        if self._loop is None:
+            raise ValueError("the QUIC connection to %s:%d is closed" % (self.server, self.port))
+        self._loop.call_soon_threadsafe(self._send_in_loop, struct.pack(">I", len(header)) + bytes(header))
+
+    def _send_in_loop(self, data: bytes) -> None:
+        protocol = self._protocol
+        if protocol is not None:
+            protocol._quic.send_stream_data(protocol.stream_id, data)
+            protocol.transmit()
+
+    def recv(self, timeout: float) -> bytes:
+        prefix = self._sink.take(4, timeout)
+        message = self._sink.take(struct.unpack(">L", prefix)[0], max(timeout, 30.0)) if prefix else None
+        if message is None:
+            self.connected = False
+            return b""
+        return message
+
+    def close(self) -> None:
+        self.connected = False
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and self._stop is not None:
+            loop.call_soon_threadsafe(self._stop.set)
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(10)
+        if loop is not None and not loop.is_running():
+            loop.close()
+        self._sink.end()
+
+
+_SMB_TRANSPORT = threading.local()
+_ORIGINAL_TCP = []
+_INSTALL_LOCK = threading.Lock()
+
+
+def _smb_transport(server, port, timeout=None):
+    """smbprotocol's ``Tcp``, except inside ``connect_smb_over_quic`` in the calling thread."""
+    factory = getattr(_SMB_TRANSPORT, "factory", None)
+    if factory is not None:
+        return factory(server, port, timeout)
+    return _ORIGINAL_TCP[0](server, port, timeout)
+
+
+def connect_smb_over_quic(connection, timeout: float, **tls) -> None:
+    """``connection.connect(timeout)`` over SMB over QUIC; ``tls``: cafile, fingerprint_sha256, validate_certs, server_name.
+
+    smbprotocol creates its transport inside ``connect()`` from its module global ``Tcp``. The first call
+    installs a stand-in that returns the original ``Tcp`` everywhere except in the thread running this
+    function, so concurrent TCP session checks in other threads are never affected.
+    """
+    from smbprotocol import connection as smb_connection
+
+    with _INSTALL_LOCK:
+        if smb_connection.Tcp is not _smb_transport:
+            _ORIGINAL_TCP[:] = [smb_connection.Tcp]
+            smb_connection.Tcp = _smb_transport
+    _SMB_TRANSPORT.factory = functools.partial(SmbQuicTransport, **tls)
+    try:
+        connection.connect(timeout=timeout)
+    finally:
+        _SMB_TRANSPORT.factory = None

@@ -1,0 +1,536 @@
+#!/usr/bin/python
+# Copyright (c) 2026 smb.alternative_ports developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: verify
+short_description: Prove, port by port, that SMB answers where it should and nowhere else
+version_added: 1.0.0
+description:
+  - Probes every endpoint of one SMB server from the machine the task runs on, so C(delegate_to) picks the
+    vantage point (the controller, the target itself, or any inventory host).
+  - For each TCP endpoint it connects, sends an SMB2 NEGOTIATE offering dialects 2.0.2 to 3.1.1 (with the
+    preauthentication integrity and encryption contexts) and reads the dialect, signing, server GUID,
+    capabilities and maximum sizes from the answer. At O(level=session) it also logs in with NTLM, connects to
+    a share and logs off cleanly.
+  - Each endpoint gets one status, with its latency in milliseconds.
+    V(smb) it answered SMB2 (and, at O(level=session), the login and tree connect worked);
+    V(open) the TCP connection was accepted (O(level=tcp) only);
+    V(not_smb) something else accepted the connection (HTTP, TLS, SMB1 only, garbage, silence);
+    V(refused), V(timeout), V(unreachable) nothing accepted the connection;
+    V(auth_failed), V(share_denied) the login or the tree connect was refused (O(level=session));
+    V(tls_failed) QUIC only, the server certificate was not trusted (O(ca_path), the system CAs or
+    O(fingerprint_sha256)) or the TLS handshake failed;
+    V(alpn_mismatch) QUIC only, the server speaks QUIC but does not offer ALPN C(smb) (an HTTP/3 server, for example);
+    V(unsupported_transport) an RDMA endpoint, which this version cannot probe (never counted as ok).
+  - For each QUIC endpoint it does a QUIC handshake (TLS 1.3, ALPN C(smb)), checks the certificate, then sends the
+    same NEGOTIATE on one bidirectional stream. Each QUIC row says whether the certificate was validated
+    (RV(results[].tls_validation)). At O(level=session) the login and tree connect run over QUIC too.
+  - An endpoint expected V(open) is ok with V(smb) (or V(open) at O(level=tcp)); an endpoint expected
+    V(closed) is ok with V(refused), V(timeout) or V(unreachable).
+  - All endpoints are probed concurrently on one event loop, at most O(concurrency) at a time, and each step
+    (connect, NEGOTIATE, session) is bounded by O(timeout).
+  - The module only reads, so it runs the same in check mode.
+author:
+  - smb.alternative_ports developers (@smb-alternative-ports)
+extends_documentation_fragment:
+  - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.READ_ONLY
+requirements:
+  - Python 3.8 or later on the machine the task runs on.
+  - smbprotocol (only for O(level=session)).
+  - aioquic (only for QUIC endpoints).
+attributes:
+  check_mode:
+    details: The module never changes the probed host; in check mode it probes and writes its reports as usual.
+  idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+options:
+  host:
+    description:
+      - The name or address of the SMB server to probe, resolved on the machine the task runs on.
+      - >-
+        Defaults to V(127.0.0.1), the machine the task runs on. When you probe another host, for example with
+        C(delegate_to: localhost), set it to that host's address, such as
+        C({{ ansible_host | default(inventory_hostname\) }}).
+    type: str
+    default: 127.0.0.1
+  endpoints:
+    description:
+      - The endpoints to probe. Mutually exclusive with O(model).
+    type: list
+    elements: dict
+    suboptions:
+      transport:
+        description: The SMB transport. V(tcp) and V(quic) are probed; V(rdma) is reported V(unsupported_transport).
+        type: str
+        choices: [tcp, quic, rdma]
+        default: tcp
+      port:
+        description: The port number, 1 to 65535.
+        type: int
+        required: true
+      expect:
+        description: Whether SMB must answer there (V(open)) or nothing may accept connections (V(closed)).
+        type: str
+        choices: [open, closed]
+        default: open
+  model:
+    description:
+      - A model as M(smb.alternative_ports.validate) returns it (see C(schemas/alternative_ports.schema.json)).
+        Every C(server.ports) entry is expected V(open); with C(server.standard_ports=close), TCP port 445 is
+        expected V(closed). Mutually exclusive with O(endpoints).
+      - Its C(verify) section supplies O(level), O(timeout), O(share), the credentials and the report paths
+        that the task does not set; with C(verify.expect_removed_closed=false), O(previous) is not checked.
+    type: dict
+  previous:
+    description:
+      - Ports that a change removed, expected V(closed) unless the model still configures them. Give the
+        C(before) table of M(smb.alternative_ports.server_ports) minus its C(after) table; extra keys such as
+        C(instances) are ignored. Only with O(model).
+    type: list
+    elements: dict
+    default: []
+  level:
+    description:
+      - How far to go on each endpoint expected V(open). V(tcp) only connects; V(negotiate) also sends an SMB2
+        NEGOTIATE; V(session) also logs in with O(username) and O(password) and connects to O(share).
+      - Endpoints expected V(closed) are probed at V(negotiate) at most, so the report says what answers there.
+      - When not set, C(verify.level) of O(model), else V(negotiate).
+    type: str
+    choices: [tcp, negotiate, session]
+  timeout:
+    description:
+      - Seconds allowed for each step of one endpoint (connect, NEGOTIATE, each session exchange).
+      - When not set, C(verify.timeout) of O(model), else V(3).
+    type: float
+  concurrency:
+    description:
+      - How many endpoints are probed at the same time.
+      - Samba forks a process for each connection; hundreds of simultaneous probes of one Samba host can make it
+        answer later than O(timeout), and such endpoints show V(not_smb). Keep it moderate for one busy host.
+    type: int
+    default: 32
+  username:
+    description:
+      - User for the NTLM login at O(level=session), optionally as C(DOMAIN\user).
+      - When not set, C(verify.credentials.username) of O(model).
+    type: str
+  password:
+    description:
+      - Password of O(username). Never logged or returned.
+      - When not set, C(verify.credentials.password) of O(model); that value is masked in the output too.
+    type: str
+  domain:
+    description:
+      - NTLM domain (workgroup) of O(username); empty for a local account of the server.
+      - When not set, C(verify.credentials.domain) of O(model), else empty.
+    type: str
+  share:
+    description:
+      - Share to connect to at O(level=session).
+      - When not set, C(verify.share) of O(model).
+    type: str
+  ca_path:
+    description:
+      - QUIC endpoints. A PEM file of the CA certificates that the server certificate must chain to. Without it,
+        the CAs of the machine the task runs on are used.
+    type: path
+  fingerprint_sha256:
+    description:
+      - QUIC endpoints. The SHA-256 fingerprint the server certificate must have, as C(openssl x509 -fingerprint
+        -sha256) prints it (colons and case do not matter). Alone, it replaces the CA check, which suits
+        self-signed certificates; with O(ca_path), both must pass.
+    type: str
+  validate_certs:
+    description:
+      - QUIC endpoints. With V(false), any certificate is accepted; every QUIC row then reports
+        C(tls_validation=off), so the report shows that the server was not authenticated.
+    type: bool
+    default: true
+  tls_server_name:
+    description:
+      - QUIC endpoints. The name sent in TLS SNI and checked against the certificate. Defaults to O(host).
+    type: str
+  report_json:
+    description:
+      - Path of a JSON report (host, level, summary and results) to write on the machine the task runs on.
+        The directory must exist; the file is replaced atomically.
+      - When not set, C(verify.report.json) of O(model).
+    type: path
+  report_junit:
+    description:
+      - Path of a JUnit XML report to write on the machine the task runs on, with one testcase per endpoint
+        and a failure element for each endpoint that does not match its expectation.
+      - When not set, C(verify.report.junit) of O(model).
+    type: path
+  fail_on_mismatch:
+    description:
+      - Fail the task when an endpoint does not match its expectation. With V(false) the task succeeds and the
+        caller reads RV(summary) and RV(results).
+    type: bool
+    default: true
+notes:
+  - SMB Direct (RDMA) endpoints are reported as V(unsupported_transport) and count as failed, so that a run never
+    claims a port works when it was not checked.
+  - A closed QUIC (UDP) port shows V(refused) only where the ICMP port-unreachable comes back; behind a firewall
+    that drops it, it shows V(timeout). Both count as closed.
+  - A port expected V(closed) that drops packets shows V(timeout) after O(timeout) seconds; a firewall that
+    rejects shows V(refused) or V(unreachable). All three count as closed.
+seealso:
+  - module: smb.alternative_ports.server_ports
+  - module: smb.alternative_ports.validate
+"""
+
+EXAMPLES = r"""
+- name: Prove the alternative ports from the controller
+  smb.alternative_ports.verify:
+    host: "{{ ansible_host | default(inventory_hostname) }}"
+    endpoints:
+      - {transport: tcp, port: 4445}
+      - {transport: tcp, port: 14445}
+      - {transport: tcp, port: 445, expect: closed}
+  delegate_to: localhost
+
+- name: Derive the endpoints from the model, with the ports a change removed, and write reports
+  smb.alternative_ports.verify:
+    host: "{{ ansible_host | default(inventory_hostname) }}"
+    model: "{{ validated.model }}"
+    previous: "{{ ports.before | difference(ports.after) }}"
+    report_json: /var/tmp/verify-{{ inventory_hostname }}.json
+    report_junit: /var/tmp/verify-{{ inventory_hostname }}.xml
+  delegate_to: localhost
+
+- name: Log in and connect to a share on every configured port, without failing the play
+  smb.alternative_ports.verify:
+    host: fileserver.example.com
+    endpoints:
+      - {port: 4445}
+    level: session
+    username: svc_verify
+    password: "{{ vault_svc_verify_password }}"
+    share: data
+    fail_on_mismatch: false
+  register: proof
+
+- name: Show the table
+  ansible.builtin.debug:
+    var: proof.table
+"""
+
+RETURN = r"""
+results:
+  description: One row per endpoint, in the order the endpoints were given (or derived from the model).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The name that was probed.
+      type: str
+      sample: fileserver.example.com
+    address:
+      description: The address it resolved to, or null when it did not resolve.
+      type: str
+      sample: 192.0.2.10
+    transport:
+      description: V(tcp), V(quic) or V(rdma).
+      type: str
+      sample: tcp
+    port:
+      description: The port.
+      type: int
+      sample: 4445
+    expect:
+      description: V(open) or V(closed).
+      type: str
+      sample: open
+    status:
+      description: >-
+        V(smb), V(open), V(not_smb), V(refused), V(timeout), V(unreachable), V(auth_failed), V(share_denied),
+        V(tls_failed), V(alpn_mismatch) or V(unsupported_transport).
+      type: str
+      sample: smb
+    ok:
+      description: Whether the status matches the expectation.
+      type: bool
+      sample: true
+    latency_ms:
+      description: Wall time of the probe of this endpoint, in milliseconds; null when it was not probed.
+      type: float
+      sample: 1.83
+    dialect:
+      description: The SMB2 dialect the server chose, when it answered the NEGOTIATE.
+      type: str
+      sample: 3.1.1
+    signing_required:
+      description: Whether the server requires signing.
+      type: bool
+      sample: false
+    server_guid:
+      description: The server's GUID.
+      type: str
+      sample: 1c5ac4a2-3b44-4a0c-9a7e-4e5fd3c1f0a2
+    capabilities:
+      description: The server's global capabilities.
+      type: list
+      elements: str
+      sample: [dfs, leasing, large_mtu, multi_channel]
+    max_read_size:
+      description: Largest READ the server accepts, in bytes.
+      type: int
+      sample: 8388608
+    max_write_size:
+      description: Largest WRITE the server accepts, in bytes.
+      type: int
+      sample: 8388608
+    max_transact_size:
+      description: Largest transaction the server accepts, in bytes.
+      type: int
+      sample: 8388608
+    cipher:
+      description: The cipher the server chose in its 3.1.1 encryption context, if any.
+      type: str
+      sample: AES-128-GCM
+    tls_validation:
+      description: QUIC rows only, V(on) when the server certificate was checked, V(off) with O(validate_certs=false); null for TCP.
+      type: str
+      sample: "on"
+    certificate_sha256:
+      description: QUIC rows only, the SHA-256 fingerprint of the certificate the server presented.
+      type: str
+      sample: "a9:1d:50:34:4c:b4:fd:ce:db:5c:08:e9:7a:0d:d1:db:19:5e:7f:c2:a9:8c:7d:9f:cc:c6:a7:1d:1b:20:55:8e"
+    error:
+      description: What went wrong or what answered instead, or null.
+      type: str
+      sample: "fs1 port 445/tcp refused the connection (nothing listens there)"
+summary:
+  description: Counts of the endpoints.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Number of endpoints.
+      type: int
+    ok:
+      description: Endpoints that matched their expectation.
+      type: int
+    failed:
+      description: Endpoints that did not.
+      type: int
+  sample: {total: 3, ok: 3, failed: 0}
+table:
+  description: The report as fixed-width lines, one per endpoint after a header line, then a summary line.
+  returned: always
+  type: list
+  elements: str
+msg:
+  description: The same table as one text.
+  returned: always
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import ProbeSettings, run_probes
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpoints import (
+    EndpointError,
+    endpoints_from_list,
+    endpoints_from_model,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
+    AIOQUIC_IMPORT_ERROR,
+    HAS_AIOQUIC,
+    normalize_fingerprint,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import (
+    HAS_SMBPROTOCOL,
+    SMBPROTOCOL_IMPORT_ERROR,
+    SessionCredentials,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._report import (
+    render_table,
+    summarize,
+    write_json_report,
+    write_junit_report,
+)
+
+
+def _argument_spec() -> dict:
+    return dict(
+        host=dict(type="str", default="127.0.0.1"),
+        endpoints=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                transport=dict(type="str", choices=["tcp", "quic", "rdma"], default="tcp"),
+                port=dict(type="int", required=True),
+                expect=dict(type="str", choices=["open", "closed"], default="open"),
+            ),
+        ),
+        model=dict(type="dict"),
+        previous=dict(type="list", elements="dict", default=[]),
+        level=dict(type="str", choices=["tcp", "negotiate", "session"]),
+        timeout=dict(type="float"),
+        concurrency=dict(type="int", default=32),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        domain=dict(type="str"),
+        share=dict(type="str"),
+        ca_path=dict(type="path"),
+        fingerprint_sha256=dict(type="str"),
+        validate_certs=dict(type="bool", default=True),
+        tls_server_name=dict(type="str"),
+        report_json=dict(type="path"),
+        report_junit=dict(type="path"),
+        fail_on_mismatch=dict(type="bool", default=True),
+    )
+
+
+def _endpoints(module: AnsibleModule) -> list:
+    params = module.params
+    try:
+        if params["model"] is not None:
+            verify_section = params["model"].get("verify") or {}
+            removed = params["previous"] if verify_section.get("expect_removed_closed", True) else []
+            return endpoints_from_model(params["model"], removed)
+        if params["previous"]:
+            module.fail_json(msg="previous: only used with model; list the closed ports in endpoints instead")
+        return endpoints_from_list(params["endpoints"])
+    except EndpointError as exc:
+        module.fail_json(msg="%s: %s" % (params["host"], exc))
+
+
+def _effective(module: AnsibleModule) -> dict:
+    """Module options, with the model's ``verify`` section filling the ones the task does not set."""
+    params = dict(module.params)
+    verify_section = (params["model"] or {}).get("verify") or {}
+    credentials = verify_section.get("credentials") or {}
+    reports = verify_section.get("report") or {}
+    if credentials.get("password"):
+        module.no_log_values.add(credentials["password"])  # the model is a plain dict option: mask it by value
+    fallbacks = {
+        "level": (verify_section.get("level"), "negotiate"),
+        "timeout": (verify_section.get("timeout"), 3.0),
+        "share": (verify_section.get("share"), None),
+        "username": (credentials.get("username"), None),
+        "password": (credentials.get("password"), None),
+        "domain": (credentials.get("domain"), ""),
+        "report_json": (reports.get("json"), None),
+        "report_junit": (reports.get("junit"), None),
+    }
+    for option, (from_model, default) in fallbacks.items():
+        if params[option] is None:
+            params[option] = from_model if from_model is not None else default
+    return params
+
+
+def _settings(module: AnsibleModule, params: dict) -> ProbeSettings:
+    if params["level"] not in ("tcp", "negotiate", "session"):
+        module.fail_json(msg="model.verify.level: %r is not one of tcp, negotiate, session" % params["level"])
+    if float(params["timeout"]) <= 0:
+        module.fail_json(msg="timeout: %r must be greater than 0 seconds" % params["timeout"])
+    if params["concurrency"] < 1:
+        module.fail_json(msg="concurrency: %r must be at least 1" % params["concurrency"])
+    credentials = None
+    if params["level"] == "session":
+        missing = [option for option in ("username", "password", "share") if not params[option]]
+        if missing:
+            module.fail_json(
+                msg="level session needs %s: set the option(s), or verify.credentials and verify.share in the model"
+                % ", ".join(missing)
+            )
+        if not HAS_SMBPROTOCOL:
+            module.fail_json(msg=missing_required_lib("smbprotocol"), exception=str(SMBPROTOCOL_IMPORT_ERROR))
+        credentials = SessionCredentials(params["username"], params["password"], params["domain"] or "")
+    return ProbeSettings(
+        level=params["level"],
+        timeout=float(params["timeout"]),
+        concurrency=params["concurrency"],
+        credentials=credentials,
+        share=params["share"] or "",
+        cafile=module.params["ca_path"],
+        fingerprint_sha256=module.params["fingerprint_sha256"],
+        validate_certs=module.params["validate_certs"],
+        server_name=module.params["tls_server_name"],
+    )
+
+
+def _check_quic_options(module: AnsibleModule, endpoints: list) -> None:
+    """Fail early, before any probe, on what would make every QUIC row wrong."""
+    if not any(endpoint.transport == "quic" for endpoint in endpoints):
+        return
+    if not HAS_AIOQUIC:
+        module.fail_json(msg=missing_required_lib("aioquic"), exception=str(AIOQUIC_IMPORT_ERROR))
+    ca_path = module.params["ca_path"]
+    if ca_path and not os.path.isfile(ca_path):
+        module.fail_json(
+            msg="ca_path: %s is not a file; give the PEM file of the CA that signed the server certificate" % ca_path
+        )
+    if module.params["fingerprint_sha256"]:
+        try:
+            normalize_fingerprint(module.params["fingerprint_sha256"])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+
+
+def _write_reports(module: AnsibleModule, params: dict, host: str, level: str, rows: list) -> None:
+    writers = (("report_json", write_json_report), ("report_junit", write_junit_report))
+    for option, writer in writers:
+        path = params[option]
+        if not path:
+            continue
+        try:
+            writer(path, host, level, rows)
+        except OSError as exc:
+            module.fail_json(
+                msg="%s: cannot write %s: %s (create its directory or choose another path)" % (option, path, exc),
+                results=rows,
+                summary=summarize(rows),
+            )
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=_argument_spec(),
+        mutually_exclusive=[("endpoints", "model")],
+        required_one_of=[("endpoints", "model")],
+        supports_check_mode=True,
+    )
+    host = module.params["host"]
+    params = _effective(module)
+    endpoints = _endpoints(module)
+    settings = _settings(module, params)
+    _check_quic_options(module, endpoints)
+    rows = [row.as_dict() for row in run_probes(host, endpoints, settings)]
+    _write_reports(module, params, host, settings.level, rows)
+    table = render_table(host, rows)
+    summary = summarize(rows)
+    result = dict(changed=False, results=rows, summary=summary, table=table.splitlines(), msg=table)
+    if summary["failed"] and module.params["fail_on_mismatch"]:
+        result["msg"] = "%d of %d endpoints of %s do not match their expectation:\n%s" % (
+            summary["failed"],
+            summary["total"],
+            host,
+            table,
+        )
+        module.fail_json(**result)
+    if summary["failed"]:
+        module.warn(
+            "%d of %d endpoints of %s do not match their expectation" % (summary["failed"], summary["total"], host)
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

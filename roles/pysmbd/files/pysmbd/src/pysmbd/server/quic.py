@@ -1,0 +1,264 @@
+"""The SMB over QUIC adapter: aioquic carries the bytes, the sans-IO core speaks SMB.
+
+SMB over QUIC (MS-SMB2 2.1) is TLS 1.3 with ALPN ``smb`` and one client-initiated bidirectional stream
+per connection that carries exactly what Direct TCP carries, 4-byte framing included. So this file only
+moves bytes: stream data goes into ``SMBServerConnection(transport="quic")`` and its output goes back on
+the same stream. A second stream is refused (reset), since SMB never opens one.
+
+A UDP socket serves every connection of its port, so closing a listener the way TCP does would cut
+the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
+socket closes once the last connection on it has ended (or on shutdown, through the registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Optional
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import QuicServer
+from aioquic.buffer import Buffer
+from aioquic.quic import events as quic_events
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.packet import pull_quic_header
+
+from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
+from pysmbd.server import eventlog
+from pysmbd.server.listeners import ListenerNotSupported
+from pysmbd.server.tcp import CoreConnection, format_peer
+
+if TYPE_CHECKING:
+    from pysmbd.config import ListenerConfig, QuicSettings
+    from pysmbd.server.runtime import Runtime
+
+ALPN = "smb"
+# QUIC flow-control windows: one 8 MiB READ response (plus headers) must fit without a stall.
+FLOW_CONTROL_WINDOW = 24 * 1024 * 1024
+# Application error codes in CONNECTION_CLOSE (SMB defines none; 0 is "no error", the rest are ours).
+CLOSE_NORMAL = 0x0
+CLOSE_PROTOCOL = 0x1
+CLOSE_BUSY = 0x2
+STREAM_REFUSED = 0x3
+# Give the last response (for example a refusal) time to reach the client before CONNECTION_CLOSE,
+# which discards stream data still queued.
+CLOSE_AFTER_FIN_DELAY = 0.5
+
+
+def _is_client_bidirectional(stream_id: int) -> bool:
+    return stream_id % 4 == 0
+
+
+class SMBQuicConnection(QuicConnectionProtocol):
+    """One SMB over QUIC connection; counts in the registry like a TCP connection does."""
+
+    def __init__(
+        self, quic: QuicConnection, stream_handler: object = None, *, runtime: Runtime, listener: ListenerConfig
+    ) -> None:
+        super().__init__(quic)
+        self._runtime = runtime
+        self._listener = listener
+        self._core: Optional[CoreConnection] = None
+        self._stream_id: Optional[int] = None
+        self._peer = ""
+        self._admitted = False
+        self._finished = False
+
+    # aioquic --------------------------------------------------------------------------------------
+
+    def quic_event_received(self, event: quic_events.QuicEvent) -> None:
+        if isinstance(event, quic_events.HandshakeCompleted):
+            self._admit()
+        elif isinstance(event, quic_events.StreamDataReceived):
+            self._stream_data(event)
+        elif isinstance(event, quic_events.ConnectionTerminated):
+            self._terminated(event)
+
+    # runtime --------------------------------------------------------------------------------------
+
+    def close(self, error_code: int = CLOSE_NORMAL, reason_phrase: str = "") -> None:  # type: ignore[override]
+        """Close the connection (server shutdown, or the core asked for it)."""
+        super().close(error_code=error_code, reason_phrase=reason_phrase)
+
+    # internals ------------------------------------------------------------------------------------
+
+    def _admit(self) -> None:
+        self._peer = format_peer(self._quic.get_peer_address())
+        registry = self._runtime.registry
+        if not registry.try_add(self):
+            eventlog.warning(
+                "connection_refused",
+                peer=self._peer,
+                listener=self._listener.describe(),
+                reason=f"max_connections ({registry.max_connections}) reached",
+            )
+            self._finished = True
+            self.close(CLOSE_BUSY, "server busy: max_connections reached")
+            return
+        self._admitted = True
+        self._core = self._runtime.new_core_connection(peer=self._peer, transport="quic")
+        eventlog.debug("connection_opened", peer=self._peer, listener=self._listener.describe())
+
+    def _stream_data(self, event: quic_events.StreamDataReceived) -> None:
+        if self._core is None or self._finished:
+            return
+        if self._stream_id is None and _is_client_bidirectional(event.stream_id):
+            self._stream_id = event.stream_id
+        if event.stream_id != self._stream_id:
+            self._refuse_stream(event.stream_id)
+            return
+        try:
+            if event.data:
+                self._core.receive_data(event.data, time.time())
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            self._finished = True
+            self.close(CLOSE_PROTOCOL, "internal error")
+            return
+        self._flush()
+        if event.end_stream and not self._finished:
+            self._finished = True  # the client finished its side: nothing more will come
+            self.close(CLOSE_NORMAL, "client closed the SMB stream")
+
+    def _refuse_stream(self, stream_id: int) -> None:
+        try:
+            self._quic.stop_stream(stream_id, STREAM_REFUSED)
+            if _is_client_bidirectional(stream_id):
+                self._quic.reset_stream(stream_id, STREAM_REFUSED)
+        except ValueError:
+            pass  # a stream we cannot stop (already finished): nothing to refuse
+        self.transmit()
+
+    def _flush(self) -> None:
+        core = self._core
+        if core is None or self._stream_id is None:
+            return
+        chunks = core.data_to_send()
+        if chunks:
+            self._quic.send_stream_data(self._stream_id, b"".join(chunks))
+            self.transmit()
+        while True:
+            event = core.next_event()
+            if event is None:
+                return
+            self._handle_core_event(event)
+
+    def _handle_core_event(self, event: Event) -> None:
+        registry = self._runtime.registry
+        if isinstance(event, SessionEstablished):
+            registry.session_opened(self, event.session_id)
+            eventlog.info("session_established", peer=self._peer, session_id=event.session_id, user=event.user)
+        elif isinstance(event, SessionClosed):
+            registry.session_closed(self, event.session_id)
+            eventlog.info("session_closed", peer=self._peer, session_id=event.session_id)
+        elif isinstance(event, TreeConnected):
+            eventlog.info("tree_connected", peer=self._peer, session_id=event.session_id, share=event.share)
+        elif isinstance(event, ConnectionShouldClose) and not self._finished:
+            eventlog.warning("connection_dropped", peer=self._peer, reason=event.reason)
+            self._finished = True
+            if self._stream_id is not None:
+                self._quic.send_stream_data(self._stream_id, b"", end_stream=True)
+                self.transmit()
+            self._loop.call_later(CLOSE_AFTER_FIN_DELAY, self.close, CLOSE_PROTOCOL, "protocol error")
+
+    def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
+        self._finished = True
+        core, self._core = self._core, None
+        if core is not None:
+            try:
+                core.close()
+                while True:
+                    core_event = core.next_event()
+                    if core_event is None:
+                        break
+                    if isinstance(core_event, SessionClosed):
+                        self._runtime.registry.session_closed(self, core_event.session_id)
+            except Exception as exc:
+                eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}")
+        if self._admitted:
+            eventlog.debug("connection_closed", peer=self._peer, error=event.reason_phrase or None)
+            self._runtime.registry.remove(self)
+
+
+class _DrainableQuicServer(QuicServer):
+    """aioquic's connection router, plus a mode that serves existing connections but accepts no new one."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.accepting = True
+
+    def datagram_received(self, data: bytes, addr: object) -> None:  # type: ignore[override]
+        if not self.accepting and not self._belongs_to_a_connection(data):
+            return  # a new client on a removed listener: stay silent, as a closed UDP port would
+        super().datagram_received(data, addr)  # type: ignore[arg-type]
+
+    def _belongs_to_a_connection(self, data: bytes) -> bool:
+        try:
+            header = pull_quic_header(Buffer(data=data), host_cid_length=self._configuration.connection_id_length)
+        except ValueError:
+            return False
+        return header.destination_cid in self._protocols
+
+    def stop_accepting(self) -> None:
+        self.accepting = False
+        self._close_socket_when_idle()
+
+    def _connection_terminated(self, protocol: QuicConnectionProtocol) -> None:
+        super()._connection_terminated(protocol)
+        if not self.accepting:
+            self._close_socket_when_idle()
+
+    def _close_socket_when_idle(self) -> None:
+        if not self._protocols and self._transport is not None:
+            self._transport.close()
+
+
+def server_configuration(settings: QuicSettings, idle_timeout: float) -> QuicConfiguration:
+    """The QUIC and TLS 1.3 settings of a listener: ALPN ``smb``, the configured certificate and key."""
+    configuration = QuicConfiguration(
+        is_client=False,
+        alpn_protocols=[ALPN],
+        idle_timeout=idle_timeout,
+        max_data=FLOW_CONTROL_WINDOW,
+        max_stream_data=FLOW_CONTROL_WINDOW,
+    )
+    configuration.load_cert_chain(str(settings.certificate), str(settings.private_key))
+    return configuration
+
+
+class QUICListener:
+    """SMB over QUIC on one UDP (address, port); a ``Listener`` for the listener manager."""
+
+    def __init__(self, config: ListenerConfig, runtime: Runtime, settings: Optional[QuicSettings]) -> None:
+        self.config = config
+        self._runtime = runtime
+        self._settings = settings
+        self._server: Optional[_DrainableQuicServer] = None
+
+    async def open(self) -> None:
+        if self._settings is None:
+            raise ListenerNotSupported("a quic listener needs [quic] certificate and private_key in the config")
+        try:
+            configuration = server_configuration(self._settings, self._runtime.idle_timeout)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ListenerNotSupported(
+                f"cannot load the QUIC certificate {self._settings.certificate} or key {self._settings.private_key}:"
+                f" {exc}; give a PEM certificate and its unencrypted PEM key (pysmbd gen-cert makes a pair)"
+            ) from None
+        protocol_factory = partial(SMBQuicConnection, runtime=self._runtime, listener=self.config)
+        loop = asyncio.get_running_loop()
+        _transport, server = await loop.create_datagram_endpoint(
+            lambda: _DrainableQuicServer(configuration=configuration, create_protocol=protocol_factory),
+            local_addr=(self.config.address, self.config.port),
+        )
+        self._server = server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop_accepting()
+            self._server = None
+
+
+__all__ = ["ALPN", "QUICListener", "SMBQuicConnection", "server_configuration"]

@@ -1,0 +1,122 @@
+"""Fixtures for the Linux end-to-end tests: free ports, a running pysmbd of our own, playbooks on localhost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "Linux-e2e-pa55!"
+USER = "tester"
+
+
+def free_tcp_ports(count: int) -> list:
+    """Ports the kernel says are free right now (bound to port 0 together, so they are distinct)."""
+    socks = [socket.socket() for _index in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def pysmbd_command() -> str:
+    found = shutil.which("pysmbd") or str(Path(sys.executable).parent / "pysmbd")
+    assert os.access(found, os.X_OK), "pysmbd is not installed in the venv: run `make venv`"
+    return found
+
+
+@dataclass
+class Pysmbd:
+    config: Path
+    state_dir: Path
+    share: Path
+
+    def status(self) -> dict:
+        import json
+
+        done = subprocess.run(
+            [pysmbd_command(), "status", "--config", str(self.config), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return json.loads(done.stdout)
+
+    def listening_ports(self) -> list:
+        return sorted(x["port"] for x in self.status()["listeners"] if x["state"] == "listening")
+
+
+def write_config(tmp_path: Path, ports: list) -> Pysmbd:
+    share = tmp_path / "share"
+    share.mkdir()
+    state_dir = tmp_path / "state"
+    nt_hash = subprocess.run(
+        [pysmbd_command(), "hash-password"], input=PASSWORD, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
+    users = tmp_path / "users"
+    users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash}:[U          ]:LCT-00000000:\n")
+    listeners = "".join(f'\n[[listeners]]\ntransport = "tcp"\naddress = "127.0.0.1"\nport = {p}\n' for p in ports)
+    config = tmp_path / "pysmbd.toml"
+    config.write_text(
+        f'[server]\nname = "E2E"\nusers_file = "{users}"\nstate_dir = "{state_dir}"\n{listeners}\n'
+        f'[[shares]]\nname = "data"\npath = "{share}"\nread_only = false\n'
+    )
+    return Pysmbd(config, state_dir, share)
+
+
+@pytest.fixture
+def running_pysmbd(tmp_path):
+    """Start pysmbd (supervisor mode) on the given ports; stop it afterwards."""
+    started = []
+
+    def start(ports: list) -> Pysmbd:
+        server = write_config(tmp_path, ports)
+        subprocess.run([pysmbd_command(), "serve", "--config", str(server.config), "--daemon"], timeout=60, check=True)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        pidfile = server.state_dir / "pysmbd.pid"
+        if pidfile.exists():
+            pid = int(pidfile.read_text().strip())
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def port_holder():
+    """A process (python) listening on a port, as another service would."""
+    procs = []
+
+    def hold(port: int) -> subprocess.Popen:
+        code = (
+            "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+            f"s.bind(('0.0.0.0', {port})); s.listen(); print('ready', flush=True); sys.stdin.read()"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        procs.append(proc)
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=10)

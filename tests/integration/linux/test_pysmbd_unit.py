@@ -1,0 +1,70 @@
+"""The pysmbd role's systemd unit: hardened, and CAP_NET_BIND_SERVICE only when a listener is below 1024."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.ansible_run import run_playbook
+
+
+def render_unit(tmp_path, port: int) -> str:
+    unit_dir = tmp_path / f"units-{port}"
+    playbook = tmp_path / f"unit-{port}.yml"
+    playbook.write_text(
+        textwrap.dedent(
+            f"""\
+            - hosts: localhost
+              gather_facts: false
+              tasks:
+                - name: unit
+                  ansible.builtin.include_role:
+                    name: smb.alternative_ports.pysmbd
+                    tasks_from: systemd
+                  vars:
+                    pysmbd_systemd_unit_dir: {unit_dir}
+                    pysmbd_venv: {Path(sys.executable).parent.parent}
+                    pysmbd_effective_service_mode: supervisor
+                    pysmbd_effective_listeners: [{{transport: tcp, address: 0.0.0.0, port: {port}}}]
+                    pysmbd_shares:
+                      - {{name: data, path: /srv/pysmbd/data, read_only: false}}
+                      - {{name: docs, path: /srv/pysmbd/docs, read_only: true}}
+            """
+        )
+    )
+    run = run_playbook(playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    return (unit_dir / "pysmbd.service").read_text()
+
+
+@pytest.mark.parametrize(("port", "low"), [(4445, False), (445, True)])
+def test_the_unit_is_hardened_and_gets_the_capability_only_for_low_ports(tmp_path, port, low):
+    unit = render_unit(tmp_path, port)
+    lines = set(unit.splitlines())
+    for setting in ("ProtectSystem=strict", "NoNewPrivileges=true", "ProtectHome=true", "PrivateTmp=true"):
+        assert setting in lines
+    assert "ReadWritePaths=/run/pysmbd /srv/pysmbd/data" in lines
+    assert "ReadOnlyPaths=/srv/pysmbd/docs" in lines
+    assert "RuntimeDirectory=pysmbd" in lines  # the state directory /run/pysmbd, made by systemd
+    assert ("AmbientCapabilities=CAP_NET_BIND_SERVICE" in lines) is low
+    assert ("CapabilityBoundingSet=CAP_NET_BIND_SERVICE" in lines) is low
+    assert ("CapabilityBoundingSet=" in lines) is not low
+
+
+def test_systemd_analyze_accepts_the_unit(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: apt-get install systemd"
+    render_unit(tmp_path, 445)
+    done = subprocess.run(
+        [analyze, "verify", str(tmp_path / "units-445" / "pysmbd.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "pysmbd.service:" not in done.stderr, done.stderr

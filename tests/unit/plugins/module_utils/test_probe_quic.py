@@ -1,0 +1,157 @@
+"""Unit tests of the QUIC probe's pure parts, and of the aioquic behaviour its classification relies on.
+
+The ALPN test wires a real aioquic client and server to each other in memory (no sockets, time moved by hand),
+so the close code ``probe_quic`` maps to ``alpn_mismatch`` is checked against aioquic itself, not assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import pytest
+from aioquic.buffer import Buffer
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import ConnectionTerminated
+from aioquic.quic.packet import pull_quic_header
+from aioquic.tls import AlertDescription
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
+    TLS_ALERT_NO_APPLICATION_PROTOCOL,
+    _describe_close,
+    _frame_answer,
+    normalize_fingerprint,
+    probe_quic,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import NotSmb2Error
+
+PIN = "a9:1d:50:34:4c:b4:fd:ce:db:5c:08:e9:7a:0d:d1:db:19:5e:7f:c2:a9:8c:7d:9f:cc:c6:a7:1d:1b:20:55:8e"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [PIN, PIN.upper(), PIN.replace(":", ""), "sha256:" + PIN, "  " + PIN.replace(":", " ") + " "],
+)
+def test_fingerprint_forms_normalize_to_hex(text: str) -> None:
+    assert normalize_fingerprint(text) == PIN.replace(":", "")
+
+
+@pytest.mark.parametrize("text", ["", "ab" * 31, "ab" * 33, "zz" * 32, PIN[:-1]])
+def test_bad_fingerprint_is_rejected_with_the_expected_form(text: str) -> None:
+    with pytest.raises(ValueError, match="64 hex digits"):
+        normalize_fingerprint(text)
+
+
+def _certificate_files(tmp_path):
+    from pysmbd.server.certs import generate_self_signed
+
+    return generate_self_signed(tmp_path / "cert.pem", tmp_path / "key.pem", ["localhost"])
+
+
+def _exchange(client: QuicConnection, server: QuicConnection, now: float) -> None:
+    """Carry every pending datagram both ways until both sides are quiet."""
+    for _round in range(20):
+        moved = False
+        for sender, receiver, address in ((client, server, ("1.2.3.4", 1234)), (server, client, ("2.3.4.5", 4433))):
+            for data, _addr in sender.datagrams_to_send(now=now):
+                receiver.receive_datagram(data, address, now=now)
+                moved = True
+        if not moved:
+            return
+
+
+def _terminations(connection: QuicConnection) -> list:
+    found = []
+    while True:
+        event = connection.next_event()
+        if event is None:
+            return found
+        if isinstance(event, ConnectionTerminated):
+            found.append(event)
+
+
+def test_aioquic_closes_an_alpn_mismatch_with_0x178_which_maps_to_alpn_mismatch(tmp_path) -> None:
+    pair = _certificate_files(tmp_path)
+    server_config = QuicConfiguration(is_client=False, alpn_protocols=["h3"])
+    server_config.load_cert_chain(str(pair.certificate), str(pair.private_key))
+    client_config = QuicConfiguration(is_client=True, alpn_protocols=["smb"], server_name="localhost")
+    client_config.load_verify_locations(cafile=str(pair.certificate))
+    client = QuicConnection(configuration=client_config)
+    now = 1.0
+    client.connect(("2.3.4.5", 4433), now=now)
+    first = client.datagrams_to_send(now=now)
+    header = pull_quic_header(Buffer(data=first[0][0]), host_cid_length=server_config.connection_id_length)
+    server = QuicConnection(configuration=server_config, original_destination_connection_id=header.destination_cid)
+    for data, _addr in first:
+        server.receive_datagram(data, ("1.2.3.4", 1234), now=now)
+    _exchange(client, server, now)
+    # The client learns the reason at once (draining); aioquic reports the event when the drain period ends.
+    client.handle_timer(now=now + 10)
+    closed = _terminations(client)
+    assert closed, "aioquic did not close a connection whose ALPN did not match"
+    assert AlertDescription.no_application_protocol == TLS_ALERT_NO_APPLICATION_PROTOCOL
+    assert closed[0].error_code == 0x178
+    status, message = _describe_close(closed[0], "files port 8443/quic")
+    assert status == "alpn_mismatch"
+    assert "files port 8443/quic" in message and "0x178" in message and "ALPN 'smb'" in message
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "words"),
+    [
+        (0x100 + 42, "tls_failed", "bad_certificate"),
+        (0x100 + 48, "tls_failed", "unknown_ca"),
+        (0x100 + 40, "tls_failed", "handshake_failure"),
+        (0x0A, "not_smb", "closed the QUIC connection during the handshake (error 0xa"),
+        (0x2, "not_smb", "error 0x2"),
+    ],
+)
+def test_close_codes_map_to_statuses(code: int, status: str, words: str) -> None:
+    event = ConnectionTerminated(error_code=code, frame_type=None, reason_phrase="why")
+    got_status, message = _describe_close(event, "h port 1/quic")
+    assert got_status == status
+    assert words in message
+
+
+def _frame(message: bytes) -> bytes:
+    return struct.pack(">I", len(message)) + message
+
+
+def test_frame_answer_waits_for_a_whole_frame() -> None:
+    message = b"\xfeSMB" + bytes(60)
+    framed = _frame(message)
+    assert _frame_answer(framed[:3], "w") is None
+    assert _frame_answer(framed[:-1], "w") is None
+    assert _frame_answer(framed + b"extra", "w") == message
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [(b"HTTP/1.1 400 Bad Request\r\n\r\n", "HTTP"), (b"\x16\x03\x01\x02\x00", "TLS"), (_frame(b"ab"), "not SMB2")],
+)
+def test_frame_answer_names_foreign_protocols(answer: bytes, words: str) -> None:
+    with pytest.raises(NotSmb2Error, match=words):
+        _frame_answer(answer, "w")
+
+
+def test_without_aioquic_the_probe_says_it_cannot_check_quic(monkeypatch) -> None:
+    monkeypatch.setattr(_probe_quic, "HAS_AIOQUIC", False)
+    outcome = asyncio.run(
+        probe_quic(
+            "files", "127.0.0.1", 8443, timeout=1, level="negotiate", validate_certs=False, negotiate_request=b""
+        )
+    )
+    assert outcome.status == "unsupported_transport"
+    assert "aioquic is not installed" in outcome.error
+    assert outcome.tls_validation == "off"
+
+
+def test_malformed_pin_is_an_error_before_any_network_traffic() -> None:
+    with pytest.raises(ValueError, match="fingerprint_sha256"):
+        asyncio.run(
+            probe_quic(
+                "files", "127.0.0.1", 9, timeout=1, level="negotiate", fingerprint_sha256="xyz", negotiate_request=b""
+            )
+        )

@@ -1,0 +1,91 @@
+"""verify's argument handling, run in-process: what a user gets back for each kind of mistake."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.smb.alternative_ports.plugins.modules import verify
+
+
+def run_module(capsys, args: dict) -> dict:
+    with patch_module_args(args), pytest.raises(SystemExit):
+        verify.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_endpoints_or_model_is_required(capsys):
+    result = run_module(capsys, {})
+    assert result["failed"] and "one of the following is required: endpoints, model" in result["msg"]
+
+
+def test_endpoints_and_model_exclude_each_other(capsys):
+    result = run_module(capsys, {"endpoints": [{"port": 4445}], "model": {"server": {"ports": []}}})
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_previous_needs_a_model(capsys):
+    result = run_module(capsys, {"endpoints": [{"port": 4445}], "previous": [{"transport": "tcp", "port": 4446}]})
+    assert result["failed"] and result["msg"].startswith("previous: only used with model")
+
+
+def test_session_level_needs_credentials_and_a_share(capsys):
+    result = run_module(capsys, {"endpoints": [{"port": 4445}], "level": "session", "username": "u"})
+    assert result["failed"] and result["msg"].startswith("level session needs password, share: set the option(s)")
+
+
+def test_the_models_verify_section_supplies_unset_options(capsys, tmp_path):
+    port = closed_port()
+    model = {
+        "server": {"ports": [{"transport": "tcp", "port": port}], "standard_ports": "keep"},
+        "verify": {
+            "level": "tcp",
+            "timeout": 1.5,
+            "credentials": {"username": "u", "password": "Model-Secret-9"},
+            "report": {"json": str(tmp_path / "from-model.json")},
+            "expect_removed_closed": False,
+        },
+    }
+    args = {"model": model, "previous": [{"transport": "tcp", "port": 4446}], "fail_on_mismatch": False}
+    result = run_module(capsys, args)
+    assert [(row["port"], row["status"]) for row in result["results"]] == [(port, "refused")]  # previous ignored
+    assert json.loads((tmp_path / "from-model.json").read_text())["level"] == "tcp"
+    assert "Model-Secret-9" not in json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"), [("timeout", 0, "timeout: 0"), ("concurrency", 0, "concurrency: 0")]
+)
+def test_limits_must_be_positive(capsys, option, value, words):
+    result = run_module(capsys, {"endpoints": [{"port": 4445}], option: value})
+    assert result["failed"] and result["msg"].startswith(words)
+
+
+def test_a_report_in_a_missing_directory_fails_with_the_path(capsys, tmp_path):
+    report = tmp_path / "missing" / "verify.json"
+    args = {"endpoints": [{"port": closed_port(), "expect": "closed"}], "report_json": str(report)}
+    result = run_module(capsys, args)
+    assert result["failed"] and "report_json: cannot write %s" % report in result["msg"]
+    assert result["summary"] == {"total": 1, "ok": 1, "failed": 0}
+
+
+def test_password_is_never_returned(capsys):
+    args = {
+        "endpoints": [{"port": closed_port()}],
+        "level": "session",
+        "username": "someone",
+        "password": "Secret-Never-Shown-7",
+        "share": "data",
+        "fail_on_mismatch": False,
+    }
+    out = json.dumps(run_module(capsys, args))
+    assert "Secret-Never-Shown-7" not in out
