@@ -53,6 +53,8 @@ $(GET_PIP):
 sanity: venv $(GET_PIP)
 	rm -rf $(TMP)/sanity && mkdir -p $(COLLECTION_DIR)
 	git ls-files -co --exclude-standard -z | grep -zv '^\.ci/' | xargs -0 cp --parents -t $(COLLECTION_DIR)
+	# The copy lives under the ignored .tmp/: give it its own git index, or ansible-test skips every file.
+	cd $(COLLECTION_DIR) && git init -q && git add -A
 	cd $(COLLECTION_DIR) && PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/ansible-test sanity --color no --python 3.11 --requirements
 
 ansible-lint: venv
