@@ -80,7 +80,7 @@ def unseal(key: bytes, transform: bytes) -> bytes:
 
 def test_encrypted_echo_round_trip_and_tampering_closes(context):
     conn = SMBServerConnection(context)
-    session_id, preauth, session_key, _ = establish(conn)
+    session_id, preauth, session_key, _events = establish(conn)
     events(conn)
     to_server = kdf(session_key, b"SMBC2SCipherKey\x00", preauth)
     to_client = kdf(session_key, b"SMBS2CCipherKey\x00", preauth)

@@ -51,14 +51,14 @@ def test_samba_style_response_is_accepted():
 
 def test_samba_style_response_with_wrong_password_is_rejected():
     acceptor = NtlmAcceptor(lookup, protocol="ntlm")
-    token, _ = samba_style_authenticate(exchange_until_authenticate(acceptor), "wrong")
+    token, _expected = samba_style_authenticate(exchange_until_authenticate(acceptor), "wrong")
     with pytest.raises(InvalidTokenError):
         acceptor.step(token)
 
 
 def test_unknown_user_is_rejected():
     acceptor = NtlmAcceptor(lookup, protocol="ntlm")
-    token, _ = samba_style_authenticate(exchange_until_authenticate(acceptor), PASSWORD, user="mallory")
+    token, _expected = samba_style_authenticate(exchange_until_authenticate(acceptor), PASSWORD, user="mallory")
     with pytest.raises(SpnegoError):
         acceptor.step(token)
 
@@ -97,7 +97,7 @@ def test_patches_are_inert_outside_the_acceptor(tmp_path, monkeypatch):
 def test_pyspnego_still_needs_the_workaround(monkeypatch):
     """Fails once pyspnego checks the proof over the blob as received: then delete the workaround."""
     acceptor = NtlmAcceptor(lookup, protocol="ntlm")
-    token, _ = samba_style_authenticate(exchange_until_authenticate(acceptor), PASSWORD)
+    token, _expected = samba_style_authenticate(exchange_until_authenticate(acceptor), PASSWORD)
     monkeypatch.setattr(_ntlm, "compute_response_v2", ntlm_acceptor.ORIGINAL_COMPUTE_RESPONSE_V2)
     with pytest.raises(InvalidTokenError, match="Invalid NTLM response"):
         acceptor.step(token)

@@ -375,7 +375,11 @@ def served_share(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             status = subprocess.run(
-                [pysmbd, "status", "--config", str(config), "--json"], capture_output=True, text=True, timeout=30
+                [pysmbd, "status", "--config", str(config), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             )
             if status.stdout and json.loads(status.stdout).get("running"):
                 break

@@ -27,7 +27,7 @@ def test_login_signs_the_final_response_and_reports_the_user(context):
 
 def test_wrong_password_is_logon_failure(context):
     conn = SMBServerConnection(context)
-    seen, _ = login(conn, USER, "not-it")
+    seen, _session_id = login(conn, USER, "not-it")
     assert seen[-1].status == STATUS_LOGON_FAILURE
     assert events(conn) == []
     assert conn.sessions == {}
@@ -35,7 +35,7 @@ def test_wrong_password_is_logon_failure(context):
 
 def test_unsigned_request_is_refused_when_signing_is_required(context):
     conn = SMBServerConnection(context)
-    _, session_id = login(conn, USER, PASSWORD)
+    _seen, session_id = login(conn, USER, PASSWORD)
     events(conn)
     conn.receive_data(framed(tree_connect_request(10, session_id, "\\\\srv\\share")), now=2.0)
     (answer,) = responses(conn)
@@ -46,7 +46,7 @@ def test_unsigned_request_is_refused_when_signing_is_required(context):
 def test_tree_connect_without_required_signing(context):
     context.require_signing = False
     conn = SMBServerConnection(context)
-    _, session_id = login(conn, USER, PASSWORD)
+    _seen, session_id = login(conn, USER, PASSWORD)
     events(conn)
     conn.receive_data(framed(tree_connect_request(10, session_id, "\\\\srv\\SHARE")), now=2.0)
     (answer,) = responses(conn)
@@ -59,7 +59,7 @@ def test_tree_connect_without_required_signing(context):
 
 def test_close_reports_sessions_closed(context):
     conn = SMBServerConnection(context)
-    _, _session_id = login(conn, USER, PASSWORD)
+    _seen, _session_id = login(conn, USER, PASSWORD)
     events(conn)
     conn.close()
     assert [type(e).__name__ for e in events(conn)] == ["SessionClosed"]

@@ -204,7 +204,7 @@ def file_id_of(create_response: Response) -> bytes:
 
 def open_tree(conn: SMBServerConnection, user: str, password: str, share: str = "share") -> tuple[int, int]:
     """Log in and connect a tree (the context must not require signing); returns (SessionId, TreeId)."""
-    _, session_id = login(conn, user, password)
+    _seen, session_id = login(conn, user, password)
     conn.receive_data(framed(tree_connect_request(50, session_id, f"\\\\srv\\{share}")), now=1.0)
     (answer,) = responses(conn)
     assert answer.status == 0, hex(answer.status)

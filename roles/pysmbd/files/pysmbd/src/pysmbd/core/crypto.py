@@ -88,7 +88,7 @@ class Signer:
         """Check a request's signature (the request exactly as received, signature included)."""
         view = memoryview(message)
         received = bytes(view[_SIGNATURE_SLICE])
-        if view.readonly:
+        if _is_readonly(view):
             parts: list[Buffer] = [view[:48], _ZERO_SIGNATURE, view[64:]]
         else:  # zero the field in place for the computation: no copy of a large WRITE
             view[_SIGNATURE_SLICE] = _ZERO_SIGNATURE
@@ -165,3 +165,8 @@ def derive_session_keys(
         server_in = kdf(session_key, b"SMB2AESCCM\x00", b"ServerIn \x00")
         server_out = kdf(session_key, b"SMB2AESCCM\x00", b"ServerOut\x00")
     return signing, server_in, server_out
+
+
+def _is_readonly(view: memoryview) -> bool:
+    """Whether the buffer behind ``view`` can be changed in place (bytes cannot, bytearray can)."""
+    return view.readonly

@@ -73,7 +73,7 @@ def choose_dialect(client_dialects: tuple[int, ...], allow_202: bool = True) -> 
 
 def _parse_contexts(message: memoryview, offset: int, count: int) -> dict[int, bytes]:
     contexts: dict[int, bytes] = {}
-    for _ in range(count):
+    for _index in range(count):
         offset += pad8(offset)
         if offset + CONTEXT_HEADER.size > len(message):
             raise SMBError(STATUS_INVALID_PARAMETER, "negotiate context outside the message")

@@ -86,9 +86,21 @@ class Header:
 
 def parse_header(data: memoryview) -> Header:
     """Parse a request header; the caller has checked that at least 64 bytes starting with 0xFE 'SMB' are present."""
-    (_, _, charge, status, command, credits, flags, next_command, message_id, word1, word2, session_id, sig) = (
-        HEADER.unpack_from(data)
-    )
+    (
+        _protocol_id,
+        _structure_size,
+        charge,
+        status,
+        command,
+        credits,
+        flags,
+        next_command,
+        message_id,
+        word1,
+        word2,
+        session_id,
+        sig,
+    ) = HEADER.unpack_from(data)
     if flags & FLAG_ASYNC:
         tree_id, async_id = 0, word1 | (word2 << 32)
     else:
