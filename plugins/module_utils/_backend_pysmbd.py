@@ -221,6 +221,29 @@ class PysmbdBackend:
                     f"{entry['transport']}/{entry['port']}: instances={entry['instances']} is a Windows setting "
                     "(EnableInstances); pysmbd listeners take only 'default'"
                 )
+        quic_ports = [str(entry["port"]) for entry in table if entry["transport"] == "quic"]
+        if quic_ports:
+            problems.extend(self._quic_problems(", ".join("quic/" + port for port in quic_ports)))
+        return problems
+
+    def _quic_problems(self, where: str) -> List[str]:
+        """QUIC runs TLS 1.3: the config's [quic] certificate and private_key must name existing files."""
+        if self._config is None:
+            self.load()
+        quic = (self._config or {}).get("quic")
+        how = (
+            "run the smb.alternative_ports.pysmbd role with pysmbd_quic: true (it generates a self-signed pair), "
+            "or set pysmbd_quic_certificate and pysmbd_quic_private_key"
+        )
+        if not isinstance(quic, dict):
+            return [f"{where}: {self.config_path} has no [quic] table with certificate and private_key ({how})"]
+        problems = []
+        for key in ("certificate", "private_key"):
+            value = quic.get(key)
+            if not isinstance(value, str) or not value:
+                problems.append(f"{where}: {self.config_path} [quic] has no {key} ({how})")
+            elif not os.path.isfile(value):
+                problems.append(f"{where}: {self.config_path} [quic] {key} {value} does not exist ({how})")
         return problems
 
     # --- changing ------------------------------------------------------------------------------------------

@@ -176,6 +176,7 @@ def _pattern_fix(path) -> str:
         "remote_path": "write a UNC path such as \\\\server\\share",
         "local_path": "write a drive letter such as Z:",
         "server": "write a host name or address without ':' or slashes",
+        "fingerprint_sha256": "write 64 hex digits, with or without colons",
     }.get(key, "see the schema")
 
 

@@ -16,6 +16,10 @@ description:
     (the process is named where C(/proc) tells it), a port below 1024 the server may not bind (no
     C(CAP_NET_BIND_SERVICE)), a transport the backend has no listener for, and a plan that leaves the server with no
     listener at all unless O(allow_no_listeners=true).
+  - SMB over QUIC ports (V(quic), UDP) need TLS; with O(backend=pysmbd) a QUIC port is refused before any change
+    unless the config's C([quic]) table names an existing certificate and private key (the
+    C(smb.alternative_ports.pysmbd) role writes it when a quic listener or C(pysmbd_quic=true) asks for QUIC),
+    and a UDP port another process holds is refused like a TCP one. Samba has no QUIC listener.
   - On Linux it runs on the target. With O(backend=windows) (or V(auto) on a WinRM or PSRP host) the work runs on
     the controller over WinRM, and Windows can move only its SMB over QUIC listener.
 author:
@@ -88,7 +92,8 @@ options:
   firewall:
     description:
       - Backend V(windows) only, create and remove an inbound UDP firewall rule with each QUIC port.
-      - The Linux backends leave the firewall alone; the C(smb.alternative_ports.pysmbd) role opens it.
+      - The Linux backends leave the firewall alone; the C(smb.alternative_ports.pysmbd) role (and the
+        C(alternative_ports) role after a change) opens it, UDP for QUIC ports.
     type: bool
     default: true
   samba_restart_command:
@@ -125,6 +130,12 @@ EXAMPLES = r"""
     samba_restart_command: systemctl restart smbd
     ports:
       - {transport: tcp, port: 4445}
+
+- name: Add SMB over QUIC on UDP 8443 to pysmbd (its config needs a [quic] certificate, see the pysmbd role)
+  smb.alternative_ports.server_ports:
+    backend: pysmbd
+    ports:
+      - {transport: quic, port: 8443}
 
 - name: Stop listening on TCP 14445
   smb.alternative_ports.server_ports:

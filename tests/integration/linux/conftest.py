@@ -58,7 +58,28 @@ class Pysmbd:
         return sorted(x["port"] for x in self.status()["listeners"] if x["state"] == "listening")
 
 
-def write_config(tmp_path: Path, ports: list) -> Pysmbd:
+def free_udp_port() -> int:
+    """A UDP port (SMB over QUIC) the kernel says is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gen_cert(directory: Path) -> tuple:
+    """A self-signed pair made by ``pysmbd gen-cert``: (certificate, private key, SHA-256 fingerprint)."""
+    cert, key = directory / "quic-cert.pem", directory / "quic-key.pem"
+    done = subprocess.run(
+        [pysmbd_command(), "gen-cert", "--cert", str(cert), "--key", str(key), "--name", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    fingerprint = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("sha256 "))
+    return cert, key, fingerprint
+
+
+def write_config(tmp_path: Path, ports: list, quic: tuple = ()) -> Pysmbd:
     share = tmp_path / "share"
     share.mkdir()
     state_dir = tmp_path / "state"
@@ -69,8 +90,9 @@ def write_config(tmp_path: Path, ports: list) -> Pysmbd:
     users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash}:[U          ]:LCT-00000000:\n")
     listeners = "".join(f'\n[[listeners]]\ntransport = "tcp"\naddress = "127.0.0.1"\nport = {p}\n' for p in ports)
     config = tmp_path / "pysmbd.toml"
+    quic_table = f'\n[quic]\ncertificate = "{quic[0]}"\nprivate_key = "{quic[1]}"\n' if quic else ""
     config.write_text(
-        f'[server]\nname = "E2E"\nusers_file = "{users}"\nstate_dir = "{state_dir}"\n{listeners}\n'
+        f'[server]\nname = "E2E"\nusers_file = "{users}"\nstate_dir = "{state_dir}"\n{listeners}{quic_table}\n'
         f'[[shares]]\nname = "data"\npath = "{share}"\nread_only = false\n'
     )
     return Pysmbd(config, state_dir, share)
@@ -81,8 +103,9 @@ def running_pysmbd(tmp_path):
     """Start pysmbd (supervisor mode) on the given ports; stop it afterwards."""
     started = []
 
-    def start(ports: list) -> Pysmbd:
-        server = write_config(tmp_path, ports)
+    def start(ports: list, quic: tuple = ()) -> Pysmbd:
+        """``quic``: (certificate, private key) for a [quic] table."""
+        server = write_config(tmp_path, ports, quic)
         subprocess.run([pysmbd_command(), "serve", "--config", str(server.config), "--daemon"], timeout=60, check=True)
         started.append(server)
         return server

@@ -1,0 +1,166 @@
+"""The pysmbd role's QUIC path: a generated (or given) certificate, the [quic] table, and a server verify pins."""
+
+from __future__ import annotations
+
+import grp
+import os
+import re
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from tests.integration.linux.conftest import free_tcp_ports, free_udp_port, gen_cert
+from tests.support.ansible_run import PlayRun, run_playbook
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def work_dir():
+    """A directory the pysmbd account can traverse (pytest's tmp_path is root-only); its server is stopped after."""
+    path = Path(tempfile.mkdtemp(prefix="smb-ap-role-quic-"))
+    path.chmod(0o755)
+    yield path
+    pidfile = path / "run" / "pysmbd.pid"
+    if pidfile.exists():
+        pid = int(pidfile.read_text().strip())
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_role(work: Path, role_vars: str, extra_tasks: str = "", name: str = "role.yml") -> PlayRun:
+    playbook = work / name
+    playbook.write_text(
+        textwrap.dedent(
+            """\
+            - hosts: localhost
+              gather_facts: false
+              vars:
+                pysmbd_config_dir: {work}/etc
+                pysmbd_state_dir: {work}/run
+                pysmbd_systemd_unit_dir: {work}/systemd
+                pysmbd_service_mode: supervisor
+                pysmbd_firewall: false
+                pysmbd_shares: [{{name: data, path: {work}/share, read_only: false}}]
+                pysmbd_users: [{{name: quicker, password: Role-Quic-pa55}}]
+            """
+        ).format(work=work)
+        + textwrap.indent(textwrap.dedent(role_vars), "    ")
+        + "  tasks:\n    - name: role\n      ansible.builtin.include_role:\n        name: smb.alternative_ports.pysmbd\n"
+        + textwrap.indent(textwrap.dedent(extra_tasks), "    ")
+    )
+    return run_playbook(
+        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", timeout=300
+    )
+
+
+def changed_tasks(run: PlayRun) -> list:
+    """The names of the tasks that reported a change (the recap's count must agree)."""
+    found = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", run.stdout)
+    assert found, run.stdout[-2000:]
+    names = [name for name, hosts in run.results.items() if hosts.get("localhost", {}).get("changed")]
+    names = names if names or found.group(1) == "0" else [f"changed={found.group(1)}"]
+    # Other work on this machine may change pysmbd's sources (shared /opt/pysmbd) between two runs: a reinstall
+    # and its restart are then right, and are not what this file tests.
+    return [name for name in names if name.split(" : ")[-1] not in REINSTALL_TASKS]
+
+
+REINSTALL_TASKS = {
+    "Copy the sources to the host",
+    "Replace the source tree",
+    "Install pysmbd and its dependencies into the virtualenv",
+    "Stop the old pysmbd",
+    "Start pysmbd in supervisor mode",
+    "Restart a pysmbd that runs older code than the installed one",
+}
+
+
+VERIFY_WITH_THE_ROLES_PIN = """
+- name: verify
+  smb.alternative_ports.verify:
+    host: 127.0.0.1
+    endpoints: [{{transport: quic, port: {quic}}}, {{transport: tcp, port: {tcp}}}]
+    fingerprint_sha256: "{{{{ pysmbd_managed.quic_fingerprint_sha256 }}}}"
+    timeout: 3
+    fail_on_mismatch: false
+"""
+
+
+def test_a_quic_listener_gets_a_generated_certificate_that_verify_pins_and_a_rerun_changes_nothing(work_dir):
+    (tcp_port,) = free_tcp_ports(1)
+    quic_port = free_udp_port()
+    listeners = f"""\
+        pysmbd_listeners:
+          - {{transport: tcp, address: 127.0.0.1, port: {tcp_port}}}
+          - {{transport: quic, address: 127.0.0.1, port: {quic_port}}}
+        """
+    verify = VERIFY_WITH_THE_ROLES_PIN.format(quic=quic_port, tcp=tcp_port)
+    first = run_role(work_dir, listeners, verify)
+    assert first.returncode == 0, first.stdout[-4000:]
+
+    config = tomllib.loads((work_dir / "etc" / "pysmbd.toml").read_text())
+    cert, key = work_dir / "etc" / "quic-cert.pem", work_dir / "etc" / "quic-key.pem"
+    assert config["quic"] == {"certificate": str(cert), "private_key": str(key)}
+    key_stat = key.stat()
+    assert stat.S_IMODE(key_stat.st_mode) == 0o640 and grp.getgrgid(key_stat.st_gid).gr_name == "pysmbd"
+
+    rows = {r["transport"]: r for r in first.results["verify"]["localhost"]["results"]}
+    assert (rows["quic"]["status"], rows["quic"]["dialect"], rows["quic"]["tls_validation"]) == ("smb", "3.1.1", "on")
+    assert rows["tcp"]["status"] == "smb"
+    fingerprint = first.results["verify"]["localhost"]["results"][0]["certificate_sha256"]
+    cert_bytes = cert.read_bytes()
+
+    second = run_role(work_dir, listeners, verify, name="again.yml")
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert changed_tasks(second) == []
+    assert cert.read_bytes() == cert_bytes  # generated once, kept
+    assert second.results["verify"]["localhost"]["results"][0]["certificate_sha256"] == fingerprint
+
+
+def test_the_users_pair_is_used_and_quic_can_be_prepared_before_any_quic_listener(work_dir):
+    (tcp_port,) = free_tcp_ports(1)
+    mine = work_dir / "mine"
+    mine.mkdir()
+    cert, key, fingerprint = gen_cert(mine)
+    key.chmod(0o640)
+    os.chown(key, 0, grp.getgrnam("pysmbd").gr_gid)
+    role_vars = f"""\
+        pysmbd_listeners: [{{transport: tcp, address: 127.0.0.1, port: {tcp_port}}}]
+        pysmbd_quic: true
+        pysmbd_quic_certificate: {cert}
+        pysmbd_quic_private_key: {key}
+        """
+    run = run_role(work_dir, role_vars, "- name: managed\n  ansible.builtin.debug:\n    var: pysmbd_managed\n")
+    assert run.returncode == 0, run.stdout[-4000:]
+    config = tomllib.loads((work_dir / "etc" / "pysmbd.toml").read_text())
+    assert config["quic"] == {"certificate": str(cert), "private_key": str(key)}
+    assert not (work_dir / "etc" / "quic-cert.pem").exists()
+    managed = run.results["managed"]["localhost"]["pysmbd_managed"]
+    assert managed["quic_fingerprint_sha256"] == fingerprint
+
+
+def test_half_a_quic_pair_is_refused_before_the_config_is_written(work_dir):
+    (tcp_port,) = free_tcp_ports(1)
+    role_vars = f"""\
+        pysmbd_listeners: [{{transport: tcp, address: 127.0.0.1, port: {tcp_port}}}]
+        pysmbd_quic: true
+        pysmbd_quic_certificate: {work_dir}/only-a-cert.pem
+        """
+    run = run_role(work_dir, role_vars)
+    assert run.returncode != 0
+    assert "set both pysmbd_quic_certificate and pysmbd_quic_private_key" in run.stdout
+    assert not (work_dir / "etc" / "pysmbd.toml").exists()
