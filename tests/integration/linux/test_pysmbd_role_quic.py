@@ -76,7 +76,7 @@ def changed_tasks(run: PlayRun) -> list:
     names = names if names or found.group(1) == "0" else [f"changed={found.group(1)}"]
     # Other work on this machine may change pysmbd's sources (shared /opt/pysmbd) between two runs: a reinstall
     # and its restart are then right, and are not what this file tests.
-    return [name for name in names if name.split(" : ")[-1] not in REINSTALL_TASKS]
+    return [name for name in names if name.rsplit(" : ", maxsplit=1)[-1] not in REINSTALL_TASKS]
 
 
 REINSTALL_TASKS = {
