@@ -131,6 +131,23 @@ HANDLERS: dict[int, Handler] = {
 }
 
 
+MAX_DIRECT_TCP_LENGTH = 0xFFFFFF  # the Direct TCP header carries a 24-bit length (MS-SMB2 2.1)
+
+
+def _within_budget(
+    outcome: tuple[Header, Response, Optional[Session]], used: int, budget: int, *, first: bool
+) -> tuple[tuple[Header, Response, Optional[Session]], int]:
+    """Keep a compound's response within one frame: without a cap, one frame of READs could make us queue
+    thousands of max_io_size answers at once, and past 16 MiB the frame length no longer fits its header.
+    A response that would overflow the budget is replaced by STATUS_INSUFFICIENT_RESOURCES."""
+    header, response, owner = outcome
+    size = HEADER_SIZE + len(response.body) + len(response.payload) + 7
+    if not first and used + size > budget:
+        response = Response(STATUS_INSUFFICIENT_RESOURCES, error_body())
+        size = HEADER_SIZE + len(response.body) + 7
+    return (header, response, owner), used + size
+
+
 class SMBServerConnection:
     """The server side of one SMB2/3 connection; feed it bytes, send what it returns."""
 
@@ -455,6 +472,8 @@ class SMBServerConnection:
         view = memoryview(data)
         chain = ChainState()
         answered: list[tuple[Header, Response, Optional[Session]]] = []
+        budget = min(self.context.max_frame_size, MAX_DIRECT_TCP_LENGTH) - crypto.TRANSFORM_HEADER_SIZE
+        used = 0
         offset = 0
         while True:
             if len(view) - offset < HEADER_SIZE or view[offset : offset + 4] != SMB2_MAGIC:
@@ -480,6 +499,7 @@ class SMBServerConnection:
                 self._start_io(outcome, encrypted_by, pooled)
                 return
             if outcome is not None:
+                outcome, used = _within_budget(outcome, used, budget, first=not answered)
                 answered.append(outcome)
             if not header.next_command or (self._closing and header.command == NEGOTIATE):
                 break

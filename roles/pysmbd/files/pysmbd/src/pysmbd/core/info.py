@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import fileinfo, fs
 from .files import Open, lookup_open
@@ -24,6 +25,7 @@ from .status import (
     STATUS_NO_SUCH_FILE,
     STATUS_NOT_SUPPORTED,
     STATUS_OBJECT_NAME_COLLISION,
+    STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_SUCCESS,
     SMBError,
@@ -60,10 +62,24 @@ def _wildcard_to_fnmatch(pattern: str) -> str:
     return translated.replace("[", "[[]")
 
 
-def _matches(name: str, pattern: str) -> bool:
+MAX_PATTERN_LENGTH = 255  # a name component is at most 255 characters; a longer pattern is a client error
+
+
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A name test for one search pattern, compiled once per listing (fnmatch would cache it process-wide)."""
     if pattern in ("*", "*.*", "<.*") or not pattern:
-        return True
-    return fnmatch.fnmatchcase(name.lower(), _wildcard_to_fnmatch(pattern).lower())
+        return lambda name: True
+    regex = re.compile(fnmatch.translate(_wildcard_to_fnmatch(pattern).lower()))
+    return lambda name: regex.match(name.lower()) is not None
+
+
+def _encodable(name: str) -> bool:
+    """False for a name on disk that is not UTF-8 (os.listdir gives it lone surrogates): it has no UTF-16 form."""
+    try:
+        name.encode("utf-16-le")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def query_directory(conn: SMBServerConnection, req: Request) -> Response:
@@ -74,11 +90,14 @@ def query_directory(conn: SMBServerConnection, req: Request) -> Response:
     if info_class not in fileinfo.DIRECTORY_CLASSES:
         raise SMBError(STATUS_INVALID_INFO_CLASS, "unsupported directory information class")
     pattern = from_utf16(req.buffer(name_offset, name_length)) if name_length else ""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise SMBError(STATUS_OBJECT_NAME_INVALID, "search pattern longer than a file name")
     if flags & (RESTART_SCANS | REOPEN) or handle.listing is None or (pattern and pattern != handle.listing_pattern):
         first_call = True
         handle.listing_pattern = pattern or "*"
         handle.listing = [".", "..", *sorted(os.listdir(handle.fd))]
-        handle.listing = [n for n in handle.listing if _matches(n, handle.listing_pattern)]
+        matches = _matcher(handle.listing_pattern)
+        handle.listing = [n for n in handle.listing if _encodable(n) and matches(n)]
         handle.listing_pos = 0
     else:
         first_call = False

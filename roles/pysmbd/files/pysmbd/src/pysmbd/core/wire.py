@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from .status import STATUS_OBJECT_NAME_INVALID, SMBError
+
 SMB2_MAGIC = b"\xfeSMB"
 SMB1_MAGIC = b"\xffSMB"
 TRANSFORM_MAGIC = b"\xfdSMB"
@@ -158,7 +160,11 @@ def utf16(text: str) -> bytes:
 
 
 def from_utf16(data: bytes | memoryview) -> str:
-    return bytes(data).decode("utf-16-le", errors="surrogatepass")
+    """A client's UTF-16LE name; an odd length or an unpaired surrogate (no file can have it) is refused."""
+    try:
+        return bytes(data).decode("utf-16-le")
+    except UnicodeDecodeError:
+        raise SMBError(STATUS_OBJECT_NAME_INVALID, "name is not well-formed UTF-16") from None
 
 
 def pad8(length: int) -> int:

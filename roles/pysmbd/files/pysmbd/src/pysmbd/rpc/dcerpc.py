@@ -75,13 +75,22 @@ class _Call:
     stub: bytearray
 
 
+class PipeFullError(Exception):
+    """The client keeps writing requests without reading the answers: its unread output reached the bound."""
+
+
+# Unread answers one pipe may hold; a client that pipelines past this without reading is refused.
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+
 class RPCEndpoint:
     """One client's DCE/RPC association over one pipe handle."""
 
     _assoc_group_counter = 0x5A00
 
-    def __init__(self, interface: Interface) -> None:
+    def __init__(self, interface: Interface, max_output: int = DEFAULT_MAX_OUTPUT) -> None:
         self.interface = interface
+        self.max_output = max_output
         self._input = bytearray()
         self._output: List[bytes] = []
         self._contexts: Dict[int, bool] = {}
@@ -91,7 +100,13 @@ class RPCEndpoint:
     # byte stream ---------------------------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
-        """Take client bytes; every complete PDU is handled at once."""
+        """Take client bytes; every complete PDU is handled at once.
+
+        Raises PipeFullError, keeping nothing of ``data``, while the unread output is at its bound; and when
+        answering ``data`` fills it, the PDUs left unanswered are dropped (a full Windows pipe refuses writes too).
+        """
+        if self.pending_output() >= self.max_output:
+            raise PipeFullError(f"{self.pending_output()} bytes of answers are unread")
         self._input.extend(data)
         while len(self._input) >= _HEADER.size:
             version, minor, ptype, flags, drep, frag_length, auth_length, call_id = _HEADER.unpack_from(self._input)
@@ -105,6 +120,9 @@ class RPCEndpoint:
             pdu = bytes(self._input[:frag_length])
             del self._input[:frag_length]
             self._handle_pdu(ptype, flags, auth_length, call_id, pdu)
+            if self._input and self.pending_output() >= self.max_output:
+                self._input.clear()
+                raise PipeFullError("answers filled the pipe before all requests were read")
 
     def pending_output(self) -> int:
         return sum(len(chunk) for chunk in self._output)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 from pysmbd.core.context import ServerContext
-from pysmbd.rpc.dcerpc import RPCEndpoint
+from pysmbd.core.status import STATUS_INSUFFICIENT_RESOURCES, SMBError
+from pysmbd.rpc.dcerpc import DEFAULT_MAX_OUTPUT, PipeFullError, RPCEndpoint
 from pysmbd.rpc.srvsvc import STYPE_DISKTREE, STYPE_IPC, STYPE_SPECIAL, ServerInfo, ShareEntry, srvsvc_interface
 
 
@@ -16,15 +17,21 @@ class RPCPipe:
         self._endpoint = endpoint
 
     def write(self, data: bytes) -> None:
-        self._endpoint.receive(data)
+        self._receive(data)
 
     def read(self, max_len: int) -> bytes:
         return self._endpoint.read(max_len)
 
     def transact(self, data: bytes, max_out: int) -> bytes:
         """FSCTL_PIPE_TRANSCEIVE; what does not fit in ``max_out`` stays for the client's next READ."""
-        self._endpoint.receive(data)
+        self._receive(data)
         return self._endpoint.read(max_out)
+
+    def _receive(self, data: bytes) -> None:
+        try:
+            self._endpoint.receive(data)
+        except PipeFullError as error:
+            raise SMBError(STATUS_INSUFFICIENT_RESOURCES, f"named pipe full: {error}") from None
 
     def pending_output(self) -> int:
         """Bytes still queued for READ (lets the core answer STATUS_BUFFER_OVERFLOW)."""
@@ -42,5 +49,7 @@ def open_pipe(name: str, context: ServerContext) -> Optional[RPCPipe]:
     """The pipe called ``name`` (``srvsvc`` or ``\\PIPE\\srvsvc``), or None for a pipe we do not serve."""
     short = name.replace("/", "\\").rsplit("\\", 1)[-1].lower()
     if short == "srvsvc":
-        return RPCPipe(RPCEndpoint(srvsvc_interface(lambda: describe_server(context))))
+        # Bounded by the frame size too, so one connection's unread answers stay within what it may send.
+        max_output = min(DEFAULT_MAX_OUTPUT, context.max_frame_size)
+        return RPCPipe(RPCEndpoint(srvsvc_interface(lambda: describe_server(context)), max_output))
     return None
