@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
@@ -61,7 +63,7 @@ class ActionModule(ActionBase):
         backend = outcome.normalized["backend"]
         if backend == "auto" and host_is_windows:
             backend = "windows"
-        result.update(model=outcome.normalized, backend=backend, msg=f"host {host}: model is valid")
+        result.update(model=_without_secrets(outcome.normalized), backend=backend, msg=f"host {host}: model is valid")
         return result
 
     def _looks_like_windows(self, task_vars) -> bool:
@@ -82,3 +84,12 @@ class ActionModule(ActionBase):
                 "use controller, target, or the name of a host in the inventory",
             )
         ]
+
+
+def _without_secrets(model: dict) -> dict:
+    """The model to return: a task result is printed (-v) and handed to every callback, so no password in it."""
+    shown = copy.deepcopy(model)
+    credentials = (shown.get("verify") or {}).get("credentials") or {}
+    if credentials.get("password"):
+        credentials["password"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    return shown

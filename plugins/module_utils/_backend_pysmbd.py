@@ -33,6 +33,7 @@ HAS_TOML = _toml is not None
 DEFAULT_EXECUTABLES = ("/opt/pysmbd/venv/bin/pysmbd", "/usr/local/bin/pysmbd", "/usr/bin/pysmbd")
 DEFAULT_STATE_DIR = "/run/pysmbd"
 SUPPORTED_TRANSPORTS = ("tcp", "quic")
+EXIT_NOT_RUNNING = 3  # pysmbd reload: no server runs for this config
 
 # A TOML table header on its own line: [name] or [[name]], with an optional trailing comment.
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
@@ -42,6 +43,10 @@ RunCommand = Callable[[List[str]], Tuple[int, str, str]]
 
 class PysmbdError(Exception):
     """A problem with pysmbd's config or server; the message says what to do."""
+
+
+class ConfigWriteError(PysmbdError):
+    """A config file could not be written (disk full, read-only, permissions); the old file is intact."""
 
 
 def parse_config(text: str, path: str) -> dict:
@@ -251,6 +256,7 @@ class PysmbdBackend:
         self, table: List[dict], address: str, pinned: Optional[Dict[Tuple[str, int], List[str]]] = None
     ) -> Dict[str, object]:
         """Make the config's listeners match ``table``; reload a running server. Returns the reload status."""
+        self._refuse_if_crashed()
         old_text = self.text
         new_text = replace_listeners(old_text, desired_listeners(self.listeners, table, address, pinned))
         write_atomically(self.config_path, new_text, validate=self._check_config)
@@ -262,12 +268,28 @@ class PysmbdBackend:
         if rc != 0:
             write_atomically(self.config_path, old_text)
             self._text, self._config = old_text, old_config
+            if rc == EXIT_NOT_RUNNING or not self.server_pids():
+                raise PysmbdError(
+                    f"pysmbd stopped while it reloaded (killed or crashed) and is not running now, so no listener "
+                    f"serves; {self.config_path} was restored to the old listeners: start pysmbd again (run the "
+                    "smb.alternative_ports.pysmbd role) and run this task again"
+                )
             self._pysmbd("reload", "--config", self.config_path)
             raise PysmbdError(
                 f"pysmbd could not apply the new listeners, so {self.config_path} was restored and the old "
                 f"listeners keep serving: {_failed_listeners(out) or (err or out).strip()}"
             )
         return _json_or_empty(out)
+
+    def _refuse_if_crashed(self) -> None:
+        """A pidfile whose process is gone means pysmbd died (a clean stop removes it): changing the file alone
+        would look like success while nothing serves."""
+        pidfile = os.path.join(self.state_dir(), "pysmbd.pid")
+        if os.path.exists(pidfile) and not self.server_pids():
+            raise PysmbdError(
+                f"pysmbd is not running: {pidfile} is left by a server that died (killed or crashed), so nothing was "
+                "changed; start pysmbd again (run the smb.alternative_ports.pysmbd role), then run this task again"
+            )
 
     def planned_listeners(
         self, table: List[dict], address: str, pinned: Optional[Dict[Tuple[str, int], List[str]]] = None
@@ -298,6 +320,22 @@ def write_atomically(path: str, text: str, validate: Optional[Callable[[str], No
     file's mode and owner, is fsynced, then checked by ``validate(temp_path)``, which raises to abort.
     """
     directory = os.path.dirname(os.path.abspath(path))
+    try:
+        _write_and_replace(path, directory, text, validate)
+    except OSError as exc:  # ENOSPC, EDQUOT, EACCES, EROFS...: the rename never happened
+        raise ConfigWriteError(
+            f"cannot write {path}: {exc.strerror or exc}; the file was left as it was and nothing was applied "
+            f"(free space or fix permissions in {directory}, then run again)"
+        ) from exc
+    dir_fd = os.open(directory, os.O_RDONLY)  # make the rename itself durable
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _write_and_replace(path: str, directory: str, text: str, validate: Optional[Callable[[str], None]]) -> None:
+    """Write a temporary file beside ``path``, check it, rename it over ``path``; remove it on any failure."""
     fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:

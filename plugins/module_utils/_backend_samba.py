@@ -244,6 +244,12 @@ class SambaBackend:
 
     def apply(self, table: List[dict]) -> None:
         old_text = self.text()
+        rc, out, err = self._run([self.testparm, "-s", "--suppress-prompt", self.smb_conf])
+        if rc != 0:
+            raise SambaError(
+                f"testparm rejects {self.smb_conf} as it is now, before any change: {_testparm_problem(out + err)}; "
+                "smbd was not restarted and nothing was changed (fix that file first, then run again)"
+            )
         new_text = self.render(table)
         write_atomically(self.smb_conf, new_text, validate=lambda path: self._validate(path, table))
         main = self.server_pids()[:1]

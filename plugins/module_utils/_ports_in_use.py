@@ -11,6 +11,7 @@ Without root, other users' fds are unreadable: the holder is then reported witho
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -168,11 +169,44 @@ def port_holders(transport: str, port: int, proc_root: str = "/proc") -> List[Po
 
 
 def foreign_holders(
-    transport: str, port: int, server_pids: Iterable[int], proc_root: str = "/proc"
+    transport: str,
+    port: int,
+    server_pids: Iterable[int],
+    proc_root: str = "/proc",
+    addresses: Optional[Iterable[str]] = None,
 ) -> List[PortHolder]:
-    """Holders of the port other than the server we manage (its own listeners are no conflict)."""
+    """Holders of the port other than the server we manage (its own listeners are no conflict).
+
+    With ``addresses`` (where the new listener will bind), only holders the kernel would refuse that bind for
+    count: one on the same address, or either side on a wildcard address. None means any address.
+    """
     ours = set(server_pids)
-    return [h for h in port_holders(transport, port, proc_root) if h.pid is None or h.pid not in ours]
+    wanted = None if addresses is None else list(addresses)
+    return [
+        h
+        for h in port_holders(transport, port, proc_root)
+        if (h.pid is None or h.pid not in ours)
+        and (wanted is None or any(addresses_overlap(h.address, a) for a in wanted))
+    ]
+
+
+_WILDCARDS = ("0.0.0.0", "::")
+
+
+def _normal_address(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address  # a name: compared as text, and never taken for a wildcard
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return str(parsed)
+
+
+def addresses_overlap(bound: str, wanted: str) -> bool:
+    """Would binding ``wanted`` fail because a socket is bound on ``bound`` (same port)?"""
+    first, second = _normal_address(bound), _normal_address(wanted)
+    return first in _WILDCARDS or second in _WILDCARDS or first == second
 
 
 def _effective_capabilities(pid: Optional[int], proc_root: str) -> int:

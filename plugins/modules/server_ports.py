@@ -260,7 +260,7 @@ def plan_with_standard_ports(current, desired, state, exclusive, standard_ports)
     return plan
 
 
-def refusals(backend, before, after, plan, params) -> list:
+def refusals(backend, before, after, plan, params, pinned=None) -> list:
     """Every reason to refuse the plan, checked before anything changes."""
     problems = list(backend.check_entries([s for s in plan if s["action"] != "remove"]))
     if not after and not params["allow_no_listeners"]:
@@ -273,7 +273,10 @@ def refusals(backend, before, after, plan, params) -> list:
         if step["action"] != "add":
             continue
         where = f"{step['transport']}/{step['port']}"
-        for holder in foreign_holders(step["transport"], step["port"], server_pids):
+        # pysmbd binds the given address (a port on another address is no conflict); Samba's binding is not known.
+        key = (step["transport"], step["port"])
+        addresses = (pinned or {}).get(key, [params["address"]]) if backend.name == "pysmbd" else None
+        for holder in foreign_holders(step["transport"], step["port"], server_pids, addresses=addresses):
             problems.append(f"{holder.describe()}: stop it or pick another port")
             break
         if step["port"] < PRIVILEGED_PORT_LIMIT:
@@ -306,7 +309,7 @@ def manage_ports(backend, params: dict, check_mode: bool, diff_mode: bool = Fals
         result["listeners"] = {"before": backend.listeners, "after": predicted}
     if not plan:
         return result
-    problems = refusals(backend, before, after, plan, params)
+    problems = refusals(backend, before, after, plan, params, pinned)
     if problems:
         raise RefusedError("; ".join(problems))
     if not check_mode:

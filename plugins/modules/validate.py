@@ -66,7 +66,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 model:
-  description: The model with every default filled in.
+  description:
+    - The model with every default filled in.
+    - C(verify.credentials.password) is replaced by C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER), since task results are
+      printed and handed to every callback; read the password from the model you passed in.
   returned: success
   type: dict
   sample:
