@@ -51,10 +51,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def read_file(port: int, transport: str, cafile: str, name: str, size: int, chunk: int) -> tuple:
+def read_file(port: int, transport: str, cafile: str, name: str, size: int, chunk: int, datagram: int) -> tuple:
     connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
     if transport == "quic":
-        connect_smb_over_quic(connection, 10, cafile=cafile)
+        connect_smb_over_quic(connection, 10, cafile=cafile, max_datagram_size=datagram)
     else:
         connection.connect(timeout=10)
     try:
@@ -87,11 +87,14 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunk-mib", type=int, default=4, help="bytes per READ request (default 4 MiB)")
+    parser.add_argument(
+        "--max-datagram-size", type=int, default=1200, help="QUIC datagram size of server and client (default 1200)"
+    )
     parser.add_argument("--record", action="store_true", help="append the table to bench/quic/RESULTS.md")
     args = parser.parse_args()
-    size, chunk = args.size_mib * 1024 * 1024, args.chunk_mib * 1024 * 1024
+    size, chunk, datagram = args.size_mib * 1024 * 1024, args.chunk_mib * 1024 * 1024, args.max_datagram_size
     with tempfile.TemporaryDirectory(prefix="bench-quic-") as tmp:
-        server = start_quic_pysmbd(Path(tmp) / "pysmbd")
+        server = start_quic_pysmbd(Path(tmp) / "pysmbd", quic_settings=f"max_datagram_size = {datagram}")
         try:
             payload = server.share / "big.bin"
             with payload.open("wb") as handle:
@@ -106,7 +109,13 @@ def main() -> int:
                 for transport in ("tcp", "quic"):  # interleaved, so drift in machine load hits both alike
                     before, client_before = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
                     elapsed, digest = read_file(
-                        ports[transport], transport, str(server.certificate.certificate), "big.bin", size, chunk
+                        ports[transport],
+                        transport,
+                        str(server.certificate.certificate),
+                        "big.bin",
+                        size,
+                        chunk,
+                        datagram,
                     )
                     server_cpu[transport].append(cpu_seconds(server.process.pid) - before)
                     client_cpu[transport].append(cpu_seconds(os.getpid()) - client_before)
@@ -120,8 +129,8 @@ def main() -> int:
         f"### {args.size_mib} MiB read, pysmbd over TCP vs QUIC ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"Command: `.venv/bin/python bench/quic/bench_quic_read.py --size-mib {args.size_mib} --rounds {args.rounds}"
-        f" --chunk-mib {args.chunk_mib}`; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
-        f" client smbprotocol, {args.chunk_mib} MiB READs, signing on, no SMB encryption; every read SHA-256 checked.",
+        f" --chunk-mib {args.chunk_mib} --max-datagram-size {datagram}`; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
+        f" client smbprotocol, {args.chunk_mib} MiB READs, signing on, no SMB encryption; QUIC datagrams of {datagram} bytes; every read SHA-256 checked.",
         "",
         "| transport | best s | median s | best MiB/s | median MiB/s | server CPU s | client CPU s |",
         "|---|---|---|---|---|---|---|",

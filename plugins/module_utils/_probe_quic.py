@@ -161,9 +161,16 @@ class _ProbeProtocol(QuicConnectionProtocol):
 
 
 def _client_configuration(
-    *, validate_certs: bool, cafile: Optional[str], fingerprint: Optional[str], server_name: Optional[str]
+    *,
+    validate_certs: bool,
+    cafile: Optional[str],
+    fingerprint: Optional[str],
+    server_name: Optional[str],
+    max_datagram_size: int = 1200,
 ) -> QuicConfiguration:
-    configuration = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name=server_name)
+    configuration = QuicConfiguration(
+        is_client=True, alpn_protocols=[ALPN], server_name=server_name, max_datagram_size=max_datagram_size
+    )
     configuration.max_data = configuration.max_stream_data = 4 * 1024 * 1024
     if not validate_certs or (fingerprint and not cafile):
         configuration.verify_mode = ssl.CERT_NONE  # a pin alone replaces the chain check (self-signed servers)
@@ -449,8 +456,10 @@ class SmbQuicTransport:
         fingerprint_sha256: Optional[str] = None,
         validate_certs: bool = True,
         server_name: Optional[str] = None,
+        max_datagram_size: int = 1200,
     ) -> None:
         self.server = server
+        self.max_datagram_size = max_datagram_size
         self.port = port
         self.timeout = timeout or 30.0
         self.connected = False
@@ -487,7 +496,11 @@ class SmbQuicTransport:
         try:
             sock = await _open_socket(self.server, self.port)
             configuration = _client_configuration(
-                validate_certs=validate_certs, cafile=cafile, fingerprint=pin, server_name=self._server_name
+                validate_certs=validate_certs,
+                cafile=cafile,
+                fingerprint=pin,
+                server_name=self._server_name,
+                max_datagram_size=self.max_datagram_size,
             )
             transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock=sock
@@ -561,7 +574,9 @@ def _smb_transport(server, port, timeout=None):
 
 
 def connect_smb_over_quic(connection, timeout: float, **tls) -> None:
-    """``connection.connect(timeout)`` over SMB over QUIC; ``tls``: cafile, fingerprint_sha256, validate_certs, server_name.
+    """``connection.connect(timeout)`` over SMB over QUIC.
+
+    ``tls``: cafile, fingerprint_sha256, validate_certs, server_name, and max_datagram_size (1200 by default).
 
     smbprotocol creates its transport inside ``connect()`` from its module global ``Tcp``. The first call
     installs a stand-in that returns the original ``Tcp`` everywhere except in the thread running this

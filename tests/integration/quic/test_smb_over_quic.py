@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import select
 import socket
 import struct
+import threading
 import uuid
 
 import pytest
@@ -34,7 +36,7 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     parse_negotiate_response,
 )
 
-from .conftest import PASSWORD, USER, free_port
+from .conftest import PASSWORD, USER, free_port, start_quic_pysmbd
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,9 +49,9 @@ IO_CHUNK = 4 * 1024 * 1024
 class QuicSession:
     """smbprotocol Connection + Session + TreeConnect on share "data", carried over QUIC."""
 
-    def __init__(self, port: int, cafile: str) -> None:
+    def __init__(self, port: int, cafile: str, **quic) -> None:
         self.connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-        connect_smb_over_quic(self.connection, 10, cafile=cafile)
+        connect_smb_over_quic(self.connection, 10, cafile=cafile, **quic)
         try:
             # Signed, not SMB-encrypted: QUIC already encrypts (TLS 1.3), and signing still proves the keys.
             self.session = Session(self.connection, USER, PASSWORD, require_encryption=False)
@@ -120,6 +122,61 @@ def test_a_file_put_over_tcp_reads_back_identical_over_quic(quic_pysmbd, quic_se
     data = os.urandom(300_000)
     (quic_pysmbd.share / "from-disk.bin").write_bytes(data)
     assert quic_session.get("from-disk.bin") == data
+
+
+class DatagramRelay:
+    """A UDP relay between one client and the server that remembers the largest datagram in each direction."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server = ("127.0.0.1", server_port)
+        self.outside = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.outside.bind(("127.0.0.1", 0))
+        self.inside = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.inside.connect(self.server)
+        self.port = self.outside.getsockname()[1]
+        self.largest = {"to_server": 0, "to_client": 0}
+        self._client = None
+        self._running = True
+        self._thread = threading.Thread(target=self._relay, daemon=True)
+        self._thread.start()
+
+    def _relay(self) -> None:
+        while self._running:
+            for sock in select.select([self.outside, self.inside], [], [], 0.1)[0]:
+                data, sender = sock.recvfrom(65535)
+                if sock is self.outside:
+                    self._client = sender
+                    self.largest["to_server"] = max(self.largest["to_server"], len(data))
+                    self.inside.send(data)
+                elif self._client is not None:
+                    self.largest["to_client"] = max(self.largest["to_client"], len(data))
+                    self.outside.sendto(data, self._client)
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(timeout=5)
+        self.outside.close()
+        self.inside.close()
+
+
+@pytest.mark.parametrize("datagram", [1200, 1452])
+def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagram) -> None:
+    server = start_quic_pysmbd(tmp_path / "pysmbd", quic_settings=f"max_datagram_size = {datagram}")
+    relay = DatagramRelay(server.quic_port)
+    try:
+        session = QuicSession(relay.port, str(server.certificate.certificate), max_datagram_size=datagram)
+        try:
+            data = os.urandom(2 * 1024 * 1024)
+            session.put("sized.bin", data)
+            assert session.get("sized.bin") == data
+        finally:
+            session.close()
+    finally:
+        relay.close()
+        server.stop()
+    # A bulk read fills whole datagrams: the server sends exactly the configured size, never more.
+    assert relay.largest["to_client"] == datagram
+    assert relay.largest["to_server"] == datagram
 
 
 def test_wrong_password_over_quic_fails_the_session(quic_pysmbd) -> None:

@@ -119,6 +119,16 @@ def test_quic_listener_needs_certificate_and_key(write_config):
     assert problems_of(path) == ["quic.private_key: is required; add it as a quoted string"]
 
 
+def test_quic_datagram_size_is_checked(write_config):
+    quic = '[[listeners]]\ntransport = "quic"\naddress = "0.0.0.0"\nport = 8443\n[quic]\ncertificate = "@TMP@/users"\n'
+    quic += 'private_key = "@TMP@/users"\n'
+    assert load_config(write_config(quic)).quic.max_datagram_size == 1200
+    assert load_config(write_config(quic + "max_datagram_size = 1452\n")).quic.max_datagram_size == 1452
+    assert problems_of(write_config(quic + "max_datagram_size = 1000\n")) == [
+        "quic.max_datagram_size: 1000 is out of range; give an integer from 1200 to 65527"
+    ]
+
+
 def test_missing_share_directory_and_users_file_are_reported(write_config, tmp_path):
     path = write_config('[[shares]]\nname = "gone"\npath = "@TMP@/missing"\n')
     (tmp_path / "users").unlink()

@@ -63,6 +63,9 @@ class QuicSettings:
 
     certificate: Path
     private_key: Path
+    # The largest UDP payload sent. 1200 is what every path must carry (RFC 9000 14); a LAN whose MTU is
+    # known can take 1452 (Ethernet, IPv6) or more, and each datagram costs aioquic the same Python work.
+    max_datagram_size: int = 1200
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ _SERVER_KEYS = (
     "max_frame_size",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
-_QUIC_KEYS = ("certificate", "private_key")
+_QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
 _SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment")
 _TOP_KEYS = ("server", "listeners", "quic", "shares")
 # Characters Windows refuses in a share name.
@@ -310,7 +313,8 @@ def _read_quic(checker: _Checker, data: Dict[str, Any], listeners: List[Listener
     table = checker.table(data, "quic", "quic", _QUIC_KEYS)
     certificate = checker.string(table, "certificate", "quic", None)
     private_key = checker.string(table, "private_key", "quic", None)
-    return QuicSettings(Path(certificate), Path(private_key))
+    datagram = checker.integer(table, "max_datagram_size", "quic", 1200, 1200, 65527)
+    return QuicSettings(Path(certificate), Path(private_key), datagram)
 
 
 def _read_shares(checker: _Checker, data: Dict[str, Any]) -> List[ShareSettings]:

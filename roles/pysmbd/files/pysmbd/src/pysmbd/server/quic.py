@@ -216,13 +216,14 @@ class _DrainableQuicServer(QuicServer):
 
 
 def server_configuration(settings: QuicSettings, idle_timeout: float) -> QuicConfiguration:
-    """The QUIC and TLS 1.3 settings of a listener: ALPN ``smb``, the configured certificate and key."""
+    """The QUIC and TLS 1.3 settings of a listener: ALPN ``smb``, the configured certificate, key and datagram size."""
     configuration = QuicConfiguration(
         is_client=False,
         alpn_protocols=[ALPN],
         idle_timeout=idle_timeout,
         max_data=FLOW_CONTROL_WINDOW,
         max_stream_data=FLOW_CONTROL_WINDOW,
+        max_datagram_size=settings.max_datagram_size,
     )
     configuration.load_cert_chain(str(settings.certificate), str(settings.private_key))
     return configuration
