@@ -9,17 +9,18 @@ added to an interface.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import time
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.peers import terminate_pid
 
 MAX_INSTANCES = 254  # 127.0.1.1 .. 127.0.1.254
 
@@ -148,25 +149,8 @@ def start(instance: Instance, pysmbd: str) -> None:
 
 def stop(instance: Instance, timeout: float = 15.0) -> None:
     pid = instance.pid()
-    if pid is None:
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    if pid is not None:
+        terminate_pid(pid, timeout)
 
 
 def up(work: Path, count: int, pysmbd: str, port: int, parallel: int = 8) -> List[Instance]:

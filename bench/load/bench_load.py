@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for the shared peers module
 
-from servers import PASSWORD, USER, Server, start_pysmbd, start_smbd
+from peers import Server, start_pysmbd, start_smbd
 from smb2_client import SMB2Session
 
+USER, PASSWORD = "load", "Load-Passw0rd"
 IO_SIZE = 4096
 FILE_SPAN = 16 * IO_SIZE
 
@@ -235,9 +237,9 @@ def main() -> int:
             work = Path(temp) / name
             work.mkdir()
             if name == "pysmbd":
-                server = start_pysmbd(work, max_connections=args.sessions)
+                server = start_pysmbd(work, work / "share", user=USER, password=PASSWORD, max_connections=args.sessions)
             else:
-                server = start_smbd(work)
+                server = start_smbd(work, work / "share", user=USER, password=PASSWORD)
             time.sleep(1)  # the readiness probe's connection must be gone: pysmbd's limit is exact
             try:
                 outcome = asyncio.run(

@@ -22,200 +22,20 @@ import argparse
 import os
 import pstats
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for the shared peers module
+
+from peers import PYSMBD, Server, need, start_pysmbd, start_smbd
 
 USER, PASSWORD = "bench", "Bench-Passw0rd"
-NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
-PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
 MIB = 1024 * 1024
-
-
-def need(tool: str, package: str) -> str:
-    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
-    if not found:
-        sys.exit(f"{tool} is missing: apt-get install {package}")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"{what} exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{what} did not listen on {port} within 30 s")
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen
-    env: Dict[str, str] = field(default_factory=dict)
-
-    def pids(self) -> List[int]:
-        """The server process and all its descendants (smbd forks one child per client)."""
-        children: Dict[int, List[int]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-        found, queue = [], [self.process.pid]
-        while queue:
-            pid = queue.pop()
-            found.append(pid)
-            queue.extend(children.get(pid, []))
-        return found
-
-    def cpu_seconds(self) -> float:
-        """CPU time used so far by the server and its children, reaped or alive (robust to other load)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-            if pid == self.process.pid:
-                total += int(fields[13]) + int(fields[14])  # cutime, cstime: children already reaped
-        return total / ticks
-
-    def pss_kib(self) -> int:
-        total = 0
-        for pid in self.pids():
-            try:
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-            except OSError:
-                continue
-        return total
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-
-def start_pysmbd(work: Path, share: Path, profile_to: Optional[Path] = None) -> Server:
-    root = work / "pysmbd"
-    root.mkdir(exist_ok=True)
-    users = subprocess.run(
-        [PYSMBD, "hash-password", "--user", USER], input=PASSWORD + "\n", capture_output=True, text=True, check=True
-    )
-    (root / "users").write_text(users.stdout)
-    port = free_port()
-    config = root / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{root / "users"}"\nstate_dir = "{root / "state"}"\nrequire_signing = true\n'
-        f"max_connections = 5000\n"
-        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
-        f'[[shares]]\nname = "data"\npath = "{share}"\n'
-    )
-    command = [PYSMBD, "serve", "--config", str(config), "--log-file", str(root / "log"), "--log-level", "warning"]
-    if profile_to is not None:
-        command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "pysmbd", *command[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process, "pysmbd")
-    return Server("pysmbd", port, process)
-
-
-def start_smbd(work: Path, share: Path) -> Server:
-    smbd = need("smbd", "samba")
-    smbpasswd = need("smbpasswd", "samba-common-bin")
-    if not os.path.exists(NSS_WRAPPER):
-        sys.exit("nss_wrapper is missing: apt-get install libnss-wrapper")
-    root = work / "samba"
-    dirs = {name: root / name for name in ("private", "state", "lock", "cache", "pid", "ncalrpc")}
-    for directory in dirs.values():
-        directory.mkdir(parents=True, exist_ok=True)
-    (root / "passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        f"{USER}:x:61000:61000:{USER}:{root}:/bin/false\n"
-    )
-    (root / "group").write_text(f"root:x:0:\nnogroup:x:65534:\n{USER}:x:61000:\n")
-    env = {
-        **os.environ,
-        "LD_PRELOAD": NSS_WRAPPER,
-        "NSS_WRAPPER_PASSWD": str(root / "passwd"),
-        "NSS_WRAPPER_GROUP": str(root / "group"),
-    }
-    port = free_port()
-    conf = root / "smb.conf"
-    settings = {
-        "netbios name": "BENCHSMBD",
-        "server role": "standalone server",
-        "smb ports": str(port),
-        "interfaces": "lo",
-        "bind interfaces only": "yes",
-        "private dir": dirs["private"],
-        "state directory": dirs["state"],
-        "lock directory": dirs["lock"],
-        "cache directory": dirs["cache"],
-        "pid directory": dirs["pid"],
-        "ncalrpc dir": dirs["ncalrpc"],
-        "passdb backend": f"tdbsam:{dirs['private'] / 'passdb.tdb'}",
-        "log file": root / "log.smbd",
-        "log level": "0",
-        "server signing": "mandatory",
-        "server min protocol": "SMB2_02",
-        "load printers": "no",
-        "printcap name": "/dev/null",
-        "disable spoolss": "yes",
-        "disable netbios": "yes",
-        "map to guest": "Never",
-    }
-    conf.write_text(
-        "[global]\n"
-        + "".join(f"{key} = {value}\n" for key, value in settings.items())
-        + f"[data]\npath = {share}\nread only = no\n"
-    )
-    subprocess.run(
-        [smbpasswd, "-c", str(conf), "-s", "-a", USER],
-        input=f"{PASSWORD}\n{PASSWORD}\n",
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    process = subprocess.Popen(
-        [smbd, "--foreground", "--no-process-group", "-s", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,  # smbd signals its process group on exit
-    )
-    wait_for_port(port, process, "smbd")
-    return Server("samba", port, process, env)
 
 
 def smbclient_command(port: int, mode: str, command: str) -> List[str]:
@@ -277,7 +97,8 @@ def idle_sessions_pss(server: Server, count: int) -> tuple:
             session.connect()
             TreeConnect(session, r"\\127.0.0.1\data").connect()
         time.sleep(2)  # let forked children settle
-        return server.pss_kib(), len(server.pids())
+        memory = server.memory()
+        return memory["pss_mib"] * 1024, memory["processes"]
     finally:
         for connection in connections:
             try:
@@ -305,7 +126,7 @@ def run_benchmark(args: argparse.Namespace, work: Path, share: Path) -> str:
     servers: List[Server] = []
     try:
         for name in args.servers:
-            servers.append(starters[name](work, share))
+            servers.append(starters[name](work, share, user=USER, password=PASSWORD))
         for mode in args.modes:
             for direction in args.directions:
                 runs: Dict[str, list] = {server.name: [] for server in servers}
@@ -387,7 +208,7 @@ def report(
 def profile(args: argparse.Namespace, work: Path, share: Path) -> None:
     size = args.size_mib * MIB
     output = work / "pysmbd.prof"
-    server = start_pysmbd(work, share, profile_to=output)
+    server = start_pysmbd(work, share, user=USER, password=PASSWORD, profile_to=output)
     try:
         for direction in args.directions:
             seconds, _cpu = timed_transfer(server, args.profile, direction, work, size)

@@ -10,15 +10,9 @@ import secrets
 
 import pytest
 
-from tests.faults.conftest import (
-    answers_smb,
-    fill_to_the_brim,
-    free_tcp_ports,
-    localhost_play,
-    result_of,
-    server_ports_task,
-    write_pysmbd_files,
-)
+from tests.faults.conftest import answers_smb, fill_to_the_brim, write_pysmbd_files
+from tests.support.net import free_tcp_ports
+from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
@@ -31,8 +25,9 @@ def test_a_full_disk_leaves_the_old_config_intact_and_serving_and_a_rerun_conver
     assert server.listening_ports() == [old]
     original = server.config.read_bytes()
     filler = fill_to_the_brim(tiny_tmpfs)
+    move = pysmbd_ports_task(server.config, [new], extra="ignore_errors: true")
 
-    run = localhost_play(tmp_path, server_ports_task(server, [new]))
+    run = localhost_play(tmp_path, move)
     failed = result_of(run, "change ports")
     assert failed.get("failed") is True, failed
     message = failed["msg"]
@@ -44,11 +39,11 @@ def test_a_full_disk_leaves_the_old_config_intact_and_serving_and_a_rerun_conver
     assert answers_smb(old) and not answers_smb(new)
 
     filler.unlink()
-    rerun = localhost_play(tmp_path, server_ports_task(server, [new]), name="rerun.yml")
+    rerun = localhost_play(tmp_path, move, name="rerun.yml")
     converged = result_of(rerun, "change ports")
     assert converged.get("failed") is not True, converged.get("msg")
     assert converged["changed"] is True and [e["port"] for e in converged["after"]] == [new]
     assert server.listening_ports() == [new]
     assert answers_smb(new) and not answers_smb(old)
-    again = result_of(localhost_play(tmp_path, server_ports_task(server, [new]), name="again.yml"), "change ports")
+    again = result_of(localhost_play(tmp_path, move, name="again.yml"), "change ports")
     assert again["changed"] is False and again.get("failed") is not True

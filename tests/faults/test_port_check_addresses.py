@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 import socket
-import subprocess
 
 import pytest
 
-from tests.faults.conftest import Pysmbd, free_tcp_ports, localhost_play, pysmbd_command, result_of
+from tests.faults.conftest import Pysmbd
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_users_line
+from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +41,7 @@ def pysmbd_on(root, address: str, port: int) -> Pysmbd:
     (root / "state").mkdir()
     password = secrets.token_urlsafe(12)
     users = root / "users"
-    users.write_text(
-        subprocess.run(
-            [pysmbd_command(), "hash-password", "--user", "u"],
-            input=password,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    )
+    users.write_text(pysmbd_users_line("u", password))
     config = root / "pysmbd.toml"
     config.write_text(
         f'[server]\nusers_file = "{users}"\nstate_dir = "{root / "state"}"\n\n'
@@ -59,17 +52,7 @@ def pysmbd_on(root, address: str, port: int) -> Pysmbd:
 
 
 def move_task(server: Pysmbd, address: str, port: int, name: str) -> str:
-    return f"""
-    - name: {name}
-      smb.alternative_ports.server_ports:
-        backend: pysmbd
-        config_path: {server.config}
-        executable: {pysmbd_command()}
-        address: {address}
-        ports: [{{transport: tcp, port: {port}}}]
-        exclusive: true
-      ignore_errors: true
-    """
+    return pysmbd_ports_task(server.config, [port], name=name, address=address, extra="ignore_errors: true")
 
 
 def test_a_port_held_on_another_address_is_no_conflict_but_the_same_address_is(tmp_path, pysmbd_servers):

@@ -8,17 +8,15 @@ the problem, not the change it was asked for. Once the file is fixed, the same t
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import answers_smb, free_tcp_ports, localhost_play, process_alive, result_of
+from tests.faults.conftest import answers_smb
+from tests.support.net import free_tcp_ports
+from tests.support.peers import DaemonSmbd, process_alive, require_tool
+from tests.support.plays import localhost_play, result_of, server_ports_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
@@ -27,54 +25,12 @@ BROKEN_LINE = "\tserver role = no such role\n"
 
 @pytest.fixture
 def standalone_smbd(tmp_path):
-    for program, package in (("smbd", "samba"), ("testparm", "samba-common-bin"), ("smbclient", "smbclient")):
-        assert shutil.which(program) or Path(f"/usr/sbin/{program}").exists(), (
-            f"{program} missing: apt-get install {package}"
-        )
-    conf = tmp_path / "smb.conf"
-    pidfile = tmp_path / "pid" / "smbd.pid"
-
-    def start(port: int) -> Path:
-        for name in ("pid", "lock", "state", "cache", "private", "share"):
-            (tmp_path / name).mkdir()
-        conf.write_text(
-            textwrap.dedent(
-                f"""\
-                [global]
-                \tworkgroup = WORKGROUP
-                \tsmb ports = {port}
-                \tpid directory = {tmp_path}/pid
-                \tlock directory = {tmp_path}/lock
-                \tstate directory = {tmp_path}/state
-                \tcache directory = {tmp_path}/cache
-                \tprivate dir = {tmp_path}/private
-                \tlog file = {tmp_path}/log.%m
-                \tinterfaces = lo
-                \tbind interfaces only = yes
-                \tdisable netbios = yes
-
-                [data]
-                \tpath = {tmp_path}/share
-                """
-            )
-        )
-        subprocess.run(["smbd", "-D", "-s", str(conf)], timeout=30, check=True)
-        deadline = time.monotonic() + 20
-        while not (pidfile.exists() and answers_smb(port)):
-            assert time.monotonic() < deadline, f"smbd did not listen on {port}"
-            time.sleep(0.2)
-        return conf
-
-    yield start
-    if pidfile.exists():
-        try:
-            pid = int(pidfile.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            return
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and process_alive(pid):
-            time.sleep(0.1)
+    """``start(port)``: smbd -D from its own smb.conf under tmp_path, serving once it wrote its pid file and
+    answers SMB; returns that smb.conf. Stopped afterwards, whichever pid server_ports left it with."""
+    require_tool("smbclient", "smbclient")
+    smbd = DaemonSmbd(tmp_path)
+    yield lambda port: smbd.start(port, ready=answers_smb)
+    smbd.stop()
 
 
 def passes_testparm(conf: Path) -> bool:
@@ -85,16 +41,7 @@ def passes_testparm(conf: Path) -> bool:
 
 
 def samba_task(conf: Path, ports: list) -> str:
-    entries = ", ".join(f"{{transport: tcp, port: {p}}}" for p in ports)
-    return f"""
-    - name: change ports
-      smb.alternative_ports.server_ports:
-        backend: samba
-        smb_conf: {conf}
-        ports: [{entries}]
-        exclusive: true
-      ignore_errors: true
-    """
+    return server_ports_task(ports, backend="samba", smb_conf=conf, extra="ignore_errors: true")
 
 
 def test_a_conf_testparm_rejects_is_left_alone_smbd_is_not_restarted_and_the_message_says_why(

@@ -20,6 +20,7 @@ import pytest
 
 from tests.secrets.secret_search import distinctive_password
 from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.plays import winrm_host_vars
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
 
 CONVERGE = Path(__file__).resolve().parents[2] / "molecule" / "windows" / "converge.yml"
@@ -29,31 +30,9 @@ pytestmark = pytest.mark.slow
 
 
 def converge(tmp_path: Path, host: EmulatedWindowsHost, password: str, name: str) -> PlayRun:
-    address, port = host.address
     inventory = tmp_path / f"{name}.inventory.json"
-    inventory.write_text(
-        json.dumps(
-            {
-                "all": {
-                    "children": {
-                        "windows": {
-                            "hosts": {
-                                HOST: {
-                                    "ansible_connection": "winrm",
-                                    "ansible_host": address,
-                                    "ansible_port": port,
-                                    "ansible_user": "Administrator",
-                                    "ansible_password": password,
-                                    "ansible_winrm_scheme": "http",
-                                    "ansible_winrm_transport": "ntlm",
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        )
-    )
+    host_vars = winrm_host_vars(host.address, "Administrator", password)
+    inventory.write_text(json.dumps({"all": {"children": {"windows": {"hosts": {HOST: host_vars}}}}}))
     playbook = tmp_path / f"{name}.yml"
     shutil.copyfile(CONVERGE, playbook)
     return run_playbook(playbook, inventory, timeout=240)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import free_tcp_ports, process_alive, pysmbd_command
 from tests.secrets.secret_search import distinctive_password, read_tree, search, tasks_holding
 from tests.support.ansible_run import run_playbook
+from tests.support.net import free_tcp_ports
+from tests.support.peers import process_alive, pysmbd_command
 
 DEMO = Path(__file__).resolve().parents[2] / "playbooks" / "demo.yml"
 

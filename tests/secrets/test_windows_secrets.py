@@ -17,6 +17,7 @@ import pytest
 
 from tests.secrets.secret_search import distinctive_password, read_tree, search
 from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.plays import winrm_host_vars
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,26 +80,9 @@ def test_a_connection_dropped_mid_apply_at_vvv_shows_no_password(tmp_path):
     password = distinctive_password("WinDrop")
     host = EmulatedWindowsHost([HostUser("Administrator", password)], drop_connection_during_command=2).start()
     try:
-        address, port = host.address
         inventory = tmp_path / "inventory.json"
         inventory.write_text(
-            json.dumps(
-                {
-                    "all": {
-                        "hosts": {
-                            "win1": {
-                                "ansible_connection": "winrm",
-                                "ansible_host": address,
-                                "ansible_port": port,
-                                "ansible_user": "Administrator",
-                                "ansible_password": password,
-                                "ansible_winrm_scheme": "http",
-                                "ansible_winrm_transport": "ntlm",
-                            }
-                        }
-                    }
-                }
-            )
+            json.dumps({"all": {"hosts": {"win1": winrm_host_vars(host.address, "Administrator", password)}}})
         )
         playbook = tmp_path / "apply.yml"
         playbook.write_text(

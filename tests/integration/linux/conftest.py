@@ -1,11 +1,11 @@
-"""Fixtures for the Linux end-to-end tests: free ports, a running pysmbd of our own, playbooks on localhost."""
+"""Fixtures for the Linux end-to-end tests: a running pysmbd of our own, a process holding a port.
+
+Free ports, peers and localhost plays come from tests/support (net.py, peers.py, plays.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,26 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.peers import pysmbd_command, pysmbd_listening_ports, pysmbd_status
+
 PASSWORD = "Linux-e2e-pa55!"
 USER = "tester"
-
-
-def free_tcp_ports(count: int) -> list:
-    """Ports the kernel says are free right now (bound to port 0 together, so they are distinct)."""
-    socks = [socket.socket() for _index in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def pysmbd_command() -> str:
-    found = shutil.which("pysmbd") or str(Path(sys.executable).parent / "pysmbd")
-    assert os.access(found, os.X_OK), "pysmbd is not installed in the venv: run `make venv`"
-    return found
 
 
 @dataclass
@@ -43,26 +27,10 @@ class Pysmbd:
     share: Path
 
     def status(self) -> dict:
-        import json
-
-        done = subprocess.run(
-            [pysmbd_command(), "status", "--config", str(self.config), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        return json.loads(done.stdout)
+        return pysmbd_status(self.config)
 
     def listening_ports(self) -> list:
-        return sorted(x["port"] for x in self.status()["listeners"] if x["state"] == "listening")
-
-
-def free_udp_port() -> int:
-    """A UDP port (SMB over QUIC) the kernel says is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return pysmbd_listening_ports(self.config)
 
 
 def gen_cert(directory: Path) -> tuple:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from tests.integration.linux.conftest import free_tcp_ports, free_udp_port, gen_cert
+from tests.integration.linux.conftest import gen_cert
 from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.net import free_tcp_ports, free_udp_port
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +115,7 @@ def test_a_quic_listener_gets_a_generated_certificate_that_verify_pins_and_a_rer
 
     config = tomllib.loads((work_dir / "etc" / "pysmbd.toml").read_text())
     cert, key = work_dir / "etc" / "quic-cert.pem", work_dir / "etc" / "quic-key.pem"
-    assert config["quic"] == {"certificate": str(cert), "private_key": str(key)}
+    assert config["quic"] == {"certificate": str(cert), "private_key": str(key), "max_datagram_size": 1200}
     key_stat = key.stat()
     assert stat.S_IMODE(key_stat.st_mode) == 0o640 and grp.getgrgid(key_stat.st_gid).gr_name == "pysmbd"
 
@@ -143,11 +144,12 @@ def test_the_users_pair_is_used_and_quic_can_be_prepared_before_any_quic_listene
         pysmbd_quic: true
         pysmbd_quic_certificate: {cert}
         pysmbd_quic_private_key: {key}
+        pysmbd_quic_max_datagram_size: 1452
         """
     run = run_role(work_dir, role_vars, "- name: managed\n  ansible.builtin.debug:\n    var: pysmbd_managed\n")
     assert run.returncode == 0, run.stdout[-4000:]
     config = tomllib.loads((work_dir / "etc" / "pysmbd.toml").read_text())
-    assert config["quic"] == {"certificate": str(cert), "private_key": str(key)}
+    assert config["quic"] == {"certificate": str(cert), "private_key": str(key), "max_datagram_size": 1452}
     assert not (work_dir / "etc" / "quic-cert.pem").exists()
     managed = run.results["managed"]["localhost"]["pysmbd_managed"]
     assert managed["quic_fingerprint_sha256"] == fingerprint

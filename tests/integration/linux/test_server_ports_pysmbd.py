@@ -9,42 +9,13 @@ from pathlib import Path
 import pytest
 import smbclient
 
-from tests.integration.linux.conftest import PASSWORD, USER, free_tcp_ports, pysmbd_command
+from tests.integration.linux.conftest import PASSWORD, USER
 from tests.support.ansible_run import run_playbook
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_command
+from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
 
 pytestmark = pytest.mark.slow
-
-
-def play(tmp_path: Path, tasks: str, name: str = "play.yml"):
-    playbook = tmp_path / name
-    playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    ")
-    )
-    return run_playbook(
-        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", timeout=240
-    )
-
-
-def result_of(run, task_name: str) -> dict:
-    """The localhost result of a task, whatever role prefix ansible put before its name."""
-    names = [name for name in run.results if name == task_name or name.endswith(f" : {task_name}")]
-    assert names, f"task {task_name!r} did not run:\n{run.stdout[-3000:]}"
-    return run.results[names[-1]]["localhost"]
-
-
-def server_ports_task(server, ports, name="change ports", extra=""):
-    entries = ", ".join(f"{{transport: tcp, port: {p}}}" for p in ports)
-    return f"""
-    - name: {name}
-      smb.alternative_ports.server_ports:
-        backend: pysmbd
-        config_path: {server.config}
-        executable: {pysmbd_command()}
-        address: 127.0.0.1
-        ports: [{entries}]
-        exclusive: true
-      {extra}
-    """
 
 
 def verify_task(endpoints, name="verify"):
@@ -73,8 +44,9 @@ def test_moving_a_port_keeps_an_open_session_alive_and_verify_shows_the_new_tabl
     with smbclient.open_file(r"\\127.0.0.1\data\before.txt", mode="w", port=old) as handle:
         handle.write("written before the move")
 
-    run = play(
-        tmp_path, server_ports_task(server, [new], extra="diff: true") + verify_task([(new, "open"), (old, "closed")])
+    run = localhost_play(
+        tmp_path,
+        pysmbd_ports_task(server.config, [new], extra="diff: true") + verify_task([(new, "open"), (old, "closed")]),
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -97,7 +69,7 @@ def test_moving_a_port_keeps_an_open_session_alive_and_verify_shows_the_new_tabl
     with smbclient.open_file(r"\\127.0.0.1\data\before.txt", mode="r", port=old) as handle:
         assert handle.read() == "written before the move"
 
-    again = play(tmp_path, server_ports_task(server, [new]), name="again.yml")
+    again = localhost_play(tmp_path, pysmbd_ports_task(server.config, [new]), name="again.yml")
     assert again.results["change ports"]["localhost"]["changed"] is False
 
 
@@ -105,7 +77,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(running_pysmbd, tmp_path)
     old, new = free_tcp_ports(2)
     server = running_pysmbd([old])
     config_before = server.config.read_bytes()
-    run = play(tmp_path, server_ports_task(server, [new], extra="check_mode: true"))
+    run = localhost_play(tmp_path, pysmbd_ports_task(server.config, [new], extra="check_mode: true"))
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.results["change ports"]["localhost"]
     assert result["changed"] is True
@@ -123,9 +95,9 @@ def test_a_port_held_by_another_process_is_refused_naming_both_and_the_old_table
     holder_name = Path(sys.executable).name[:15]  # the kernel names a process after the file it executed
     config_before = server.config.read_bytes()
 
-    run = play(
+    run = localhost_play(
         tmp_path,
-        server_ports_task(server, [old, taken], extra="ignore_errors: true") + verify_task([(old, "open")]),
+        pysmbd_ports_task(server.config, [old, taken], extra="ignore_errors: true") + verify_task([(old, "open")]),
     )
     refused = run.results["change ports"]["localhost"]
     assert refused["failed"] is True
@@ -139,7 +111,7 @@ def test_a_port_held_by_another_process_is_refused_naming_both_and_the_old_table
 def test_a_plan_without_listeners_is_refused_unless_allowed(running_pysmbd, tmp_path):
     (old,) = free_tcp_ports(1)
     server = running_pysmbd([old])
-    run = play(tmp_path, server_ports_task(server, [], extra="ignore_errors: true"))
+    run = localhost_play(tmp_path, pysmbd_ports_task(server.config, [], extra="ignore_errors: true"))
     refused = run.results["change ports"]["localhost"]
     assert refused["failed"] is True
     assert "no listener at all" in refused["msg"] and "allow_no_listeners: true" in refused["msg"]
@@ -184,7 +156,7 @@ def test_a_change_whose_verification_fails_is_rolled_back_and_verify_proves_it(r
     assert restored["listeners"]["after"] == [{"transport": "tcp", "address": "127.0.0.1", "port": old}]
 
     assert server.listening_ports() == [old]
-    proof = play(tmp_path, verify_task([(old, "open"), (new, "closed")]), name="proof.yml")
+    proof = localhost_play(tmp_path, verify_task([(old, "open"), (new, "closed")]), name="proof.yml")
     assert [(r["port"], r["status"]) for r in proof.results["verify"]["localhost"]["results"]] == [
         (old, "smb"),
         (new, "refused"),

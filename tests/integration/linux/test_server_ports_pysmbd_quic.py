@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.linux.conftest import free_tcp_ports, free_udp_port, gen_cert
-from tests.integration.linux.test_server_ports_pysmbd import play
+from tests.integration.linux.conftest import gen_cert
 from tests.support.ansible_run import PlayRun
+from tests.support.net import free_tcp_ports, free_udp_port
+from tests.support.plays import localhost_play
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +59,7 @@ def test_a_quic_port_is_added_then_removed_and_verify_proves_it_open_then_closed
     cert, key, fingerprint = gen_cert(tmp_path)
     server = running_pysmbd([tcp_port], quic=(cert, key))
 
-    added = play(
+    added = localhost_play(
         tmp_path, quic_ports_task(server, quic_port) + quic_verify_task(tcp_port, quic_port, "open", fingerprint)
     )
     assert added.returncode == 0, added.stdout[-3000:]
@@ -75,10 +76,10 @@ def test_a_quic_port_is_added_then_removed_and_verify_proves_it_open_then_closed
     assert quic_listeners(server) == [(quic_port, "listening")]
     assert 'transport = "quic"' in server.config.read_text()
 
-    again = play(tmp_path, quic_ports_task(server, quic_port), name="again.yml")
+    again = localhost_play(tmp_path, quic_ports_task(server, quic_port), name="again.yml")
     assert again.results["quic port"]["localhost"]["changed"] is False
 
-    removed = play(
+    removed = localhost_play(
         tmp_path,
         quic_ports_task(server, quic_port, state="absent")
         + quic_verify_task(tcp_port, quic_port, "closed", fingerprint),
@@ -101,7 +102,7 @@ def test_a_quic_port_without_a_quic_certificate_is_refused_naming_the_options(ru
     server = running_pysmbd([tcp_port])
     config_before = server.config.read_bytes()
 
-    run = play(tmp_path, quic_ports_task(server, quic_port, extra="ignore_errors: true"))
+    run = localhost_play(tmp_path, quic_ports_task(server, quic_port, extra="ignore_errors: true"))
     refused = run.results["quic port"]["localhost"]
     assert refused["failed"] is True
     assert refused["msg"].startswith("refused, nothing was changed")
@@ -127,7 +128,7 @@ def test_a_udp_port_held_by_another_process_is_refused_naming_it(running_pysmbd,
         # The same number over TCP is free: only the UDP port space counts for QUIC.
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", taken))
-        run = play(tmp_path, quic_ports_task(server, taken, extra="ignore_errors: true"))
+        run = localhost_play(tmp_path, quic_ports_task(server, taken, extra="ignore_errors: true"))
     finally:
         holder.kill()
         holder.wait(timeout=10)

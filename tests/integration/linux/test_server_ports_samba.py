@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.linux.conftest import free_tcp_ports
-from tests.support.ansible_run import run_playbook
+from tests.support.net import free_tcp_ports
+from tests.support.peers import DaemonSmbd, require_tool
+from tests.support.plays import localhost_play, result_of, server_ports_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
 
 def listening(port: int) -> bool:
     done = subprocess.run(
-        ["smbclient", "-L", "//127.0.0.1", "-p", str(port), "-N", "-t", "5"],
+        [require_tool("smbclient", "smbclient"), "-L", "//127.0.0.1", "-p", str(port), "-N", "-t", "5"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -32,73 +27,17 @@ def listening(port: int) -> bool:
 
 @pytest.fixture
 def standalone_smbd(tmp_path):
-    for program, package in (("smbd", "samba"), ("testparm", "samba-common-bin"), ("smbclient", "smbclient")):
-        assert shutil.which(program) or Path(f"/usr/sbin/{program}").exists(), (
-            f"{program} missing: apt-get install {package}"
-        )
-    conf = tmp_path / "smb.conf"
-
-    def start(port: int) -> Path:
-        for name in ("pid", "lock", "state", "cache", "private", "share"):
-            (tmp_path / name).mkdir()
-        conf.write_text(
-            textwrap.dedent(
-                f"""\
-                [global]
-                \tworkgroup = WORKGROUP
-                \tsmb ports = {port}
-                \tpid directory = {tmp_path}/pid
-                \tlock directory = {tmp_path}/lock
-                \tstate directory = {tmp_path}/state
-                \tcache directory = {tmp_path}/cache
-                \tprivate dir = {tmp_path}/private
-                \tlog file = {tmp_path}/log.%m
-                \tinterfaces = lo
-                \tbind interfaces only = yes
-                \tdisable netbios = yes
-
-                [data]
-                \tpath = {tmp_path}/share
-                """
-            )
-        )
-        subprocess.run(["smbd", "-D", "-s", str(conf)], timeout=30, check=True)
-        deadline = time.monotonic() + 20
-        while not listening(port):
-            assert time.monotonic() < deadline, f"smbd did not listen on {port}"
-            time.sleep(0.2)
-        return conf
-
-    yield start
-    pidfile = tmp_path / "pid" / "smbd.pid"
-    if pidfile.exists():
-        try:
-            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
+    """``start(port)``: smbd -D from its own smb.conf under tmp_path, serving once it listens; returns that
+    smb.conf. Stopped afterwards, whichever pid server_ports left it with."""
+    require_tool("smbclient", "smbclient")
+    smbd = DaemonSmbd(tmp_path)
+    yield lambda port: smbd.start(port, ready=listening)
+    smbd.stop()
 
 
 def server_ports(tmp_path: Path, conf: Path, ports: list):
-    entries = ", ".join(f"{{transport: tcp, port: {p}}}" for p in ports)
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        textwrap.dedent(
-            f"""\
-            - hosts: localhost
-              gather_facts: false
-              tasks:
-                - name: change ports
-                  smb.alternative_ports.server_ports:
-                    backend: samba
-                    smb_conf: {conf}
-                    ports: [{entries}]
-                    exclusive: true
-                  ignore_errors: true
-            """
-        )
-    )
-    run = run_playbook(playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
-    return run.results["change ports"]["localhost"]
+    task = server_ports_task(ports, backend="samba", smb_conf=conf, extra="ignore_errors: true")
+    return result_of(localhost_play(tmp_path, task, timeout=300), "change ports")
 
 
 def test_samba_moves_to_new_ports_with_a_restart_and_testparm_reads_them(standalone_smbd, tmp_path):
@@ -137,13 +76,10 @@ def test_samba_refuses_a_port_held_by_another_process_and_keeps_serving(standalo
 def test_samba_quic_before_4_23_is_a_clear_error(standalone_smbd, tmp_path):
     (old,) = free_tcp_ports(1)
     conf = standalone_smbd(old)
-    playbook = tmp_path / "quic.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: quic\n"
-        "      smb.alternative_ports.server_ports:\n        backend: samba\n"
-        f"        smb_conf: {conf}\n        ports: [{{transport: quic, port: 8443}}]\n      ignore_errors: true\n"
+    task = (
+        "- name: quic\n  smb.alternative_ports.server_ports:\n    backend: samba\n"
+        f"    smb_conf: {conf}\n    ports: [{{transport: quic, port: 8443}}]\n  ignore_errors: true\n"
     )
-    run = run_playbook(playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
-    msg = run.results["quic"]["localhost"]["msg"]
+    msg = result_of(localhost_play(tmp_path, task, name="quic.yml", timeout=300), "quic")["msg"]
     assert "quic/8443: Samba 4." in msg and "has no SMB over QUIC (it needs Samba 4.23 or later)" in msg
     assert listening(old)

@@ -8,16 +8,17 @@ finalizer. smbclient and smbprotocol are the peers; a missing one fails the test
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional
 
 import pytest
-from pysmbd_runtime_helpers import PASSWORD, PYSMBD, USER, free_ports, run_pysmbd
+from pysmbd_runtime_helpers import PASSWORD, USER, run_pysmbd
+
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_users_line, serve_pysmbd, stop_process, wait_until_running
+from tests.support.smb_session import SmbSession
 
 
 @dataclass
@@ -50,20 +51,8 @@ class PysmbdServer:
         self.ports = ports
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [PYSMBD, "serve", "--config", str(self.config), "--log-file", str(self.log)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"pysmbd exited with {self.process.returncode}: {self.process.stderr.read()}")
-            if self.status_json().get("running"):
-                return
-            time.sleep(0.05)
-        pytest.fail(f"pysmbd did not start within 30 s; log:\n{self.log.read_text() if self.log.exists() else ''}")
+        self.process = serve_pysmbd(self.config, self.log)
+        wait_until_running(self.process, self.config, self.log)
 
     def status_json(self) -> dict:
         done = run_pysmbd("status", "--config", str(self.config), "--json")
@@ -76,13 +65,8 @@ class PysmbdServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        if self.process is not None:
+            stop_process(self.process)
 
 
 @pytest.fixture
@@ -94,11 +78,9 @@ def pysmbd_server(tmp_path: Path) -> Callable[..., PysmbdServer]:
         root = tmp_path / f"pysmbd{len(started)}"
         share = root / "share"
         share.mkdir(parents=True)
-        users = run_pysmbd("hash-password", "--user", USER, stdin=PASSWORD + "\n")
-        assert users.returncode == 0, users.stderr
-        (root / "users").write_text(users.stdout)
+        (root / "users").write_text(pysmbd_users_line(USER, PASSWORD))
         instance = PysmbdServer(root=root, config=root / "pysmbd.toml", share=share, ports=[])
-        instance.write_config(free_ports(port_count), server=server, shares=shares)
+        instance.write_config(free_tcp_ports(port_count), server=server, shares=shares)
         started.append(instance)
         instance.start()
         return instance
@@ -108,66 +90,13 @@ def pysmbd_server(tmp_path: Path) -> Callable[..., PysmbdServer]:
         instance.stop()
 
 
-class SMBSession:
-    """One smbprotocol connection + session + tree on a share ("data" by default; signing, no encryption)."""
-
-    def __init__(
-        self, port: int, *, user: str = USER, password: str = PASSWORD, encrypt: bool = False, share: str = "data"
-    ) -> None:
-        from smbprotocol.connection import Connection
-        from smbprotocol.session import Session
-        from smbprotocol.tree import TreeConnect
-
-        self.connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-        self.connection.connect(timeout=10)
-        try:
-            self.session = Session(self.connection, user, password, require_encryption=encrypt)
-            self.session.connect()
-            self.tree = TreeConnect(self.session, rf"\\127.0.0.1\{share}")
-            self.tree.connect()
-        except BaseException:
-            self.connection.disconnect()
-            raise
-
-    def write_and_read(self, name: str, data: bytes) -> bytes:
-        from smbprotocol.open import (
-            CreateDisposition,
-            CreateOptions,
-            FilePipePrinterAccessMask,
-            ImpersonationLevel,
-            Open,
-            ShareAccess,
-        )
-
-        handle = Open(self.tree, name)
-        handle.create(
-            ImpersonationLevel.Impersonation,
-            FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
-            0,
-            ShareAccess.FILE_SHARE_READ,
-            CreateDisposition.FILE_OVERWRITE_IF,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
-        )
-        try:
-            handle.write(data, 0)
-            return handle.read(0, len(data))
-        finally:
-            handle.close()
-
-    def close(self) -> None:
-        try:
-            self.connection.disconnect()
-        except Exception:  # the server may already have dropped us; nothing to clean up then
-            pass
-
-
 @pytest.fixture
 def smb_sessions():
-    """Factory for SMBSession objects that are all disconnected at the end."""
-    opened: List[SMBSession] = []
+    """Factory for SmbSession objects (as USER by default) that are all disconnected at the end."""
+    opened: List[SmbSession] = []
 
-    def open_session(port: int, **kwargs) -> SMBSession:
-        session = SMBSession(port, **kwargs)
+    def open_session(port: int, *, user: str = USER, password: str = PASSWORD, **kwargs) -> SmbSession:
+        session = SmbSession(port, user, password, **kwargs)
         opened.append(session)
         return session
 

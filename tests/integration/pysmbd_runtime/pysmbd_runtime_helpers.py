@@ -1,37 +1,18 @@
-"""Helpers shared by the pysmbd runtime integration tests: free ports, the pysmbd and smbclient commands."""
+"""Helpers shared by the pysmbd runtime integration tests: the pysmbd and smbclient commands."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
-import pytest
+from tests.support.peers import require_tool
 
 USER, PASSWORD = "alice", "Secret-123"
 PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
-
-
-def require_tool(name: str, package: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if not found:
-        pytest.fail(f"{name} is missing: install the Debian package {package} (apt-get install {package})")
-    return found
-
-
-def free_ports(count: int) -> List[int]:
-    sockets = [socket.socket() for _port in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def run_pysmbd(

@@ -8,7 +8,10 @@ import socket
 import time
 
 import pytest
-from pysmbd_runtime_helpers import free_ports, run_pysmbd
+from pysmbd_runtime_helpers import run_pysmbd
+
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_users_line
 
 
 @pytest.fixture
@@ -17,8 +20,7 @@ def daemon_config(tmp_path):
     root = tmp_path / "daemon"
     share = root / "share"
     share.mkdir(parents=True)
-    users = run_pysmbd("hash-password", "--user", "alice", stdin="pw\n")
-    (root / "users").write_text(users.stdout)
+    (root / "users").write_text(pysmbd_users_line("alice", "pw"))
     config = root / "pysmbd.toml"
 
     def write(ports):
@@ -44,7 +46,7 @@ def daemon_config(tmp_path):
 
 def test_daemon_detaches_writes_pidfile_and_stops_on_sigterm(daemon_config):
     root, write = daemon_config
-    (port,) = free_ports(1)
+    (port,) = free_tcp_ports(1)
     config = write([port])
     done = run_pysmbd("serve", "--config", config.name, "--daemon", cwd=str(config.parent))  # a relative path
     assert done.returncode == 0, done.stderr
@@ -57,7 +59,7 @@ def test_daemon_detaches_writes_pidfile_and_stops_on_sigterm(daemon_config):
     assert '"event": "server_started"' in (root / "state" / "pysmbd.log").read_text()
 
     # The daemon left its directory (chdir "/") yet re-reads the right file on reload.
-    (new_port,) = free_ports(1)
+    (new_port,) = free_tcp_ports(1)
     write([port, new_port])
     reloaded = run_pysmbd("reload", "--config", str(config))
     assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
@@ -78,7 +80,7 @@ def test_daemon_detaches_writes_pidfile_and_stops_on_sigterm(daemon_config):
 
 def test_daemon_start_on_a_busy_port_fails_with_the_reason(daemon_config):
     _root, write = daemon_config
-    (port,) = free_ports(1)
+    (port,) = free_tcp_ports(1)
     config = write([port])
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", port))
@@ -90,7 +92,7 @@ def test_daemon_start_on_a_busy_port_fails_with_the_reason(daemon_config):
 
 def test_reload_and_status_without_a_server_say_so(daemon_config):
     _root, write = daemon_config
-    config = write(free_ports(1))
+    config = write(free_tcp_ports(1))
     for command in (["reload", "--config", str(config)], ["status", "--config", str(config)]):
         done = run_pysmbd(*command)
         assert done.returncode == 3 and "pysmbd is not running" in done.stderr
@@ -116,26 +118,9 @@ def test_idle_connection_is_dropped_and_the_client_can_come_back(pysmbd_server, 
 
 
 def test_idle_timeout_spares_a_connection_with_open_files(pysmbd_server, smb_sessions):
-    from smbprotocol.open import (
-        CreateDisposition,
-        CreateOptions,
-        FilePipePrinterAccessMask,
-        ImpersonationLevel,
-        Open,
-        ShareAccess,
-    )
-
     server = pysmbd_server(port_count=1, server="idle_timeout = 1")
     session = smb_sessions(server.ports[0])
-    handle = Open(session.tree, "kept-open.txt")
-    handle.create(
-        ImpersonationLevel.Impersonation,
-        FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
-        0,
-        ShareAccess.FILE_SHARE_READ,
-        CreateDisposition.FILE_OVERWRITE_IF,
-        CreateOptions.FILE_NON_DIRECTORY_FILE,
-    )
+    handle = session.open_file("kept-open.txt")
     handle.write(b"unsaved work", 0)
     # Well past the idle timeout; a raw connection without files opened meanwhile is dropped.
     with socket.create_connection(("127.0.0.1", server.ports[0]), timeout=20) as idle:

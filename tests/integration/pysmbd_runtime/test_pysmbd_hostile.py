@@ -9,14 +9,8 @@ import struct
 import pytest
 from pysmbd_runtime_helpers import smbclient
 from smbprotocol.exceptions import LogonFailure, SMBResponseException
-from smbprotocol.open import (
-    CreateDisposition,
-    CreateOptions,
-    FilePipePrinterAccessMask,
-    ImpersonationLevel,
-    Open,
-    ShareAccess,
-)
+
+from tests.support.smb_session import SmbSession
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -125,16 +119,8 @@ def test_bad_credentials_fail_cleanly(server_and_bystander, smb_sessions):
         smb_sessions(port, password="wrong-password")
 
 
-def open_for_read(tree, name: str) -> bytes:
-    handle = Open(tree, name)
-    handle.create(
-        ImpersonationLevel.Impersonation,
-        FilePipePrinterAccessMask.GENERIC_READ,
-        0,
-        ShareAccess.FILE_SHARE_READ,
-        CreateDisposition.FILE_OPEN,
-        CreateOptions.FILE_NON_DIRECTORY_FILE,
-    )
+def open_for_read(session: SmbSession, name: str) -> bytes:
+    handle = session.open_file(name, write=False)
     try:
         return handle.read(0, 4096)
     finally:
@@ -164,7 +150,7 @@ def test_path_traversal_is_refused(server_and_bystander, name):
     (server.share / "dotdot").unlink(missing_ok=True)
     (server.share / "dotdot").symlink_to("../../../..")
     with pytest.raises(SMBResponseException):
-        data = open_for_read(bystander.tree, name)
+        data = open_for_read(bystander, name)
         pytest.fail(f"{name!r} opened a file outside the share: {data[:40]!r}")
 
 

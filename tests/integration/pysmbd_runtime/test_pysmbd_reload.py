@@ -8,14 +8,16 @@ import socket
 import time
 
 import pytest
-from pysmbd_runtime_helpers import free_ports, port_refuses, run_pysmbd, smbclient
+from pysmbd_runtime_helpers import port_refuses, run_pysmbd, smbclient
 from smbprotocol.exceptions import SMBConnectionClosed, SMBResponseException
+
+from tests.support.net import free_tcp_ports
 
 
 def test_session_survives_a_reload_that_adds_one_port_and_removes_another(pysmbd_server, smb_sessions):
     server = pysmbd_server(port_count=2)
     kept, removed = server.ports
-    (added,) = free_ports(1)
+    (added,) = free_tcp_ports(1)
     session = smb_sessions(kept)
     on_removed = smb_sessions(removed)
     assert session.write_and_read("before.txt", b"before reload") == b"before reload"
@@ -42,7 +44,7 @@ def test_session_survives_a_reload_that_adds_one_port_and_removes_another(pysmbd
 def test_busy_port_keeps_the_old_set_and_shows_in_status(pysmbd_server, smb_sessions):
     server = pysmbd_server(port_count=2)
     first, second = server.ports
-    (busy,) = free_ports(1)
+    (busy,) = free_tcp_ports(1)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", busy))
         blocker.listen()
@@ -133,7 +135,7 @@ def test_a_plain_sighup_reloads_too(pysmbd_server):
     """What ``systemctl reload`` or ``kill -HUP`` does, without the pysmbd reload command."""
     server = pysmbd_server(port_count=1)
     (first,) = server.ports
-    (added,) = free_ports(1)
+    (added,) = free_tcp_ports(1)
     server.write_config([first, added])
     server.process.send_signal(signal.SIGHUP)
     for _attempt in range(200):

@@ -21,18 +21,13 @@ from typing import Iterator, List
 import pytest
 
 from pysmbd.server.certs import GeneratedCertificate, generate_self_signed
+from tests.support.net import free_port
+from tests.support.peers import pysmbd_users_line, stop_process
 
 USER, PASSWORD = "quicuser", "Quic-Secret-42"
 RUNNER = Path(__file__).with_name("quic_server_runner.py")
 PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
 START_TIMEOUT = 30.0
-
-
-def free_port(kind: int) -> int:
-    """A port the kernel handed out just now for ``kind`` (SOCK_STREAM or SOCK_DGRAM) on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -44,6 +39,7 @@ class QuicPysmbd:
     certificate: GeneratedCertificate
     process: subprocess.Popen
     server_settings: str = ""
+    quic_settings: str = ""
 
     @property
     def config(self) -> Path:
@@ -58,6 +54,7 @@ class QuicPysmbd:
             f'[[listeners]]\ntransport = "tcp"\naddress = "127.0.0.1"\nport = {tcp_port}\n'
             f'[[listeners]]\ntransport = "quic"\naddress = "127.0.0.1"\nport = {quic_port}\n'
             f'[quic]\ncertificate = "{self.certificate.certificate}"\nprivate_key = "{self.certificate.private_key}"\n'
+            f"{self.quic_settings}\n"
             f'[[shares]]\nname = "data"\npath = "{self.share}"\n'
         )
         self.tcp_port, self.quic_port = tcp_port, quic_port
@@ -75,36 +72,26 @@ class QuicPysmbd:
         return (self.root / "server.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
-def users_line(user: str, password: str) -> str:
-    done = subprocess.run(
-        [PYSMBD, "hash-password", "--user", user],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def start_quic_pysmbd(root: Path, *, server_settings: str = "") -> QuicPysmbd:
+def start_quic_pysmbd(root: Path, *, server_settings: str = "", quic_settings: str = "") -> QuicPysmbd:
     share = root / "share"
     share.mkdir(parents=True)
-    (root / "users").write_text(users_line(USER, PASSWORD))
+    (root / "users").write_text(pysmbd_users_line(USER, PASSWORD))
     certificate = generate_self_signed(root / "cert.pem", root / "key.pem", ["localhost", "127.0.0.1"])
     tcp_port, quic_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     log = open(root / "server.log", "w")  # the child keeps its own copy of the descriptor
-    server = QuicPysmbd(root, share, tcp_port, quic_port, certificate, None, server_settings)  # type: ignore[arg-type]
+    server = QuicPysmbd(
+        root,
+        share,
+        tcp_port,
+        quic_port,
+        certificate,
+        None,
+        server_settings,
+        quic_settings,  # type: ignore[arg-type]
+    )
     server.write_config(tcp_port, quic_port)
     server.process = subprocess.Popen(
         [sys.executable, str(RUNNER), "--config", str(server.config)], stdout=subprocess.PIPE, stderr=log, text=True

@@ -27,57 +27,18 @@ import struct
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+# Also imported from here by bench/verify and bench/peers.py: keep these names importable from this module.
+from tests.support.net import free_tcp_ports, wait_for_port
+from tests.support.peers import require_tool, stop_process
+
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _FIRST_TEST_UID = 61000
-
-
-def require_tool(path_or_name: str, package: str) -> str:
-    """Return the tool's path, or fail (never skip) naming the Debian package that provides it."""
-    found = path_or_name if os.path.isabs(path_or_name) and os.path.exists(path_or_name) else None
-    found = found or shutil.which(path_or_name) or shutil.which(path_or_name, path="/usr/sbin:/sbin")
-    if not found:
-        pytest.fail(
-            "%s is missing: install the Debian package %s (apt-get install %s)" % (path_or_name, package, package)
-        )
-    return found
-
-
-def free_tcp_ports(count: int) -> list:
-    """Ports the kernel handed out just now (bound to port 0, read back, released)."""
-    sockets = []
-    try:
-        for _index in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def wait_for_port(port: int, process: subprocess.Popen | None, timeout: float, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(
-                "process exited with %s before listening on %d:\n%s" % (process.returncode, port, detail)
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise RuntimeError("nothing listened on 127.0.0.1:%d within %gs:\n%s" % (port, timeout, detail))
 
 
 @dataclass
@@ -94,13 +55,7 @@ class SambaServer:
     owned_dirs: list = field(default_factory=list)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
         for directory in self.owned_dirs:
             shutil.rmtree(directory, ignore_errors=True)
 

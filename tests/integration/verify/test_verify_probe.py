@@ -16,6 +16,7 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._probe impor
     run_probes,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import SessionCredentials
+from tests.support.net import free_udp_port
 
 from .conftest import SAMBA_PASSWORD, SAMBA_USER, free_tcp_ports, start_samba
 
@@ -155,9 +156,7 @@ def test_rdma_is_reported_unsupported_and_never_ok():
 
 
 def test_a_closed_quic_port_is_closed_and_the_row_says_whether_tls_was_validated():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_udp_port()
     checked, unchecked = (
         probe("127.0.0.1", [Endpoint("quic", port, "closed")], validate_certs=flag)[0] for flag in (True, False)
     )

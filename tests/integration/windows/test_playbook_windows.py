@@ -7,25 +7,11 @@ from pathlib import Path
 
 from tests.integration.windows.conftest import USER
 from tests.support.ansible_run import run_playbook
+from tests.support.plays import winrm_host_vars
 
 
 def write_inventory(tmp_path: Path, host, password: str) -> Path:
-    address, port = host.address
-    inventory = {
-        "all": {
-            "hosts": {
-                "win1": {
-                    "ansible_connection": "winrm",
-                    "ansible_host": address,
-                    "ansible_port": port,
-                    "ansible_user": USER,
-                    "ansible_password": password,
-                    "ansible_winrm_scheme": "http",
-                    "ansible_winrm_transport": "ntlm",
-                }
-            }
-        }
-    }
+    inventory = {"all": {"hosts": {"win1": winrm_host_vars(host.address, USER, password)}}}
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps(inventory))
     return path

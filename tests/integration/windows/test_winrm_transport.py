@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import winrm
 
@@ -17,6 +15,7 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm impor
     WinRMTarget,
 )
 from tests.integration.windows.conftest import round_trips, target_of
+from tests.support.net import free_port
 
 
 def test_ntlm_with_message_encryption_over_http(http_host, password, monkeypatch):
@@ -75,9 +74,7 @@ def test_unencrypted_http_is_refused_and_nothing_is_sent(http_host, password):
 
 
 def test_nothing_listening_is_a_clear_error(password):
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # free a moment ago: nothing listens there now
     closed = WinRMTarget.from_values(
         {"host": "127.0.0.1", "port": port, "scheme": "http", "user": "u", "password": password}
     )

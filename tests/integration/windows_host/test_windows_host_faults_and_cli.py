@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import requests
 import winrm
 from winrm.exceptions import WSManFaultError
 
+from tests.support.peers import stop_process
 from tests.support.windows_host import EmulatedWindowsHost, read_state_file
 from tests.support.windows_host.bootstrap_source import REPO_ROOT
 from tests.support.windows_host.testing import (
@@ -112,12 +112,7 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
         assert snapshot["counters"]["executions"] == 1
         assert snapshot["calls"][0]["command"] == "Get-SmbServerAlternativePort"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
     assert process.returncode == 0
     assert not pidfile.exists()
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
-import json
 import os
-import shutil
-import signal
 import socket
 import struct
 import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -30,6 +24,8 @@ from pysmbd.core import files
 from pysmbd.core.connection import PREAUTH_MAX_FRAME_SIZE, SMBServerConnection
 from pysmbd.core.events import ConnectionShouldClose
 from pysmbd.core.users import nt_hash
+from tests.support.net import free_port
+from tests.support.peers import require_tool, serve_pysmbd, stop_process, wait_until_running
 
 from .conftest import PASSWORD, USER
 from .wire_helpers import (
@@ -355,56 +351,28 @@ def served_share(tmp_path):
     share.mkdir()
     users = tmp_path / "users"
     users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash(PASSWORD).hex().upper()}:[U          ]:LCT-00000000:\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "pysmbd.toml"
     config.write_text(
         f'[server]\nusers_file = "{users}"\nstate_dir = "{tmp_path / "state"}"\n'
         f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
         f'[[shares]]\nname = "data"\npath = "{share}"\n'
     )
-    pysmbd = str(Path(sys.executable).with_name("pysmbd"))
     log = tmp_path / "pysmbd.log"
-    process = subprocess.Popen(
-        [pysmbd, "serve", "--config", str(config), "--log-file", str(log)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = serve_pysmbd(config, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            status = subprocess.run(
-                [pysmbd, "status", "--config", str(config), "--json"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            if status.stdout and json.loads(status.stdout).get("running"):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"pysmbd did not start; log:\n{log.read_text() if log.exists() else ''}")
-            time.sleep(0.1)
+        wait_until_running(process, config, log)
         yield port, share
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process)
     assert "core_failed" not in log.read_text()
 
 
 @pytest.mark.parametrize("protection", ["sign", "encrypt"])
 def test_smbclient_moves_many_large_frames_byte_identical(served_share, tmp_path, protection):
     """20 MiB is several 8 MiB WRITEs and READs in flight: frames wait behind the IO threads and reuse buffers."""
-    import subprocess
 
-    smbclient = shutil.which("smbclient")
-    if smbclient is None:
-        pytest.fail("smbclient is not installed: install the Debian package smbclient (apt-get install smbclient)")
+    smbclient = require_tool("smbclient", "smbclient")
     port, share = served_share
     data = os.urandom(20 * 1024 * 1024 + 4097)
     (tmp_path / "up.bin").write_bytes(data)

@@ -14,16 +14,11 @@ import pytest
 from pysmbd.config import load_config
 from pysmbd.server.app import PysmbdServer, StartupError
 from pysmbd.server.statusfile import running_pid
+from tests.support.net import free_port
 
 from .fake_core import FakeCore, frame, pattern
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listeners_toml(ports: List[int]) -> str:

@@ -17,7 +17,9 @@ from ansible_collections.smb.alternative_ports.plugins.modules.server_ports impo
     manage_ports,
     plan_with_standard_ports,
 )
-from tests.integration.linux.conftest import free_tcp_ports, pysmbd_command, write_config
+from tests.integration.linux.conftest import write_config
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_command
 
 
 def run(args):

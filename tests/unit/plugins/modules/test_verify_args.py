@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.smb.alternative_ports.plugins.modules import verify
+from tests.support.net import free_port
 
 
 def run_module(capsys, args: dict) -> dict:
     with patch_module_args(args), pytest.raises(SystemExit):
         verify.main()
     return json.loads(capsys.readouterr().out)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_endpoints_or_model_is_required(capsys):
@@ -44,7 +38,7 @@ def test_session_level_needs_credentials_and_a_share(capsys):
 
 
 def test_the_models_verify_section_supplies_unset_options(capsys, tmp_path):
-    port = closed_port()
+    port = free_port()
     model = {
         "server": {"ports": [{"transport": "tcp", "port": port}], "standard_ports": "keep"},
         "verify": {
@@ -72,7 +66,7 @@ def test_limits_must_be_positive(capsys, option, value, words):
 
 def test_a_report_in_a_missing_directory_fails_with_the_path(capsys, tmp_path):
     report = tmp_path / "missing" / "verify.json"
-    args = {"endpoints": [{"port": closed_port(), "expect": "closed"}], "report_json": str(report)}
+    args = {"endpoints": [{"port": free_port(), "expect": "closed"}], "report_json": str(report)}
     result = run_module(capsys, args)
     assert result["failed"] and "report_json: cannot write %s" % report in result["msg"]
     assert result["summary"] == {"total": 1, "ok": 1, "failed": 0}
@@ -80,7 +74,7 @@ def test_a_report_in_a_missing_directory_fails_with_the_path(capsys, tmp_path):
 
 def test_password_is_never_returned(capsys):
     args = {
-        "endpoints": [{"port": closed_port()}],
+        "endpoints": [{"port": free_port()}],
         "level": "session",
         "username": "someone",
         "password": "Secret-Never-Shown-7",
