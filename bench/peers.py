@@ -6,6 +6,7 @@ through nss_wrapper); this module adds what the benchmarks measure: the process 
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ from typing import Dict, List, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 # The top conftest first, as pytest would: it sets up what the tests assume (collection link, venv first on PATH).
-import tests.conftest  # noqa: E402, F401
+importlib.import_module("tests.conftest")
 from tests.integration.verify import conftest as verify_peers  # noqa: E402
 
 PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
