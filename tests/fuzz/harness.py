@@ -148,6 +148,7 @@ class FuzzTarget:
     def complete_io(self) -> FeedResult:
         """Finish the deferred READ/WRITE calls (as a worker thread would), then check what came out."""
         described = "completing deferred IO"
+        finished = 0
         with wall_clock_guard(CALL_LIMIT_SECONDS, described):
             while self._io:
                 work, done = self._io.pop(0)
@@ -156,7 +157,9 @@ class FuzzTarget:
                 except Exception as failure:  # handed to the core, as the adapter's executor does
                     result, error = None, failure
                 done(result, error)
-        return self._collect([], self.closed is not None, described)
+                finished += 1
+        # each finished IO answers its request and releases the frames held behind it: bound per answer owed
+        return self._collect([], self.closed is not None, described, answers=max(finished, self._owed))
 
     def __enter__(self) -> FuzzTarget:
         logging.getLogger("pysmbd").addHandler(self._errors)
@@ -177,7 +180,7 @@ class FuzzTarget:
             self.conn.receive_data(data, self.now)
         return self._collect(complete, was_closed, described)
 
-    def _collect(self, complete: List[bytes], was_closed: bool, described: str) -> FeedResult:
+    def _collect(self, complete: List[bytes], was_closed: bool, described: str, answers: int = 0) -> FeedResult:
         with wall_clock_guard(CALL_LIMIT_SECONDS, "data_to_send()/next_event()"):
             chunks = self.conn.data_to_send()
             found = []
@@ -188,7 +191,7 @@ class FuzzTarget:
             result = FeedResult(list(wire.split_frames(stream)), found)
         except AssertionError as error:
             raise PropertyViolation(f"{error}\n  after {described}") from None
-        self._check(result, complete, was_closed, described, len(stream))
+        self._check(result, complete, was_closed, described, len(stream), answers)
         return result
 
     def feed_frame(self, message: bytes) -> FeedResult:
@@ -209,7 +212,9 @@ class FuzzTarget:
             self._pending = b""  # the core must have closed; our copy need not grow
         return complete
 
-    def _check(self, result: FeedResult, complete: List[bytes], was_closed: bool, described: str, sent: int) -> None:
+    def _check(
+        self, result: FeedResult, complete: List[bytes], was_closed: bool, described: str, sent: int, answers: int = 0
+    ) -> None:
         def fail(problem: str) -> None:
             raise PropertyViolation(f"{problem}\n  after {described}")
 
@@ -232,7 +237,7 @@ class FuzzTarget:
         for reply in replies:
             if reply.status == wire.STATUS_INTERNAL_ERROR:
                 fail(f"STATUS_INTERNAL_ERROR for command {reply.command:#x}")
-        bound = 2 * self.context.max_frame_size * max(1, len(complete))
+        bound = 2 * self.context.max_frame_size * max(1, len(complete), answers)
         if sent > bound:
             fail(f"one call produced {sent} bytes of output (bound {bound})")
         # A partial frame; frames held behind a deferred IO are the adapter's to bound (it stops reading).

@@ -19,6 +19,7 @@ from .wire_helpers import (
     create_request,
     file_id_of,
     framed,
+    header,
     open_tree,
     read_request,
     responses,
@@ -28,6 +29,12 @@ from .wire_helpers import (
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
+STATUS_INVALID_PARAMETER = 0xC000000D
+STATUS_FILE_CLOSED = 0xC0000128
+STATUS_END_OF_FILE = 0xC0000011
+STATUS_USER_SESSION_DELETED = 0xC0000203
+STATUS_DELETE_PENDING = 0xC0000056
+FULL = 0x001F01FF  # FILE_ALL_ACCESS, DELETE included
 
 
 @pytest.fixture
@@ -152,3 +159,100 @@ def test_failure_after_a_create_does_not_skip_the_related_close(tree):
     )
     assert [a.status for a in send(conn, chain)] == [0, 0xC000000D, 0]
     assert conn.opens == {}
+
+
+def test_a_compound_that_starts_related_fails_its_chain(tree):
+    """MS-SMB2 3.3.5.2.7.2 (smbtorture compound.invalid1, related9): the first request must not be related; the
+    related requests after it fail too, even with a real FileId, and an unrelated one runs on its own."""
+    conn, sid, tid, root = tree
+    (created,) = send(conn, create_request(59, sid, tid, "kept.txt", disposition=2))
+    kept = file_id_of(created)
+    chain = compound(
+        create_request(60, sid, tid, "never.txt", disposition=2, flags=FLAG_RELATED),
+        close_request(61, sid, tid, kept, flags=FLAG_RELATED),
+        close_request(62, sid, tid, ANY_FILE_ID),
+    )
+    statuses = [a.status for a in send(conn, chain)]
+    assert statuses == [STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER, STATUS_FILE_CLOSED]
+    assert not (root / "never.txt").exists()
+    assert kept in conn.opens  # the related CLOSE did not run
+
+
+def test_related_request_after_an_unknown_session_is_invalid(tree):
+    """compound.invalid2: a related request inherits the session of the one before, yet none from a request
+    that found no session: that is STATUS_INVALID_PARAMETER (3.3.5.2.7.2), not USER_SESSION_DELETED."""
+    conn, sid, tid, _root = tree
+    unknown = 0xFFFFFFFFFFFFFFFF
+    chain = compound(
+        create_request(60, sid, tid, "s.txt", disposition=2),
+        close_request(61, unknown, 0xFFFFFFFF, ANY_FILE_ID, flags=FLAG_RELATED),
+        close_request(62, unknown, 0xFFFFFFFF, ANY_FILE_ID),
+        close_request(63, unknown, 0xFFFFFFFF, ANY_FILE_ID, flags=FLAG_RELATED),
+    )
+    statuses = [a.status for a in send(conn, chain)]
+    assert statuses == [0, 0, STATUS_USER_SESSION_DELETED, STATUS_INVALID_PARAMETER]
+    assert conn.opens == {}
+
+
+def test_related_requests_after_a_failed_read(tree):
+    """compound.invalid4 and related5: a failure on a FileId is shared by the related request that names the
+    same FileId, while an unknown command is answered STATUS_INVALID_PARAMETER on its own."""
+    conn, sid, tid, _root = tree
+    (created,) = send(conn, create_request(59, sid, tid, "empty.txt", disposition=2))
+    file_id = file_id_of(created)
+    bogus = header(0xFF, 61, session_id=sid, tree_id=tid, flags=FLAG_RELATED) + struct.pack("<HH", 4, 0)
+    answers = send(conn, compound(read_request(60, sid, tid, file_id, 1), bogus))
+    assert [a.status for a in answers] == [STATUS_END_OF_FILE, STATUS_INVALID_PARAMETER]
+    answers = send(
+        conn,
+        compound(
+            read_request(62, sid, tid, ANY_FILE_ID, 1), close_request(63, sid, tid, ANY_FILE_ID, flags=FLAG_RELATED)
+        ),
+    )
+    assert [a.status for a in answers] == [STATUS_FILE_CLOSED, STATUS_FILE_CLOSED]
+
+
+def set_disposition_request(message_id: int, sid: int, tid: int, file_id: bytes, delete: bool) -> bytes:
+    """SET_INFO FileDispositionInformation (MS-SMB2 2.2.39, MS-FSCC 2.4.11)."""
+    body = struct.pack("<HBBIHHI16s", 33, 1, 13, 1, 64 + 32, 0, 0, file_id) + bytes([delete])
+    return header(0x11, message_id, session_id=sid, tree_id=tid) + body
+
+
+def delete_pending_of(conn, message_id: int, sid: int, tid: int, file_id: bytes) -> int:
+    """QUERY_INFO FileStandardInformation's DeletePending (MS-SMB2 2.2.37, MS-FSCC 2.4.41)."""
+    body = struct.pack("<HBBIHHIII16s", 41, 1, 5, 24, 0, 0, 0, 0, 0, file_id) + b"\x00"
+    (answer,) = send(conn, header(0x10, message_id, session_id=sid, tree_id=tid) + body)
+    assert answer.status == 0, hex(answer.status)
+    offset = struct.unpack_from("<H", answer.body, 2)[0]
+    return answer.raw[offset + 20]
+
+
+def test_delete_waits_for_the_last_open(tree):
+    """smbtorture dir.modify: a delete set through one handle happens when the file's last open closes
+    (MS-FSA 2.1.5.4); meanwhile the file stays listed, the other handle sees DeletePending and a new open gets
+    STATUS_DELETE_PENDING."""
+    conn, sid, tid, root = tree
+    (first,) = send(conn, create_request(60, sid, tid, "busy.txt", disposition=2, access=FULL))
+    (second,) = send(conn, create_request(61, sid, tid, "busy.txt", disposition=1, access=FULL))
+    kept, deleter = file_id_of(first), file_id_of(second)
+    assert send(conn, set_disposition_request(62, sid, tid, deleter, True))[0].status == 0
+    assert send(conn, close_request(63, sid, tid, deleter))[0].status == 0
+    assert (root / "busy.txt").exists()
+    assert delete_pending_of(conn, 64, sid, tid, kept) == 1
+    assert send(conn, create_request(65, sid, tid, "busy.txt", disposition=1))[0].status == STATUS_DELETE_PENDING
+    assert send(conn, close_request(66, sid, tid, kept))[0].status == 0
+    assert not (root / "busy.txt").exists()
+    assert conn.context.open_files == {}
+
+
+def test_cleared_disposition_keeps_the_file(tree):
+    """FileDispositionInformation with DeleteFile FALSE clears the pending delete for every open (2.1.5.14.3)."""
+    conn, sid, tid, root = tree
+    (first,) = send(conn, create_request(60, sid, tid, "stay.txt", disposition=2, access=FULL))
+    (second,) = send(conn, create_request(61, sid, tid, "stay.txt", disposition=1, access=FULL))
+    first_id, second_id = file_id_of(first), file_id_of(second)
+    assert send(conn, set_disposition_request(62, sid, tid, first_id, True))[0].status == 0
+    assert send(conn, set_disposition_request(63, sid, tid, second_id, False))[0].status == 0
+    send(conn, close_request(64, sid, tid, first_id))
+    send(conn, close_request(65, sid, tid, second_id))
+    assert (root / "stay.txt").exists()

@@ -148,6 +148,48 @@ def _within_budget(
     return (header, response, owner), used + size
 
 
+def _check_related(req: Request) -> None:
+    """Refuse a related request the chain cannot serve (MS-SMB2 3.3.5.2.7.2)."""
+    chain = req.chain
+    if chain.error is None:
+        chain.error = _broken_chain(req)
+    if chain.error is not None:
+        raise SMBError(chain.error, "an earlier request of the compound failed")
+
+
+def _broken_chain(req: Request) -> Optional[int]:
+    """STATUS_INVALID_PARAMETER for this related request and the rest of its chain, when it has nothing to
+    inherit from: it is the first of its frame (the chain fails), or the request before it settled no
+    session (3.3.5.2.7.2)."""
+    header, chain = req.header, req.chain
+    if not chain.started:
+        return STATUS_INVALID_PARAMETER
+    inherits_session = header.session_id in (ALL_FF_SESSION, 0)
+    if inherits_session and not chain.session_id and header.command not in _NO_SESSION_COMMANDS:
+        return STATUS_INVALID_PARAMETER
+    return None
+
+
+def _update_chain(req: Request, response: Response) -> None:
+    """Record what the next related request inherits from this one."""
+    chain, header = req.chain, req.header
+    chain.started = True
+    chain.status = response.status
+    if response.session_id is not None:
+        chain.session_id = response.session_id
+    else:  # 0 when this request found no session: a related request after it fails (3.3.5.2.7.2)
+        chain.session_id = req.session.session_id if req.session else 0
+    chain.tree_id = (
+        response.tree_id if response.tree_id is not None else (req.tree.tree_id if req.tree else header.tree_id)
+    )
+    if response.new_file_id is not None:
+        chain.file_id = response.new_file_id
+    if header.command == CREATE and response.status != STATUS_SUCCESS:
+        # the chain's FileId never came to be: the related requests after it fail alike. A failure after
+        # a successful CREATE does not stop the rest, so a trailing CLOSE still runs.
+        chain.error = response.status
+
+
 class SMBServerConnection:
     """The server side of one SMB2/3 connection; feed it bytes, send what it returns."""
 
@@ -516,6 +558,7 @@ class SMBServerConnection:
         if not header.is_related:  # an unrelated request starts a new chain inside the compound
             req.chain.file_id = None
             req.chain.status = STATUS_SUCCESS
+            req.chain.error = None
         owner: Optional[Session] = None
         try:
             owner = self._prepare(req, encrypted_by)
@@ -523,8 +566,8 @@ class SMBServerConnection:
                 response = self._negotiate(req)
             else:
                 handler = HANDLERS.get(header.command)
-                if handler is None:
-                    raise SMBError(STATUS_NOT_SUPPORTED, f"unknown command 0x{header.command:x}")
+                if handler is None:  # a request that fits no structure of MS-SMB2 2.2 (3.3.5.2.6)
+                    raise SMBError(STATUS_INVALID_PARAMETER, f"unknown command 0x{header.command:x}")
                 response = handler(self, req)
         except SMBError as error:
             log.debug("command 0x%x from %s failed: %s", header.command, self.peer, error)
@@ -538,18 +581,7 @@ class SMBServerConnection:
             )
             if owner is not None and not owner.valid:
                 owner = None
-        chain = req.chain
-        chain.status = response.status
-        chain.session_id = (
-            response.session_id
-            if response.session_id is not None
-            else (req.session.session_id if req.session else header.session_id)
-        )
-        chain.tree_id = (
-            response.tree_id if response.tree_id is not None else (req.tree.tree_id if req.tree else header.tree_id)
-        )
-        if response.new_file_id is not None:
-            chain.file_id = response.new_file_id
+        _update_chain(req, response)
         return header, response, owner
 
     def _session_id_of(self, req: Request) -> int:
@@ -564,10 +596,8 @@ class SMBServerConnection:
         header = req.header
         if header.command != NEGOTIATE and (not self.dialect or self.dialect == DIALECT_WILDCARD):
             raise SMBError(STATUS_INVALID_PARAMETER, "NEGOTIATE first")
-        if header.is_related and req.chain.status != STATUS_SUCCESS and req.chain.file_id is None:
-            # No file came out of the chain so far (its CREATE failed): the related requests share that fate.
-            # A failure after a successful CREATE does not stop the rest, so a trailing CLOSE still runs.
-            raise SMBError(req.chain.status, "previous request of the compound failed")
+        if header.is_related:
+            _check_related(req)
         session_id = self._session_id_of(req)
         owner = self.sessions.get(session_id) if session_id else None
         if owner is not None and owner.signer is not None and header.command != SESSION_SETUP:

@@ -21,6 +21,7 @@ from .request import FRAME_PREFIX, DeferredIO, Request, Response
 from .session import Tree
 from .status import (
     STATUS_ACCESS_DENIED,
+    STATUS_DELETE_PENDING,
     STATUS_DIRECTORY_NOT_EMPTY,
     STATUS_DISK_FULL,
     STATUS_END_OF_FILE,
@@ -86,6 +87,28 @@ LOCK_UNLOCK = 0x4
 
 
 @dataclass
+class SharedFile:
+    """What every open of one file shares: MS-FSA keeps DeletePending on the file (2.1.5.14.3), and deletes
+    it when its last open closes (2.1.5.4), so a pending delete waits for the other handles."""
+
+    key: tuple[int, int]
+    """(st_dev, st_ino)."""
+    table: dict
+    """``ServerContext.open_files``, which holds this entry while ``opens`` is positive."""
+    opens: int = 0
+    delete_pending: bool = False
+
+
+def attach_shared(table: dict, st: os.stat_result) -> SharedFile:
+    key = (st.st_dev, st.st_ino)
+    shared = table.get(key)
+    if shared is None:
+        shared = table[key] = SharedFile(key, table)
+    shared.opens += 1
+    return shared
+
+
+@dataclass
 class Open:
     """One open file, directory or pipe, known to the client by its FileId."""
 
@@ -103,10 +126,36 @@ class Open:
     listing_pos: int = 0
     listing_pattern: str = ""
     locks: list[tuple[int, int, bool]] = field(default_factory=list)
+    shared: Optional[SharedFile] = None
+    """Shared with the other opens of this file (a file or directory of a share; not the root or a pipe)."""
 
     @property
     def display_name(self) -> str:
         return "\\".join(self.parts)
+
+    @property
+    def delete_pending(self) -> bool:
+        """DeletePending as FileStandardInformation reports it: this open's or another one's (MS-FSCC 2.4.41)."""
+        return self.delete_on_close or (self.shared is not None and self.shared.delete_pending)
+
+    def set_delete_pending(self, pending: bool) -> None:
+        """FileDispositionInformation: sets or clears the file's DeletePending, for every open (MS-FSA 2.1.5.14.3)."""
+        self.delete_on_close = pending and self.shared is None
+        if self.shared is not None:
+            self.shared.delete_pending = pending
+
+    def _last_to_close(self) -> bool:
+        """Leave the file's shared state; True when the file is to be deleted now (its last open closes)."""
+        shared = self.shared
+        if shared is None:
+            return self.delete_on_close
+        self.shared = None
+        shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
+        shared.opens -= 1
+        if shared.opens > 0:
+            return False
+        shared.table.pop(shared.key, None)
+        return shared.delete_pending
 
     def fstat(self) -> os.stat_result:
         return os.fstat(self.fd)
@@ -116,17 +165,26 @@ class Open:
         if self.fd < 0:
             return
         try:
-            if self.delete_on_close and self.tree.share is not None and self.parts:
-                with fs.parent_dir(self.tree.share.path, self.parts) as parent:
-                    if self.is_dir:
-                        os.rmdir(fs.find_entry(parent, self.parts[-1]), dir_fd=parent)
-                    else:
-                        os.unlink(fs.find_entry(parent, self.parts[-1]), dir_fd=parent)
+            if self._last_to_close() and self.tree.share is not None and self.parts:
+                self._delete()
         except (OSError, fs.SMBError):
             pass  # the client asked for a best effort; the file may be gone already
         finally:
             os.close(self.fd)
             self.fd = -1
+
+    def _delete(self) -> None:
+        assert self.tree.share is not None
+        st = os.fstat(self.fd)
+        with fs.parent_dir(self.tree.share.path, self.parts) as parent:
+            leaf = fs.find_entry(parent, self.parts[-1])
+            found = fs.lstat_at(parent, leaf)
+            if found is None or (found.st_dev, found.st_ino) != (st.st_dev, st.st_ino):
+                return  # renamed through another open since: this name is no longer our file
+            if self.is_dir:
+                os.rmdir(leaf, dir_fd=parent)
+            else:
+                os.unlink(leaf, dir_fd=parent)
 
 
 def lookup_open(conn: SMBServerConnection, req: Request, raw_file_id: bytes) -> Open:
@@ -278,6 +336,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                 fd = fs.open_at(parent, leaf, os.O_RDWR | os.O_CREAT | os.O_EXCL)
                 is_dir = False
         else:
+            _refuse_delete_pending(conn.context.open_files, st)
             is_dir = stat.S_ISDIR(st.st_mode)
             if disposition == FILE_CREATE:
                 raise SMBError(STATUS_OBJECT_NAME_COLLISION, "file exists")
@@ -311,9 +370,17 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
     parts = (*parts[:-1], leaf)  # the name as stored, whatever case the client used
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, parts, fd, is_dir, granted)
     handle.delete_on_close = bool(options & FILE_DELETE_ON_CLOSE)
-    conn.opens[handle.file_id] = handle
     st_now = os.fstat(fd)
+    handle.shared = attach_shared(conn.context.open_files, st_now)
+    conn.opens[handle.file_id] = handle
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
+
+
+def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
+    """A file whose delete waits for its last open cannot be opened again (MS-FSA 2.1.5.1.2.1)."""
+    shared = open_files.get((st.st_dev, st.st_ino))
+    if shared is not None and shared.delete_pending:
+        raise SMBError(STATUS_DELETE_PENDING, "the file is being deleted")
 
 
 def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Response:

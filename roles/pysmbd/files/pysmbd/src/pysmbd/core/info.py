@@ -235,7 +235,7 @@ def _file_info(handle: Open, info_class: int) -> bytes:
     name = "\\" + handle.display_name
     builders = {
         4: lambda: fileinfo.basic(st, times),
-        5: lambda: fileinfo.standard(st, handle.delete_on_close),
+        5: lambda: fileinfo.standard(st, handle.delete_pending),
         6: lambda: struct.pack("<Q", st.st_ino),
         7: lambda: struct.pack("<I", 0),
         8: lambda: struct.pack("<I", handle.granted),
@@ -243,7 +243,7 @@ def _file_info(handle: Open, info_class: int) -> bytes:
         14: lambda: struct.pack("<Q", handle.position),
         16: lambda: struct.pack("<I", 0),
         17: lambda: struct.pack("<I", 0),
-        18: lambda: fileinfo.all_info(st, times, handle.delete_on_close, handle.granted, handle.position, name),
+        18: lambda: fileinfo.all_info(st, times, handle.delete_pending, handle.granted, handle.position, name),
         21: lambda: _alternate_name(handle),
         15: _no_eas,
         22: lambda: fileinfo.stream_info(st),
@@ -380,7 +380,7 @@ def _set_delete_pending(handle: Open, pending: bool) -> None:
         raise SMBError(STATUS_ACCESS_DENIED, "cannot delete the share root")
     if pending and handle.is_dir and os.listdir(handle.fd):
         raise SMBError(STATUS_DIRECTORY_NOT_EMPTY, "directory not empty")
-    handle.delete_on_close = pending
+    handle.set_delete_pending(pending)
 
 
 def _rename(conn: SMBServerConnection, handle: Open, data: bytes) -> None:

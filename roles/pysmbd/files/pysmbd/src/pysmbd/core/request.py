@@ -21,6 +21,10 @@ class ChainState:
     tree_id: int = 0
     file_id: Optional[bytes] = None
     status: int = STATUS_SUCCESS
+    error: Optional[int] = None
+    """A status every later related request of this chain fails with (a failed CREATE, a broken chain)."""
+    started: bool = False
+    """A request of this frame was handled already: the first one must not claim to be related."""
 
 
 @dataclass
@@ -60,6 +64,9 @@ class Request:
     def file_id(self, raw: bytes) -> bytes:
         """The FileId a request names; all-0xFF in a related request means the previous request's file."""
         if raw == ANY_FILE_ID and self.header.is_related:
+            if self.chain.file_id is None and self.chain.status != STATUS_SUCCESS:
+                # the previous request failed on the FileId it named: share its status (MS-SMB2 3.3.5.2.7.2)
+                raise SMBError(self.chain.status, "the previous request of the compound failed")
             if self.chain.file_id is None:
                 raise SMBError(STATUS_INVALID_PARAMETER, "related request without a previous file")
             return self.chain.file_id
