@@ -77,7 +77,9 @@ def _run(data: bytes) -> None:
                 for frame in split_frames(stream):
                     body = frame[4:]
                     is_whole = len(frame) >= 4 and len(body) == int.from_bytes(frame[1:4], "big")
-                    rebound.append(wire.framed(corpus.rebind(body, session_id)) if is_whole else frame)
+                    if is_whole:  # numbered after the login's MessageIds, which the core checks (MS-SMB2 3.3.5.2.3)
+                        frame = wire.framed(target.number(corpus.rebind(body, session_id)))
+                    rebound.append(frame)
                 stream = b"".join(rebound)
             chunk = 1 << ((mode >> 1) & 0x7) if mode & 0x0E else len(stream) or 1
             for start in range(0, len(stream), chunk):

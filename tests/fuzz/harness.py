@@ -14,6 +14,11 @@ Properties checked on every ``feed`` (a failure names the input that broke it):
 * a complete request frame that needs an answer gets one, or the connection is told to close: never silence;
   while traffic is plain SMB2, every request (CANCEL aside) is answered exactly once, at the latest when the
   deferred IO (``deferred_io=True``: the adapter's worker threads, completed by ``complete_io()``) is done.
+
+A request whose MessageId the server never granted, or one used before, ends the connection (MS-SMB2
+3.3.5.2.3): that close is a correct answer like any other. So that hand-built and replayed requests reach
+the handlers, ``feed_frame`` and ``sign`` number them as a client does (``number``); ``feed`` sends bytes as
+they are.
 """
 
 from __future__ import annotations
@@ -138,6 +143,7 @@ class FuzzTarget:
         self._owed = 0  # requests not answered yet (exact while every frame both ways is plain SMB2)
         self._exact = True
         self._io: List[tuple] = []
+        self.next_message_id = 0  # the client's lowest unused sequence number (MS-SMB2 3.2.4.1.6)
         if deferred_io:  # as the TCP adapter does: READ/WRITE system calls finish later, on our say-so
             self.conn.io_executor = lambda work, done: self._io.append((work, done))
 
@@ -195,7 +201,29 @@ class FuzzTarget:
         return result
 
     def feed_frame(self, message: bytes) -> FeedResult:
-        return self.feed(wire.framed(message))
+        """Frame and feed one message, its requests numbered by ``number`` (but signed ones, ``sign`` did it)."""
+        return self.feed(wire.framed(self.number(message, skip_signed=True)))
+
+    def number(self, message: bytes, *, skip_signed: bool = False) -> bytes:
+        """Give each request of a (compound) message the next MessageIds, CreditCharge of them, as a client does
+        (CANCEL uses none; an SMB1 NEGOTIATE counts as MessageId 0), and have it ask for 64 credits beyond its
+        charge: replayed requests asked for what their recorded session needed, not for what this one does.
+        Damaged bytes stay as they are elsewhere."""
+        if message[:4] == wire.SMB1_MAGIC:
+            self.next_message_id = max(self.next_message_id, 1)
+        out = bytearray(message)
+        offset = 0
+        while len(out) - offset >= wire.HEADER_SIZE and out[offset : offset + 4] == wire.SMB2_MAGIC:
+            (charge,) = struct.unpack_from("<H", out, offset + 6)
+            command, credits, flags, next_command = struct.unpack_from("<HHII", out, offset + 12)
+            if command != wire.CANCEL and not (skip_signed and flags & wire.FLAG_SIGNED):
+                struct.pack_into("<H", out, offset + 14, min(max(credits, charge + 64), 0xFFFF))
+                struct.pack_into("<Q", out, offset + 24, self.next_message_id)
+                self.next_message_id += max(1, charge)
+            if not next_command or offset + next_command >= len(out):
+                break
+            offset += next_command
+        return bytes(out)
 
     # ------------------------------------------------------------------ properties
 
@@ -298,7 +326,7 @@ class FuzzTarget:
         """
         signer = self.conn.sessions[session_id].signer
         assert signer is not None, "the session has no signing key"
-        out = bytearray(message)
+        out = bytearray(self.number(message))
         flags, message_id = struct.unpack_from("<I", out, 16)[0], struct.unpack_from("<Q", out, 24)[0]
         struct.pack_into("<I", out, 16, flags | wire.FLAG_SIGNED)
         out[48:64] = bytes(16)

@@ -17,7 +17,7 @@ from .conftest import PASSWORD, USER, require_binary
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
-SUITES = ("smb2.connect", "smb2.read", "smb2.rw", "smb2.dir", "smb2.getinfo", "smb2.compound")
+SUITES = ("smb2.connect", "smb2.read", "smb2.rw", "smb2.dir", "smb2.getinfo", "smb2.compound", "smb2.credits")
 BASELINE = Path(__file__).with_name("smbtorture_baseline.txt")
 RESULT_LINE = re.compile(r"^(success|failure|error|skip): (\S+)")
 

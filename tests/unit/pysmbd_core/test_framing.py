@@ -42,10 +42,11 @@ def test_negotiate_fed_byte_by_byte(context):
 def test_two_frames_and_trailing_bytes_in_one_read(context):
     conn = SMBServerConnection(context)
     echo = framed(header(0x0D, 1) + b"\x04\x00\x00\x00")
-    conn.receive_data(framed(negotiate_request()) + echo + echo[:5], now=1.0)
+    second = framed(header(0x0D, 2) + b"\x04\x00\x00\x00")
+    conn.receive_data(framed(negotiate_request()) + echo + second[:5], now=1.0)
     first = responses(conn)
     assert [r.command for r in first] == [0x00, 0x0D]
-    conn.receive_data(echo[5:], now=1.0)
+    conn.receive_data(second[5:], now=1.0)
     assert [r.command for r in responses(conn)] == [0x0D]
 
 
@@ -71,7 +72,8 @@ def test_smb1_negotiate_offering_smb2_gets_the_wildcard_dialect(context):
     (answer,) = responses(conn)
     assert answer.command == 0 and answer.status == 0
     assert dialect_of(answer) == 0x02FF
-    conn.receive_data(framed(negotiate_request()), now=1.0)
+    assert answer.credits == 1  # the SMB1 NEGOTIATE used MessageId 0 (MS-SMB2 3.3.5.2.3): the next is 1
+    conn.receive_data(framed(negotiate_request(message_id=1)), now=1.0)
     assert dialect_of(responses(conn)[0]) == 0x0311
 
 

@@ -71,8 +71,8 @@ def test_garbage_security_blob_is_a_logon_failure_not_a_crash(context):
     conn = SMBServerConnection(context)
     conn.receive_data(framed(negotiate_request()), now=1.0)
     responses(conn)
-    for blob in (b"\x60\x03\x06\x01\x00", b"NTLMSSP\x00\x03" + bytes(40), os.urandom(300)):
-        conn.receive_data(framed(session_setup_request(1, 0, blob)), now=1.0)
+    for message_id, blob in enumerate((b"\x60\x03\x06\x01\x00", b"NTLMSSP\x00\x03" + bytes(40), os.urandom(300)), 1):
+        conn.receive_data(framed(session_setup_request(message_id, 0, blob)), now=1.0)
         (answer,) = responses(conn)
         assert answer.status == STATUS_LOGON_FAILURE
     assert conn.sessions == {}

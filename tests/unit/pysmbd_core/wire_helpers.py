@@ -23,9 +23,22 @@ def header(
     credits: int = 32,
     flags: int = 0,
     next_command: int = 0,
+    credit_charge: int = 1,
 ) -> bytes:
     return HEADER.pack(
-        b"\xfeSMB", 64, 1, 0, command, credits, flags, next_command, message_id, 0, tree_id, session_id, bytes(16)
+        b"\xfeSMB",
+        64,
+        credit_charge,
+        0,
+        command,
+        credits,
+        flags,
+        next_command,
+        message_id,
+        0,
+        tree_id,
+        session_id,
+        bytes(16),
     )
 
 
@@ -33,7 +46,9 @@ def framed(message: bytes) -> bytes:
     return struct.pack(">I", len(message)) + message
 
 
-def negotiate_request(dialects=SMB2_DIALECTS, *, signing_required: bool = False, ciphers=(2, 1)) -> bytes:
+def negotiate_request(
+    dialects=SMB2_DIALECTS, *, signing_required: bool = False, ciphers=(2, 1), message_id: int = 0
+) -> bytes:
     """A NEGOTIATE with the 3.1.1 preauth and encryption contexts when 3.1.1 is offered."""
     dialect_bytes = struct.pack(f"<{len(dialects)}H", *dialects)
     fixed_end = 64 + 36 + len(dialect_bytes)
@@ -63,7 +78,7 @@ def negotiate_request(dialects=SMB2_DIALECTS, *, signing_required: bool = False,
     )
     if contexts:
         body += bytes(context_offset - fixed_end) + contexts
-    return header(0, 0) + body
+    return header(0, message_id) + body
 
 
 def session_setup_request(message_id: int, session_id: int, token: bytes) -> bytes:

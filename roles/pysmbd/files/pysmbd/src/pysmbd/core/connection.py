@@ -13,6 +13,9 @@ Rules of this file:
   can answer with ``Response.deferred`` and the response is sent when the executor reports the IO done.
   Until then the connection keeps receiving (and decrypting) but holds every later frame, so requests
   are still handled one at a time and in order: no CLOSE overtakes a WRITE, credits are granted in order.
+* Every request but CANCEL must use MessageIds the server granted as credits and not used before (the
+  command sequence window of MS-SMB2 3.3.1.1, checked as 3.3.5.2.3 says, in ``credits.SequenceWindow``);
+  one that does not ends the connection, as Windows and Samba do.
 * Before any session is established a frame may not exceed ``PREAUTH_MAX_FRAME_SIZE`` (NEGOTIATE and
   SESSION_SETUP are small): an unauthenticated peer cannot make the server buffer 8 MiB.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
@@ -31,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 
 from . import crypto, events, files, info, ioctl, negotiate, session
 from .context import ServerContext
+from .credits import SequenceWindow
 from .files import Open
 from .receiver import BufferPool, FrameReceiver, FrameTooLarge, FramingError
 from .request import FRAME_PREFIX, ChainState, DeferredIO, Request, Response, error_body
@@ -205,7 +209,8 @@ class SMBServerConnection:
         self.sessions: dict[int, Session] = {}
         self.opens: dict[bytes, Open] = {}
         self.next_file_id = 1
-        self._credits = 1
+        self._window = SequenceWindow(MAX_CREDITS)
+        """The MessageIds the client may use next: { 0 } at first, one more per credit granted."""
         self._pool = BufferPool()
         self._receiver = FrameReceiver(self._pool)
         self._authenticated = False
@@ -461,6 +466,9 @@ class SMBServerConnection:
         if not dialect:
             self._close_because("SMB1 client that offers no SMB2 dialect")
             return
+        if not self._window.consume(0):  # an SMB1 NEGOTIATE counts as MessageId 0 (MS-SMB2 3.3.5.2.3)
+            self._close_because("SMB1 NEGOTIATE after MessageId 0 was used")
+            return
         result = negotiate.NegotiateResult(
             dialect,
             bytes(16),
@@ -475,7 +483,7 @@ class SMBServerConnection:
             self._set_negotiated(result)
         body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, now)
         request = Header(0, 0, NEGOTIATE, 1, 0, 0, 0, 0, 0, 0, bytes(16))
-        message = pack_response_header(request, STATUS_SUCCESS, 1) + body
+        message = pack_response_header(request, STATUS_SUCCESS, self._window.grant(1)) + body
         self._outgoing.append(frame(len(message)) + message)
 
     def _set_negotiated(self, result: negotiate.NegotiateResult) -> None:
@@ -534,6 +542,8 @@ class SMBServerConnection:
                     self._close_because("invalid NextCommand in a compound")
                     return
                 end = offset + header.next_command
+            if not self._take_sequence(header):
+                return
             request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
             request.may_defer = offset == 0 and not header.next_command and self.io_executor is not None
             outcome = self._handle_request(request, encrypted_by)
@@ -584,6 +594,26 @@ class SMBServerConnection:
         _update_chain(req, response)
         return header, response, owner
 
+    def _take_sequence(self, header: Header) -> bool:
+        """Use the request's MessageId (its CreditCharge numbers from there on a multi-credit connection) from
+        the command sequence window, or ask to close the connection (MS-SMB2 3.3.5.2.3, 3.3.5.2.5)."""
+        if header.command == CANCEL:  # a CANCEL reuses the MessageId of what it cancels: it uses no number
+            return True
+        charge = header.credit_charge if self._multi_credit else 1
+        if self._window.consume(header.message_id, charge):
+            return True
+        window = self._window
+        self._close_because(
+            f"MessageId {header.message_id} (CreditCharge {max(1, charge)}) of command 0x{header.command:x} "
+            f"is not in the granted sequence window [{window.low}, {window.high}) or was used before"
+        )
+        return False
+
+    @property
+    def _multi_credit(self) -> bool:
+        """Connection.SupportsMultiCredit: every dialect after 2.0.2 (MS-SMB2 3.3.5.4)."""
+        return self.dialect >= DIALECT_210 and self.dialect != DIALECT_WILDCARD
+
     def _session_id_of(self, req: Request) -> int:
         """The request's SessionId; a related request may inherit it from the one before."""
         session_id = req.header.session_id
@@ -632,14 +662,10 @@ class SMBServerConnection:
     # ----------------------------------------------------------------- responses
 
     def _grant_credits(self, header: Header) -> int:
-        charge = max(1, header.credit_charge) if self.dialect >= DIALECT_210 else 1
-        self._credits = max(0, self._credits - charge)
-        grant = min(max(header.credits, 1), MAX_CREDITS - self._credits)
-        if grant < 1 and self._credits < 1:
-            grant = 1
-        grant = max(grant, 0)
-        self._credits += grant
-        return grant
+        """Grant what the request asks (at least one) while the window spans at most MAX_CREDITS numbers
+        (3.3.1.2). The request's own numbers were used when it arrived; a client left with no credit has an
+        empty window, so it always gets at least one."""
+        return self._window.grant(max(header.credits, 1))
 
     def _send(
         self, answered: list[tuple[Header, Response, Optional[Session]]], encrypted_by: Optional[Session]
