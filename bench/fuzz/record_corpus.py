@@ -53,31 +53,14 @@ class RecordingProxy:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30)
-            threading.Thread(target=self._client_to_server, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
+            for source, target, record in ((client, server, True), (server, client, False)):
+                threading.Thread(
+                    target=self._pipe, args=(source, target), kwargs={"record": record}, daemon=True
+                ).start()
 
-    def _client_to_server(self, source: socket.socket, target: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, target: socket.socket, *, record: bool) -> None:
+        """Copy ``source`` to ``target`` until either side closes; with ``record``, keep each whole frame."""
         pending = b""
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                target.close()
-                return
-            target.sendall(data)
-            pending += data
-            while len(pending) >= 4:
-                length = int.from_bytes(pending[1:4], "big")
-                if len(pending) < 4 + length:
-                    break
-                with self._lock:
-                    self.frames.append(pending[: 4 + length])
-                pending = pending[4 + length :]
-
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket) -> None:
         while True:
             try:
                 data = source.recv(65536)
@@ -90,6 +73,19 @@ class RecordingProxy:
                 target.sendall(data)
             except OSError:
                 return
+            if record:
+                pending = self._keep_frames(pending + data)
+
+    def _keep_frames(self, pending: bytes) -> bytes:
+        """Store the whole Direct TCP frames at the front of ``pending``; return the incomplete rest."""
+        while len(pending) >= 4:
+            length = int.from_bytes(pending[1:4], "big")
+            if len(pending) < 4 + length:
+                break
+            with self._lock:
+                self.frames.append(pending[: 4 + length])
+            pending = pending[4 + length :]
+        return pending
 
     def take(self) -> List[bytes]:
         time.sleep(0.3)  # let the last frames of a closed connection reach us

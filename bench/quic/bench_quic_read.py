@@ -19,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,21 +27,11 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 importlib.import_module("tests.conftest")  # lays out ansible_collections/smb/alternative_ports on sys.path
 
 from quic.conftest import PASSWORD, USER, start_quic_pysmbd  # noqa: E402
-from smbprotocol.connection import Connection  # noqa: E402
-from smbprotocol.open import (  # noqa: E402
-    CreateDisposition,
-    CreateOptions,
-    FilePipePrinterAccessMask,
-    ImpersonationLevel,
-    Open,
-    ShareAccess,
-)
-from smbprotocol.session import Session  # noqa: E402
-from smbprotocol.tree import TreeConnect  # noqa: E402
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (  # noqa: E402
     connect_smb_over_quic,
 )
+from tests.support.smb_session import SmbSession  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -52,25 +41,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def read_file(port: int, transport: str, cafile: str, name: str, size: int, chunk: int, datagram: int) -> tuple:
-    connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-    if transport == "quic":
+    def over_quic(connection) -> None:
         connect_smb_over_quic(connection, 10, cafile=cafile, max_datagram_size=datagram)
-    else:
-        connection.connect(timeout=10)
+
+    session = SmbSession(port, USER, PASSWORD, connect=over_quic if transport == "quic" else None)
     try:
-        session = Session(connection, USER, PASSWORD, require_encryption=False)
-        session.connect()
-        tree = TreeConnect(session, r"\\127.0.0.1\data")
-        tree.connect()
-        handle = Open(tree, name)
-        handle.create(
-            ImpersonationLevel.Impersonation,
-            FilePipePrinterAccessMask.GENERIC_READ,
-            0,
-            ShareAccess.FILE_SHARE_READ,
-            CreateDisposition.FILE_OPEN,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
-        )
+        handle = session.open_file(name, write=False)
         digest = hashlib.sha256()
         started = time.perf_counter()
         for offset in range(0, size, chunk):
@@ -79,7 +55,7 @@ def read_file(port: int, transport: str, cafile: str, name: str, size: int, chun
         handle.close()
         return elapsed, digest.hexdigest()
     finally:
-        connection.disconnect()
+        session.close()
 
 
 def main() -> int:

@@ -7,9 +7,10 @@ the side) hold one of these and later check it still moves data.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
+    from smbprotocol.connection import Connection
     from smbprotocol.open import Open
 
 
@@ -17,7 +18,8 @@ class SmbSession:
     """One smbprotocol connection + NTLM session + tree on a share (signing required; encryption on request).
 
     Connecting raises what smbprotocol raises (a refused or dropped connection is an answer the tests check);
-    whatever was opened by then is closed first.
+    whatever was opened by then is closed first. ``connect`` replaces Direct TCP as the transport (for example
+    ``connect_smb_over_quic``): it gets the unconnected smbprotocol Connection and connects it.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class SmbSession:
         encrypt: bool = False,
         share: str = "data",
         host: str = "127.0.0.1",
+        connect: Optional[Callable[[Connection], None]] = None,
     ) -> None:
         # Imported here so that modules importing this one do not pay for smbprotocol unless they connect.
         from smbprotocol.connection import Connection
@@ -36,7 +39,10 @@ class SmbSession:
         from smbprotocol.tree import TreeConnect
 
         self.connection = Connection(uuid.uuid4(), host, port, require_signing=True)
-        self.connection.connect(timeout=10)
+        if connect is None:
+            self.connection.connect(timeout=10)
+        else:
+            connect(self.connection)
         try:
             self.session = Session(self.connection, user, password, require_encryption=encrypt)
             self.session.connect()

@@ -15,16 +15,7 @@ import uuid
 
 import pytest
 from smbprotocol.connection import Connection
-from smbprotocol.open import (
-    CreateDisposition,
-    CreateOptions,
-    FilePipePrinterAccessMask,
-    ImpersonationLevel,
-    Open,
-    ShareAccess,
-)
 from smbprotocol.session import Session
-from smbprotocol.tree import TreeConnect
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
     SmbQuicTransport,
@@ -35,6 +26,7 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     build_negotiate_request,
     parse_negotiate_response,
 )
+from tests.support.smb_session import SmbSession
 
 from .conftest import PASSWORD, USER, free_port, start_quic_pysmbd
 
@@ -46,36 +38,20 @@ CONTEXT_TRANSPORT_CAPABILITIES = 0x0006
 IO_CHUNK = 4 * 1024 * 1024
 
 
-class QuicSession:
-    """smbprotocol Connection + Session + TreeConnect on share "data", carried over QUIC."""
+class QuicSession(SmbSession):
+    """An smbprotocol session on share "data", carried over QUIC, that moves files in multi-credit chunks."""
 
     def __init__(self, port: int, cafile: str, **quic) -> None:
-        self.connection = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-        connect_smb_over_quic(self.connection, 10, cafile=cafile, **quic)
-        try:
-            # Signed, not SMB-encrypted: QUIC already encrypts (TLS 1.3), and signing still proves the keys.
-            self.session = Session(self.connection, USER, PASSWORD, require_encryption=False)
-            self.session.connect()
-            self.tree = TreeConnect(self.session, r"\\127.0.0.1\data")
-            self.tree.connect()
-        except BaseException:
-            self.connection.disconnect()
-            raise
-
-    def open(self, name: str, disposition: int) -> Open:
-        handle = Open(self.tree, name)
-        handle.create(
-            ImpersonationLevel.Impersonation,
-            FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
-            0,
-            ShareAccess.FILE_SHARE_READ,
-            disposition,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
+        # Signed, not SMB-encrypted: QUIC already encrypts (TLS 1.3), and signing still proves the keys.
+        super().__init__(
+            port,
+            USER,
+            PASSWORD,
+            connect=lambda connection: connect_smb_over_quic(connection, 10, cafile=cafile, **quic),
         )
-        return handle
 
     def put(self, name: str, data: bytes) -> None:
-        handle = self.open(name, CreateDisposition.FILE_OVERWRITE_IF)
+        handle = self.open_file(name)
         try:
             step = min(self.connection.max_write_size, IO_CHUNK)
             for offset in range(0, len(data), step):
@@ -84,19 +60,13 @@ class QuicSession:
             handle.close()
 
     def get(self, name: str) -> bytes:
-        handle = self.open(name, CreateDisposition.FILE_OPEN)
+        handle = self.open_file(name, write=False)
         try:
             size = handle.end_of_file
             step = min(self.connection.max_read_size, IO_CHUNK)
             return b"".join(handle.read(offset, min(step, size - offset)) for offset in range(0, size, step))
         finally:
             handle.close()
-
-    def close(self) -> None:
-        try:
-            self.connection.disconnect()
-        except Exception:  # the server may already have gone; nothing left to release then
-            pass
 
 
 @pytest.fixture
