@@ -42,7 +42,7 @@ extends_documentation_fragment:
 requirements:
   - Python 3.8 or later on the machine the task runs on.
   - smbprotocol (only for O(level=session)).
-  - aioquic (only for QUIC endpoints).
+  - qh3 >= 2.1 (only for QUIC endpoints).
 attributes:
   check_mode:
     details: The module never changes the probed host; in check mode it probes and writes its reports as usual.
@@ -349,8 +349,8 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpo
     endpoints_from_model,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
-    AIOQUIC_IMPORT_ERROR,
-    HAS_AIOQUIC,
+    HAS_QH3,
+    QH3_IMPORT_ERROR,
     normalize_fingerprint,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import (
@@ -470,8 +470,8 @@ def _check_quic_options(module: AnsibleModule, endpoints: list) -> None:
     """Fail early, before any probe, on what would make every QUIC row wrong."""
     if not any(endpoint.transport == "quic" for endpoint in endpoints):
         return
-    if not HAS_AIOQUIC:
-        module.fail_json(msg=missing_required_lib("aioquic"), exception=str(AIOQUIC_IMPORT_ERROR))
+    if not HAS_QH3:
+        module.fail_json(msg=missing_required_lib("qh3"), exception=str(QH3_IMPORT_ERROR))
     ca_path = module.params["ca_path"]
     if ca_path and not os.path.isfile(ca_path):
         module.fail_json(

@@ -36,6 +36,7 @@ STATUS_NOT_SUPPORTED = 0xC00000BB
 CONTEXT_TRANSPORT_CAPABILITIES = 0x0006
 # Multi-credit (64 credits) yet below what a fresh smbprotocol session holds (it starts from 1 and asks for more).
 IO_CHUNK = 4 * 1024 * 1024
+DATAGRAM_SLACK = 32
 
 
 class QuicSession(SmbSession):
@@ -144,9 +145,11 @@ def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagra
     finally:
         relay.close()
         server.stop()
-    # A bulk read fills whole datagrams: the server sends exactly the configured size, never more.
-    assert relay.largest["to_client"] == datagram
-    assert relay.largest["to_server"] == datagram
+    # Bulk data fills the datagrams up to the configured size, never more. aioquic fills them to the byte; qh3's
+    # packet builder leaves up to 29 bytes unused (measured in one process at 1200 and 1452), so "filled" is within
+    # DATAGRAM_SLACK: still far above 1200 at 1452, which proves the setting reached the wire.
+    assert datagram - DATAGRAM_SLACK <= relay.largest["to_client"] <= datagram
+    assert datagram - DATAGRAM_SLACK <= relay.largest["to_server"] <= datagram
 
 
 def test_wrong_password_over_quic_fails_the_session(quic_pysmbd) -> None:
