@@ -125,7 +125,7 @@ def main() -> int:
     lines += [
         "",
         f"QUIC / TCP throughput (median): {tcp_median / quic_median:.2f}. CPU columns are medians per read"
-        " (server: the pysmbd process; client: this process, smbprotocol plus aioquic).",
+        " (server: the pysmbd process; client: this process, smbprotocol plus verify's QUIC client on qh3).",
         "",
     ]
     text = "\n".join(lines)

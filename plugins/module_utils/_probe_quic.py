@@ -44,6 +44,11 @@ try:
     from qh3.quic.configuration import QuicConfiguration
     from qh3.quic.connection import QuicConnection
 
+    try:  # private to qh3 (its connect() uses it); the plain asyncio endpoint is the fallback
+        from qh3.asyncio._transport import create_optimized_datagram_transport
+    except ImportError:
+        create_optimized_datagram_transport = None
+
     HAS_QH3 = True
     QH3_IMPORT_ERROR = None
 except ImportError as import_error:  # the module reports it with missing_required_lib
@@ -293,6 +298,14 @@ async def _open_socket(address: str, port: int) -> socket.socket:
     return sock
 
 
+async def _datagram_endpoint(protocol_factory, sock: socket.socket):
+    """qh3's own UDP transport where it loads: it drains the socket in batches (recvmmsg, GRO, through quinn-udp)
+    and hands each batch to the connection at once, so one ACK and one wake-up serve many datagrams."""
+    if create_optimized_datagram_transport is not None:
+        return await create_optimized_datagram_transport(asyncio.get_running_loop(), protocol_factory, sock=sock)
+    return await asyncio.get_running_loop().create_datagram_endpoint(protocol_factory, sock=sock)
+
+
 async def probe_quic(
     host: str,
     address: str,
@@ -322,15 +335,14 @@ async def probe_quic(
         )
     policy = _certificate_policy(validate_certs, cafile, fingerprint_sha256, server_name or host)
     configuration = _client_configuration(policy.server_name)
-    loop = asyncio.get_running_loop()
     try:
         sock = await _open_socket(address, port)
     except OSError as exc:
         outcome = _icmp_outcome(exc, where)
         outcome.tls_validation = validation
         return outcome
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock=sock
+    transport, protocol = await _datagram_endpoint(
+        lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock
     )
     try:
         outcome = await _run(protocol, sock.getpeername(), where, timeout, level, policy, negotiate_request)
@@ -453,6 +465,9 @@ def _keep_cert(new: QuicProbeOutcome, handshake: QuicProbeOutcome) -> QuicProbeO
 # loop in a background thread runs the connection. ``connect_smb_over_quic`` makes ``Connection.connect`` use it.
 
 
+_NOBODY_WAITS = 1 << 62
+
+
 class _StreamSink:
     """Bytes of the SMB stream, handed from the QUIC thread to smbprotocol's receiver thread."""
 
@@ -460,12 +475,15 @@ class _StreamSink:
         self.buffer = bytearray()
         self.ended = False
         self.condition = threading.Condition()
+        self.wanted = _NOBODY_WAITS
+        """How many bytes the waiting reader needs: waking it for less costs a thread switch per datagram."""
 
     def feed(self, data: bytes, end: bool) -> None:
         with self.condition:
             self.buffer += data
             self.ended = self.ended or end
-            self.condition.notify_all()
+            if self.ended or len(self.buffer) >= self.wanted:
+                self.condition.notify_all()
 
     def end(self) -> None:
         with self.condition:
@@ -475,7 +493,12 @@ class _StreamSink:
     def take(self, count: int, timeout: float) -> Optional[bytes]:
         """Exactly ``count`` bytes; None at the end of the stream; TimeoutError when nothing comes in time."""
         with self.condition:
-            if not self.condition.wait_for(lambda: len(self.buffer) >= count or self.ended, timeout):
+            self.wanted = count
+            try:
+                arrived = self.condition.wait_for(lambda: len(self.buffer) >= count or self.ended, timeout)
+            finally:
+                self.wanted = _NOBODY_WAITS
+            if not arrived:
                 raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, len(self.buffer), count))
             if len(self.buffer) < count:
                 return None
@@ -545,14 +568,13 @@ class SmbQuicTransport:
 
     async def _serve(self, ready) -> None:
         where = "%s port %d/quic" % (self._policy.server_name, self.port)
-        loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         transport = None
         try:
             sock = await _open_socket(self.server, self.port)
             configuration = _client_configuration(self._policy.server_name, self.max_datagram_size)
-            transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock=sock
+            transport, protocol = await _datagram_endpoint(
+                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock
             )
             handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, self._policy)
             if not handshake_ok:
