@@ -76,6 +76,7 @@ TLS_ALERT_NO_APPLICATION_PROTOCOL = 120  # 0x178 on the wire
 TLS_ALERT_BAD_CERTIFICATE = 42
 TLS_ALERT_HANDSHAKE_FAILURE = 40
 _MAX_NEGOTIATE_FRAME = 1 << 20
+_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _UNREACHABLE_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 _TLS_ALERT_NAMES = {
     40: "handshake_failure",
@@ -291,6 +292,9 @@ async def _open_socket(address: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setblocking(False)
+        # A bulk READ arrives faster than a busy host schedules us: a datagram the kernel drops for a full buffer
+        # is a loss to QUIC, which halves its window. The kernel caps this at net.core.rmem_max.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
         sock.connect((address, port))  # connected, so ICMP errors come back to us
     except OSError:
         sock.close()
