@@ -151,6 +151,8 @@ options:
     description:
       - QUIC endpoints. A PEM file of the CA certificates that the server certificate must chain to. Without it,
         the CAs of the machine the task runs on are used.
+      - Every certificate in the file is trusted as a root, so the server's own self-signed certificate can be given
+        here; the name (O(tls_server_name) or O(host)) and the dates are still checked.
     type: path
   fingerprint_sha256:
     description:
