@@ -58,9 +58,14 @@ class ActionModule(ActionBase):
         try:
             report = build_report(args["title"], phases, list(hosts), _HostvarsView(hostvars), args["timestamp"])
         except ReportInputError as exc:
-            raise AnsibleActionFail("%s; nothing was written" % to_native(exc)) from exc
+            raise AnsibleActionFail("%s; nothing was written" % to_native(exc)) from None
 
-        files = self._files(args, report)
+        files = [(os.path.abspath(os.path.expanduser(path)), text) for path, text in self._files(args, report)]
+        for path, _text in files:  # all checked before any is written: no half-updated set of reports
+            if not os.path.isdir(os.path.dirname(path)):
+                raise AnsibleActionFail(
+                    "cannot write %s: its directory does not exist on the controller (create it first)" % path
+                )
         check_mode = bool(self._task.check_mode)
         outcomes = [self._put(path, text, check_mode) for path, text in files]
         summary = report.summary()
@@ -98,7 +103,6 @@ class ActionModule(ActionBase):
     @staticmethod
     def _put(path: str, text: str, check_mode: bool) -> dict:
         """Write ``text`` to ``path`` on the controller unless it already holds exactly that."""
-        path = os.path.abspath(os.path.expanduser(path))
         data = text.encode("utf-8")
         try:
             with open(path, "rb") as handle:
@@ -106,12 +110,8 @@ class ActionModule(ActionBase):
         except FileNotFoundError:
             before = None
         except OSError as exc:
-            raise AnsibleActionFail("cannot read %s: %s (choose another path)" % (path, to_native(exc))) from exc
+            raise AnsibleActionFail("cannot read %s: %s (choose another path)" % (path, to_native(exc))) from None
         changed = before != data
-        if not os.path.isdir(os.path.dirname(path)):
-            raise AnsibleActionFail(
-                "cannot write %s: its directory does not exist on the controller (create it first)" % path
-            )
         if changed and not check_mode:
             _write_atomically(path, data)
         diff = {
@@ -150,4 +150,4 @@ def _write_atomically(path: str, data: bytes) -> None:
     except OSError as exc:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
-        raise AnsibleActionFail("cannot write %s: %s" % (path, to_native(exc))) from exc
+        raise AnsibleActionFail("cannot write %s: %s" % (path, to_native(exc))) from None

@@ -131,6 +131,7 @@ options:
     type: bool
     default: false
 notes:
+  - The task runs once, for the first host of the play; a C(register) of it is set on that host only.
   - Relative paths are relative to the directory C(ansible-playbook) runs in.
   - Files are replaced atomically (a temporary file, then a rename), so a browser or a pipeline never reads half
     a report.
