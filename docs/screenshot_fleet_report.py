@@ -10,6 +10,7 @@ share, so the picture shows a dense matrix. Nothing else in the rows is changed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / ".tmp" / "collections")]
 
-import tests.conftest  # noqa: E402,F401  (lays the collection link that the import below needs)
+importlib.import_module("tests.conftest")  # lays the collection link that the import below needs
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report import (  # noqa: E402
     build_report,
     render_html,

@@ -67,7 +67,7 @@ options:
   results_var:
     description:
       - Name of the variable that the verify task registered on each host (C(register)), for a report of one set of
-        results. A verify task with a loop is fine: the rows of all its items are used.
+        results. A verify task with a loop is fine, the rows of all its items are used.
       - Exactly one of O(results_var) and O(phases) is required.
     type: str
   phase:
@@ -95,6 +95,8 @@ options:
       - The hosts to report, in this order.
       - Defaults to every host of the play, including the ones that failed (C(ansible_play_hosts_all)), so a host
         whose verify failed is shown rather than dropped.
+      - With C(serial), hosts of later batches have no result yet; give C({{ ansible_play_batch }}) for a report per
+        batch, or run the report in a play after the batched one for the whole fleet.
     type: list
     elements: str
   title:
