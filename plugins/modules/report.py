@@ -47,7 +47,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode nothing is written; RV(files) and RV(changed) say which files would change.
+    details: In check mode nothing is written; RV(files) says which files would change.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
