@@ -24,8 +24,8 @@ REFUSED_GREY = "#dfe3e8"  # td.status-refused
 def test_the_report_covers_both_phases_of_every_host(fleet_run):
     report = fleet_run.result("report")
     assert report["changed"] is True
-    assert report["summary"] == {"hosts": 3, "ports": 4, "endpoints": 8, "failures": 0, "hosts_without_result": []}
-    assert report["msg"] == "3 hosts, 4 ports, 0 failures"
+    assert report["summary"] == {"hosts": 3, "ports": 5, "endpoints": 10, "failures": 0, "hosts_without_result": []}
+    assert report["msg"] == "3 hosts, 5 ports, 0 failures"
     written = sorted(Path(entry["path"]).name for entry in report["files"])
     assert written == ["fleet-after.xml", "fleet-before.xml", "fleet.html", "fleet.md"]
     assert [d["after_header"] for d in report["diff"]] == [entry["path"] for entry in report["files"]]
@@ -57,8 +57,11 @@ def test_chromium_shows_one_row_per_host_and_a_cell_per_port(fleet_run):
     ports = fleet_run.ports
     for index, _section in sections:
         inside = [e for e in dom if index in e["_parents"]]
-        headers = [int(e["data-port"]) for e in inside if e["tag"] == "th" and e.get("data-port")]
-        assert headers == sorted([ports["old"], ports["new"], ports["fs2"], ports["samba"]])
+        headers = [
+            (e["data-transport"], int(e["data-port"])) for e in inside if e["tag"] == "th" and e.get("data-port")
+        ]
+        tcp = sorted([ports["old"], ports["new"], ports["fs2"], ports["samba"]])
+        assert headers == [("tcp", port) for port in tcp] + [("quic", ports["quic"])]
         rows = [(i, e) for i, e in enumerate(dom) if index in e["_parents"] and e["tag"] == "tr" and e.get("data-host")]
         assert [e["data-host"] for _i, e in rows] == ["fs1", "fs2", "samba"]
         for row_index, _row in rows:
@@ -80,12 +83,14 @@ def test_chromium_shows_one_row_per_host_and_a_cell_per_port(fleet_run):
     assert "dialect 3.1.1" in hover and "signing required" in hover
     assert re.search(r"latency \d+\.\d ms", hover)
     summary = next(e for e in dom if e.get("id") == "summary")
-    assert summary["_text"] == "3 hosts, 4 ports, 0 failures"
+    assert summary["_text"] == "3 hosts, 5 ports, 0 failures"
+    quic = next(e for e in dom if e["tag"] == "td" and e.get("data-transport") == "quic")
+    assert quic["data-status"] == "smb" and "certificate validated" in quic["title"]
 
     shot = screenshot(page, ARTIFACTS / "fleet-report.png")
     colours = png_colours(shot)
-    # Six SMB cells and two refused cells, each some 100x40 pixels: the colours are on screen, not only in the CSS.
-    assert colours[hex_colour(SMB_GREEN)] > 6 * 2000
+    # Eight SMB cells and two refused cells, each some 100x40 pixels: the colours are on screen, not only in CSS.
+    assert colours[hex_colour(SMB_GREEN)] > 8 * 2000
     assert colours[hex_colour(REFUSED_GREY)] > 2 * 2000
 
 
@@ -133,13 +138,14 @@ def test_xsltproc_renders_the_xml_with_nmaps_stylesheet(fleet_run, tmp_path):
     for port in (fleet_run.ports["new"], fleet_run.ports["fs2"], fleet_run.ports["samba"]):
         assert re.search(rf">{port}</td>\s*<td>tcp</td>\s*<td>open</td>\s*<td>microsoft-ds\s*</td>", page), port
     assert re.search(rf">{fleet_run.ports['old']}</td>\s*<td>tcp</td>\s*<td>closed</td>", page)
+    assert re.search(rf">{fleet_run.ports['quic']}</td>\s*<td>udp</td>\s*<td>open</td>\s*<td>microsoft-ds", page)
 
 
 def test_the_markdown_has_a_table_per_phase(fleet_run):
     text = (fleet_run.out / "fleet.md").read_text()
     assert text == fleet_run.result("report")["markdown"]
-    ports = sorted(fleet_run.ports.values())
-    header = "| Host | " + " | ".join(f"tcp/{port}" for port in ports) + " |"
+    ports = sorted(port for name, port in fleet_run.ports.items() if name != "quic")
+    header = "| Host | " + " | ".join(f"tcp/{port}" for port in ports) + " | quic/%d |" % fleet_run.ports["quic"]
     assert text.count(header) == 2
     assert "### Phase before" in text and "### Phase after" in text
     fs1_rows = [line for line in text.splitlines() if line.startswith("| fs1 |")]
@@ -159,3 +165,7 @@ def test_the_xml_is_what_nmap_tools_parse(fleet_run):
     assert fs1[fleet_run.ports["new"]].find("state").get("state") == "open"
     assert fs1[fleet_run.ports["new"]].find("service").attrib["name"] == "microsoft-ds"
     assert fs1[fleet_run.ports["old"]].find("state").get("state") == "closed"
+    fs2_quic = next(p for p in hosts["fs2"].findall("ports/port") if p.get("protocol") == "udp")
+    assert int(fs2_quic.get("portid")) == fleet_run.ports["quic"]
+    assert fs2_quic.find("state").get("state") == "open"
+    assert fs2_quic.find("service").get("tunnel") == "ssl"
