@@ -384,7 +384,10 @@ def _html_cell(cell: Optional[Cell]) -> str:
         return '<td class="none" title="not probed on this host"></td>'
     classes = "status-%s %s" % (_css_name(cell.status), "ok" if cell.ok else "fail")
     mark = "\u2713" if cell.ok else "\u2717"
-    detail = cell.dialect or ("%.1f ms" % cell.latency_ms if cell.latency_ms is not None else "")
+    if not cell.ok:
+        detail = "expected %s" % cell.expect  # what the frame means, readable without hovering
+    else:
+        detail = cell.dialect or ("%.1f ms" % cell.latency_ms if cell.latency_ms is not None else "")
     return '<td class="%s" data-status="%s" data-transport="%s" data-port="%d" title="%s">%s %s%s</td>' % (
         classes,
         html.escape(cell.status),
