@@ -20,10 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / ".tmp" / "collections")]
 
 importlib.import_module("tests.conftest")  # lays the collection link that the import below needs
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report import (  # noqa: E402
-    build_report,
-    render_html,
-)
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report import build_report  # noqa: E402
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_html import render_html  # noqa: E402
 from tests.support.browser import screenshot  # noqa: E402
 
 RECORDED = json.loads((ROOT / "tests/unit/plugins/plugin_utils/fleet_report_verify_results.json").read_text())

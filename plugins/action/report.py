@@ -22,13 +22,10 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._report_args
     REPORT_MUTUALLY_EXCLUSIVE,
     REPORT_REQUIRED_ONE_OF,
 )
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report import (
-    ReportInputError,
-    build_report,
-    render_html,
-    render_markdown,
-    render_nmap_xml,
-)
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report import ReportInputError, build_report
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_html import render_html
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_markdown import render_markdown
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_nmap import render_nmap_xml
 
 PHASE_PLACEHOLDER = "{phase}"
 

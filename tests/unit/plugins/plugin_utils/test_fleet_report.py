@@ -1,4 +1,5 @@
-"""The fleet report's rendering (plugin_utils/_fleet_report.py), from verify results recorded on real servers.
+"""The fleet report's reading and rendering (plugin_utils/_fleet_report*.py), from verify results recorded on
+real servers.
 
 ``fleet_report_verify_results.json`` holds what ``verify`` registered in tests/integration/report's fleet: two
 pysmbd hosts and a Samba host before and after fs1 moved from port ``old`` to ``new`` (``proof_before``,
@@ -21,10 +22,12 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_repor
     Cell,
     ReportInputError,
     build_report,
-    nmap_state,
     parse_timestamp,
-    render_html,
-    render_markdown,
+)
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_html import render_html
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_markdown import render_markdown
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._fleet_report_nmap import (
+    nmap_state,
     render_nmap_xml,
 )
 from tests.support.browser import elements
