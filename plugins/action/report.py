@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import ConfigWriteError, write_atomically
 from ansible_collections.smb.alternative_ports.plugins.module_utils._report_args import (
     REPORT_ARGUMENT_SPEC,
     REPORT_MUTUALLY_EXCLUSIVE,
@@ -110,7 +110,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("cannot read %s: %s (choose another path)" % (path, to_native(exc))) from None
         changed = before != data
         if changed and not check_mode:
-            _write_atomically(path, data)
+            try:  # a temporary file renamed over the old one: a browser or a pipeline never reads half a report
+                write_atomically(path, text)
+            except ConfigWriteError as exc:
+                raise AnsibleActionFail(to_native(exc)) from None
         diff = {
             "before_header": path if before is not None else "%s (absent)" % path,
             "after_header": path,
@@ -134,17 +137,3 @@ class _HostvarsView:
 
 def _repeated(names: list) -> str:
     return ", ".join(sorted({repr(name) for name in names if names.count(name) > 1}))
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """Temporary file then rename, so a browser or a pipeline never reads half a report."""
-    fd, tmp_path = tempfile.mkstemp(prefix=".report-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except OSError as exc:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise AnsibleActionFail("cannot write %s: %s" % (path, to_native(exc))) from None
