@@ -5,6 +5,7 @@ QUIC transport against pysmbd's QUIC listener; the 3.1.1-only rule; a reload tha
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import os
 import select
@@ -95,7 +96,8 @@ def test_a_file_put_over_tcp_reads_back_identical_over_quic(quic_pysmbd, quic_se
 
 
 class DatagramRelay:
-    """A UDP relay between one client and the server that remembers the largest datagram in each direction."""
+    """A UDP relay between one client and the server that remembers the largest datagram in each direction, and
+    how many datagrams of each size the server sent."""
 
     def __init__(self, server_port: int) -> None:
         self.server = ("127.0.0.1", server_port)
@@ -105,6 +107,7 @@ class DatagramRelay:
         self.inside.connect(self.server)
         self.port = self.outside.getsockname()[1]
         self.largest = {"to_server": 0, "to_client": 0}
+        self.sizes_to_client: collections.Counter = collections.Counter()
         self._client = None
         self._running = True
         self._thread = threading.Thread(target=self._relay, daemon=True)
@@ -120,6 +123,7 @@ class DatagramRelay:
                     self.inside.send(data)
                 elif self._client is not None:
                     self.largest["to_client"] = max(self.largest["to_client"], len(data))
+                    self.sizes_to_client[len(data)] += 1
                     self.outside.sendto(data, self._client)
 
     def close(self) -> None:
@@ -144,8 +148,12 @@ def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagra
     finally:
         relay.close()
         server.stop()
-    # A bulk read fills whole datagrams: the server sends exactly the configured size, never more.
-    assert relay.largest["to_client"] == datagram
+    # The server never sends more than the configured size, and a bulk read fills its datagrams up to it: qh3
+    # keeps a STREAM packet up to 29 bytes short (room for the largest frame header), so "full" means within 32.
+    full_sized = collections.Counter({size: n for size, n in relay.sizes_to_client.items() if size > datagram // 2})
+    bulk_size = full_sized.most_common(1)[0][0]  # the size of most data-carrying datagrams (not ACKs)
+    assert relay.largest["to_client"] <= datagram
+    assert datagram - 32 <= bulk_size <= datagram, relay.sizes_to_client.most_common(4)
     assert relay.largest["to_server"] == datagram
 
 
