@@ -18,8 +18,7 @@ from aioquic.quic.configuration import QuicConfiguration
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import build_negotiate_request
-
-from .conftest import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,15 +12,16 @@ import pytest
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import build_negotiate_request
-
-from .conftest import PYSMBD, RUNNER, start_quic_pysmbd, wait_until
+from tests.support.peers import pysmbd_command
+from tests.support.polling import wait_until
+from tests.support.pysmbd_server import QUIC_RUNNER, start_quic_pysmbd
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def status(server) -> dict:
     done = subprocess.run(
-        [PYSMBD, "status", "--config", str(server.config), "--json"],
+        [pysmbd_command(), "status", "--config", str(server.config), "--json"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -56,7 +57,7 @@ def test_a_key_that_does_not_load_fails_the_start_naming_the_files(tmp_path) -> 
     server.stop()
     server.certificate.private_key.write_text("not a PEM key\n")
     run = subprocess.run(
-        [sys.executable, str(RUNNER), "--config", str(server.config)],
+        [sys.executable, str(QUIC_RUNNER), "--config", str(server.config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -74,7 +75,7 @@ def test_a_taken_udp_port_fails_the_reload_and_the_old_quic_port_keeps_serving(q
         squatter.bind(("127.0.0.1", 0))
         taken = squatter.getsockname()[1]
         old_port = quic_pysmbd.quic_port
-        quic_pysmbd.write_config(quic_pysmbd.tcp_port, taken)
+        quic_pysmbd.write_config(quic_port=taken)
         answer = quic_pysmbd.reload()
         assert answer.startswith("RELOADED failed"), answer
         assert f"quic://127.0.0.1:{taken}" in answer and "in use" in answer

@@ -26,9 +26,12 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     build_negotiate_request,
     parse_negotiate_response,
 )
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD
+from tests.support.accounts import QUIC_USER as USER
+from tests.support.net import free_port
+from tests.support.polling import wait_until
+from tests.support.pysmbd_server import start_quic_pysmbd
 from tests.support.smb_session import SmbSession
-
-from .conftest import PASSWORD, USER, free_port, start_quic_pysmbd
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -295,12 +298,10 @@ def test_tcp_negotiate_gets_no_transport_capabilities_context(quic_pysmbd) -> No
 
 
 def test_reload_moves_the_quic_port_and_keeps_the_open_session(quic_pysmbd, quic_session) -> None:
-    from .conftest import wait_until
-
     old_port = quic_pysmbd.quic_port
     quic_session.put("before.txt", b"written before the reload\n")
     new_port = free_port(socket.SOCK_DGRAM)
-    quic_pysmbd.write_config(quic_pysmbd.tcp_port, new_port)
+    quic_pysmbd.write_config(quic_port=new_port)
     assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
 
     def probe(port: int, timeout: float = 3.0):

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import WindowsTaskError
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_server_ports import run_server_ports
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMError
-from tests.integration.windows.conftest import changing_calls, round_trips, target_of
+from tests.support.windows_over_winrm import changing_calls, round_trips, target_of
 
 QUIC = {"TransportType": "QUIC"}
 
