@@ -4,26 +4,22 @@ peers and localhost plays come from tests/support (pysmbd_server.py, net.py, pee
 from __future__ import annotations
 
 import subprocess
-from typing import List
 
 import pytest
 
-from tests.support.pysmbd_server import PysmbdServer
+from tests.support.pysmbd_server import PysmbdServer, stopped_at_exit
 
 
 @pytest.fixture
 def pysmbd_servers():
     """Start pysmbd servers made by ``prepare_pysmbd``; every one still running is stopped afterwards."""
-    started: List[PysmbdServer] = []
+    with stopped_at_exit() as started:
 
-    def start(server: PysmbdServer) -> PysmbdServer:
-        server.start()
-        started.append(server)
-        return server
+        def start(server: PysmbdServer) -> PysmbdServer:
+            started.append(server.start())
+            return server
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from tests.support.net import free_tcp_ports
 from tests.support.peers import process_alive, require_tool
 from tests.support.plays import localhost_play, result_of, server_ports_task
-from tests.support.samba import start_samba
+from tests.support.samba import daemon_smbds
 from tests.support.smbclient_cli import answers_smb
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
@@ -29,15 +29,8 @@ def standalone_smbd(tmp_path):
     """``start(port)``: smbd -D from its own smb.conf under tmp_path, serving once it wrote its pid file and
     answers SMB; returns that smb.conf. Stopped afterwards, whichever pid server_ports left it with."""
     require_tool("smbclient", "smbclient")
-    started = []
-
-    def start(port: int) -> Path:
-        started.append(start_samba(tmp_path, [port], {}, daemon=True, ready=answers_smb, timeout=20))
-        return started[-1].conf
-
-    yield start
-    for server in started:
-        server.stop(timeout=15)
+    with daemon_smbds(tmp_path, ready=answers_smb) as start:
+        yield start
 
 
 def passes_testparm(conf: Path) -> bool:

@@ -20,9 +20,10 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -341,3 +342,14 @@ def start_quic_pysmbd(root: Path, **settings) -> PysmbdServer:
     from tests.support.net import free_port, free_udp_port
 
     return start_pysmbd(root, QUIC_USER, QUIC_PASSWORD, [free_port()], quic=True, quic_port=free_udp_port(), **settings)
+
+
+@contextmanager
+def stopped_at_exit() -> Iterator[List[PysmbdServer]]:
+    """For a fixture: a list to put started servers in; every one still running is stopped at the end."""
+    started: List[PysmbdServer] = []
+    try:
+        yield started
+    finally:
+        for server in started:
+            server.stop()

@@ -27,9 +27,10 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -254,3 +255,21 @@ def _listens(port: int) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+@contextmanager
+def daemon_smbds(tmp_path: Path, ready: Callable[[int], bool]) -> Iterator[Callable[[int], Path]]:
+    """For a fixture: ``start(port)`` starts a daemon smbd (``start_samba(daemon=True)``) serving once
+    ``ready(port)``, and returns its smb.conf; every one is stopped at the end, whichever pid server_ports left
+    it with."""
+    started: List[SambaServer] = []
+
+    def start(port: int) -> Path:
+        started.append(start_samba(tmp_path, [port], {}, daemon=True, ready=ready, timeout=20))
+        return started[-1].conf
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop(timeout=15)

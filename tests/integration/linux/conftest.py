@@ -11,25 +11,23 @@ import sys
 import pytest
 
 from tests.support.accounts import E2E_PASSWORD, E2E_USER
-from tests.support.pysmbd_server import PysmbdServer, prepare_pysmbd
+from tests.support.pysmbd_server import PysmbdServer, prepare_pysmbd, stopped_at_exit
 
 
 @pytest.fixture
 def running_pysmbd(tmp_path):
     """``start(ports, quic=(certificate, private key))``: pysmbd (supervisor mode) on the given TCP ports, with a
     [quic] table when given; stopped afterwards."""
-    started = []
+    with stopped_at_exit() as started:
 
-    def start(ports: list, quic: tuple = ()) -> PysmbdServer:
-        server = prepare_pysmbd(
-            tmp_path, E2E_USER, E2E_PASSWORD, ports, quic_files=quic or None, share_settings="read_only = false"
-        )
-        started.append(server.start("daemon"))
-        return server
+        def start(ports: list, quic: tuple = ()) -> PysmbdServer:
+            server = prepare_pysmbd(
+                tmp_path, E2E_USER, E2E_PASSWORD, ports, quic_files=quic or None, share_settings="read_only = false"
+            )
+            started.append(server.start("daemon"))
+            return server
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 @pytest.fixture

@@ -14,32 +14,31 @@ import pytest
 
 from tests.support.accounts import RUNTIME_PASSWORD, RUNTIME_USER
 from tests.support.net import free_tcp_ports
-from tests.support.pysmbd_server import PysmbdServer, start_pysmbd
+from tests.support.pysmbd_server import PysmbdServer, start_pysmbd, stopped_at_exit
 from tests.support.smb_session import SmbSession
 
 
 @pytest.fixture
 def pysmbd_server(tmp_path: Path) -> Callable[..., PysmbdServer]:
     """Factory: ``pysmbd_server(port_count=2, server="max_connections = 3", shares=<more [[shares]]>)``."""
-    started: List[PysmbdServer] = []
+    with stopped_at_exit() as started:
 
-    def start(port_count: int = 1, *, server: str = "", shares: str = "") -> PysmbdServer:
-        root = tmp_path / f"pysmbd{len(started)}"
-        instance = start_pysmbd(
-            root,
-            RUNTIME_USER,
-            RUNTIME_PASSWORD,
-            free_tcp_ports(port_count),
-            server_settings=server,
-            more_shares=shares,
-            share_settings='comment = "Team data"',
-        )
-        started.append(instance)
-        return instance
+        def start(port_count: int = 1, *, server: str = "", shares: str = "") -> PysmbdServer:
+            root = tmp_path / f"pysmbd{len(started)}"
+            started.append(
+                start_pysmbd(
+                    root,
+                    RUNTIME_USER,
+                    RUNTIME_PASSWORD,
+                    free_tcp_ports(port_count),
+                    server_settings=server,
+                    more_shares=shares,
+                    share_settings='comment = "Team data"',
+                )
+            )
+            return started[-1]
 
-    yield start
-    for instance in started:
-        instance.stop()
+        yield start
 
 
 @pytest.fixture
