@@ -31,6 +31,7 @@ from tests.support.accounts import QUIC_USER as USER
 from tests.support.net import free_port
 from tests.support.polling import wait_until
 from tests.support.pysmbd_server import start_quic_pysmbd
+from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
 
 pytestmark = pytest.mark.timeout(120)
@@ -305,17 +306,7 @@ def test_reload_moves_the_quic_port_and_keeps_the_open_session(quic_pysmbd, quic
     assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
 
     def probe(port: int, timeout: float = 3.0):
-        return asyncio.run(
-            probe_quic(
-                "localhost",
-                "127.0.0.1",
-                port,
-                timeout=timeout,
-                level="negotiate",
-                validate_certs=False,
-                negotiate_request=build_negotiate_request(),
-            )
-        )
+        return probe_loopback_quic(port, timeout=timeout, validate_certs=False)
 
     new = probe(new_port)
     assert (new.status, new.answer.dialect) == ("smb", "3.1.1"), new.error
