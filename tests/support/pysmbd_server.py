@@ -159,13 +159,15 @@ class PysmbdServer:
         *,
         quic_port: Optional[int] = None,
         server: Optional[str] = None,
-        shares: Optional[str] = None,
+        shares: str = "",
     ) -> None:
-        """(Re)write the config; what is not given stays as it was. The running server reads it at a reload."""
+        """(Re)write the config; the running server reads it at a reload. Ports and [server] lines that are not
+        given stay as they were; ``shares`` (more [[shares]] tables) is the whole list each time, so a rewrite
+        without it removes the shares an earlier one added."""
         self.ports = list(self.ports if ports is None else ports)
         self.quic_port = self.quic_port if quic_port is None else quic_port
         self.server_settings = self.server_settings if server is None else server
-        self.more_shares = self.more_shares if shares is None else shares
+        self.more_shares = shares
         listeners = "".join(
             f'[[listeners]]\ntransport = "tcp"\naddress = "{self.address}"\nport = {port}\n' for port in self.ports
         )
@@ -297,7 +299,7 @@ def prepare_pysmbd(
         server.quic_files = (server.certificate.certificate, server.certificate.private_key)
         server.quic_port = quic_port
         server.mode = "quic"
-    server.write_config()
+    server.write_config(shares=server.more_shares)
     return server
 
 
