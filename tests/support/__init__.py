@@ -6,6 +6,7 @@ Peers and the processes they run as:
     pysmbd_server.py      pysmbd: one layout, config writer and starter (child, --daemon supervisor, QUIC runner)
     pysmbd_quic_runner.py pysmbd's server with the QUIC adapter registered, run by pysmbd_server.py
     threaded_pysmbd.py    pysmbd's protocol core served from a thread of the test
+    pysmbd_context.py     make_context: a ServerContext for the core's in-process tests
     samba.py              Samba's smbd: one smb.conf writer and one starter (child with nss_wrapper, or smbd -D)
     windows_host/         emulated Windows host: a real WS-Man/WinRM endpoint and the SMB cmdlet model
 Clients and reaching the peers:
@@ -23,5 +24,6 @@ Places and accounts:
     blackhole_netns.py    a network namespace that drops every TCP packet
     full_disk.py          a filesystem with no space left
     polling.py            waiting for a condition
+    import_graph.py       the import graph of a package, read with ast (for the import-cycle test)
     fuzz/                 the fuzz harness of pysmbd's core (tests/fuzz and bench/fuzz)
 """

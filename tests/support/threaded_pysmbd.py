@@ -109,8 +109,9 @@ def serve_core(tmp_path: Path, *, guest_share: bool = False) -> Iterator[Running
     """Serve shares ``share``, ``ro`` (read-only, with readme.txt) and ``enc`` (encrypted) under ``tmp_path``, and
     with ``guest_share`` a share ``pub`` that allows guests (its directory is ``workdir/../pub``), to the account
     THREADED_USER; yields once, for a fixture."""
-    from pysmbd.core.context import ShareConfig, make_context
+    from pysmbd.core.context import ShareConfig
     from pysmbd.rpc.pipes import open_pipe
+    from tests.support.pysmbd_context import make_context
 
     share = tmp_path / "share"
     read_only = tmp_path / "ro"
@@ -137,11 +138,12 @@ def serve_core(tmp_path: Path, *, guest_share: bool = False) -> Iterator[Running
         yield RunningServer(server.port, share, read_only, encrypted, workdir)
 
 
-def main() -> None:  # manual use: python tests/support/threaded_pysmbd.py SHARE_DIR USERS_FILE
+def main() -> None:  # manual use, from the checkout: python -m tests.support.threaded_pysmbd SHARE USERS
     import logging
     import sys
 
-    from pysmbd.core.context import ShareConfig, make_context
+    from pysmbd.core.context import ShareConfig
+    from tests.support.pysmbd_context import make_context
 
     logging.basicConfig(level=logging.DEBUG if "-v" in sys.argv else logging.INFO)
     share_dir, users = Path(sys.argv[1]), Path(sys.argv[2])

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
 from tests.support.accounts import CORE_PASSWORD, CORE_USER
+from tests.support.pysmbd_context import make_context
 
 
 @pytest.fixture
