@@ -16,6 +16,8 @@ Clients and reaching the peers:
     windows_over_winrm.py targets for the emulated host, and what it saw
     windows_model_session.py, windows_action_runner.py   the Windows plugins against the cmdlet model, in process
     ansible_run.py, plays.py   ansible-playbook runs and the plays the end-to-end tests write
+    report_fleet.py       the fleet the report tests verify, its playbook and inventory
+    browser.py            headless Chromium: a page's DOM and screenshot, for the report tests
     callbacks/            the callback that writes every task result for ansible_run.py
 Places and accounts:
     accounts.py           the users and passwords each kind of peer is set up with

@@ -20,5 +20,7 @@ E2E_USER, E2E_PASSWORD = "tester", "Linux-e2e-pa55!"
 FAULTS_USER = "faulty"
 # Samba's smbd (tests/support/samba.py) as the verify tests start it.
 SAMBA_USER, SAMBA_PASSWORD = "verifier", "Corr3ct-Horse-Battery"
+# The fleet the report tests verify: its pysmbd servers and its Samba (tests/support/report_fleet.py).
+REPORT_USER, REPORT_PASSWORD = "reporter", "Fleet-rep0rt-pa55"
 # The administrator of an emulated Windows host reached over WinRM.
 WINDOWS_USER = "Administrator"

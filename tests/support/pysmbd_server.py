@@ -288,7 +288,9 @@ def prepare_pysmbd(
 
     ``quic``: a QUIC listener on ``quic_port`` with a self-signed certificate for localhost and 127.0.0.1 made
     by ``pysmbd.server.certs`` (``server.certificate``); the server then runs in mode ``"quic"``."""
-    server = PysmbdServer(root, config or root / "pysmbd.toml", list(ports), password=password, **settings)
+    server = PysmbdServer(
+        root, config or root / "pysmbd.toml", list(ports), quic_port=quic_port, password=password, **settings
+    )
     root.mkdir(parents=True, exist_ok=True)
     server.share.mkdir(parents=True, exist_ok=True)
     server.users_file.write_text(pysmbd_users_line(user, password) if user else "")  # no user: guests only
@@ -297,7 +299,6 @@ def prepare_pysmbd(
 
         server.certificate = generate_self_signed(root / "cert.pem", root / "key.pem", ["localhost", "127.0.0.1"])
         server.quic_files = (server.certificate.certificate, server.certificate.private_key)
-        server.quic_port = quic_port
         server.mode = "quic"
     server.write_config(shares=server.more_shares)
     return server
@@ -313,12 +314,12 @@ def start_pysmbd(root: Path, user: str, password: str, ports: List[int], **optio
     )
 
 
-def gen_cert(directory: Path) -> tuple:
-    """A self-signed pair made by ``pysmbd gen-cert``, as an administrator makes one: (certificate, private
-    key, SHA-256 fingerprint)."""
+def gen_cert(directory: Path, name: str = "127.0.0.1") -> tuple:
+    """A self-signed pair for ``name`` made by ``pysmbd gen-cert``, as an administrator makes one: (certificate,
+    private key, SHA-256 fingerprint)."""
     cert, key = directory / "quic-cert.pem", directory / "quic-key.pem"
     done = subprocess.run(
-        [pysmbd_command(), "gen-cert", "--cert", str(cert), "--key", str(key), "--name", "127.0.0.1"],
+        [pysmbd_command(), "gen-cert", "--cert", str(cert), "--key", str(key), "--name", name],
         capture_output=True,
         text=True,
         timeout=60,
