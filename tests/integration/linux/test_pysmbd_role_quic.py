@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from tests.integration.linux.conftest import gen_cert
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.net import free_tcp_ports, free_udp_port
+from tests.support.pysmbd_server import gen_cert
 
 pytestmark = pytest.mark.slow
 

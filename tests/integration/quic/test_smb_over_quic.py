@@ -27,9 +27,13 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     build_negotiate_request,
     parse_negotiate_response,
 )
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD
+from tests.support.accounts import QUIC_USER as USER
+from tests.support.net import free_port
+from tests.support.polling import wait_until
+from tests.support.pysmbd_server import start_quic_pysmbd
+from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
-
-from .conftest import PASSWORD, USER, free_port, start_quic_pysmbd
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -303,26 +307,14 @@ def test_tcp_negotiate_gets_no_transport_capabilities_context(quic_pysmbd) -> No
 
 
 def test_reload_moves_the_quic_port_and_keeps_the_open_session(quic_pysmbd, quic_session) -> None:
-    from .conftest import wait_until
-
     old_port = quic_pysmbd.quic_port
     quic_session.put("before.txt", b"written before the reload\n")
     new_port = free_port(socket.SOCK_DGRAM)
-    quic_pysmbd.write_config(quic_pysmbd.tcp_port, new_port)
+    quic_pysmbd.write_config(quic_port=new_port)
     assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
 
     def probe(port: int, timeout: float = 3.0):
-        return asyncio.run(
-            probe_quic(
-                "localhost",
-                "127.0.0.1",
-                port,
-                timeout=timeout,
-                level="negotiate",
-                validate_certs=False,
-                negotiate_request=build_negotiate_request(),
-            )
-        )
+        return probe_loopback_quic(port, timeout=timeout, validate_certs=False)
 
     new = probe(new_port)
     assert (new.status, new.answer.dialect) == ("smb", "3.1.1"), new.error
@@ -348,7 +340,7 @@ def test_a_reload_that_changes_a_share_closes_its_quic_connections_as_it_does_tc
         assert quic_session.write_and_read("before.txt", b"writable before") == b"writable before"
         assert over_tcp.write_and_read("tcp.txt", b"writable before") == b"writable before"
         quic_pysmbd.share_settings = "read_only = true"
-        quic_pysmbd.write_config(quic_pysmbd.tcp_port, quic_pysmbd.quic_port)
+        quic_pysmbd.write_config()
         assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
         # Both connections were closed by the server: neither keeps writing through its old, writable tree.
         with pytest.raises(SMBConnectionClosed):
