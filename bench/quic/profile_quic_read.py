@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib
 import io
 import os
 import pstats
@@ -25,12 +24,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-importlib.import_module("tests.conftest")  # lays out ansible_collections/smb/alternative_ports on sys.path
+from tests.support.collection import use_checkout_as_collection  # noqa: E402
 
-from quic.conftest import PASSWORD, USER, start_quic_pysmbd  # noqa: E402
+use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic  # noqa: E402
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
+from tests.support.accounts import QUIC_USER as USER  # noqa: E402
+from tests.support.pysmbd_server import start_quic_pysmbd  # noqa: E402
 from tests.support.smb_session import SmbSession  # noqa: E402
 
 PROFILES: dict = {}

@@ -105,7 +105,7 @@ with patch_module_args(json.loads(sys.argv[2])):
 @pytest.mark.parametrize(("transport", "fails"), [("quic", True), ("tcp", False)])
 def test_without_qh3_only_quic_endpoints_fail_and_say_what_to_install(transport, fails):
     # A real interpreter where qh3 cannot be imported, so the import guard itself is what is tested.
-    from tests.conftest import COLLECTIONS_ROOT
+    from tests.support.collection import COLLECTIONS_ROOT
 
     args = {"endpoints": [{"transport": transport, "port": free_port(), "expect": "closed"}], "timeout": 1}
     run = subprocess.run(
