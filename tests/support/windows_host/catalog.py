@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .binding import SWITCH, Param, bind
+from .cim_classes import convert_output
 from .cmdlet_errors import CmdletError
 from .state import WindowsState
 
@@ -30,6 +31,8 @@ class CmdletSpec:
     handler: Handler
     changes_state: bool = False
     prompts_without_force: bool = False
+    output_class: str = ""
+    """The CIM class of the output objects (``cim_classes.CLASSES``), or empty for none/other output."""
 
 
 _CATALOG: dict[str, CmdletSpec] = {}
@@ -41,8 +44,14 @@ def register(spec: CmdletSpec) -> None:
     if spec.changes_state:
         params = (*params, Param("WhatIf", SWITCH), Param("Confirm", SWITCH))
     _CATALOG[spec.name.lower()] = CmdletSpec(
-        spec.name, params, spec.handler, spec.changes_state, spec.prompts_without_force
+        spec.name, params, spec.handler, spec.changes_state, spec.prompts_without_force, spec.output_class
     )
+
+
+def specs() -> list[CmdletSpec]:
+    """Every modelled cmdlet, sorted by name (for tests that hold the model to SOURCES.md)."""
+    _load()
+    return sorted(_CATALOG.values(), key=lambda spec: spec.name)
 
 
 def known_commands() -> list[str]:
@@ -81,7 +90,9 @@ def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
                 "InvalidOperation",
                 f"System.Management.Automation.PSInvalidOperationException,{spec.name}",
             )
-    return spec.handler(state, args, spec.name)
+    output = spec.handler(state, args, spec.name)
+    enum_form = state.host.get("enum_form", "names")
+    return [convert_output(spec.output_class, obj, enum_form) for obj in output]
 
 
 def _load() -> None:

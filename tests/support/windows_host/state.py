@@ -32,6 +32,17 @@ def default_client_configuration() -> dict[str, Any]:
     }
 
 
+#: How the host itself is set up, as opposed to its SMB configuration.
+ENUM_FORMS = ("names", "numbers")
+LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage")
+
+
+def default_host_settings() -> dict[str, Any]:
+    """``enum_form``: whether enum properties reach the executor as names (type data applied) or as the CIM
+    class's numbers; ``language_mode``: PowerShell's language mode for the connecting user."""
+    return {"enum_form": "names", "language_mode": "FullLanguage"}
+
+
 @dataclass
 class RegistryKey:
     """One registry key: its path as created (``HKEY_LOCAL_MACHINE\\...``) and its values by name."""
@@ -46,13 +57,19 @@ class WindowsState:
 
     alternative_ports: list[dict[str, Any]] = field(default_factory=list)
     smb_mappings: list[dict[str, Any]] = field(default_factory=list)
+    global_mappings: list[dict[str, Any]] = field(default_factory=list)
     certificate_mappings: list[dict[str, Any]] = field(default_factory=list)
     client_access: list[dict[str, Any]] = field(default_factory=list)
     client_configuration: dict[str, Any] = field(default_factory=default_client_configuration)
     firewall_rules: list[dict[str, Any]] = field(default_factory=list)
     registry: dict[str, RegistryKey] = field(default_factory=dict)  # lower path -> key
+    host: dict[str, Any] = field(default_factory=default_host_settings)
 
     def __post_init__(self) -> None:
+        if self.host.get("enum_form", "names") not in ENUM_FORMS:
+            raise ValueError(f"host.enum_form must be one of {ENUM_FORMS}, not {self.host.get('enum_form')!r}")
+        if self.host.get("language_mode", "FullLanguage") not in LANGUAGE_MODES:
+            raise ValueError(f"host.language_mode must be one of {LANGUAGE_MODES}")
         for path in DEFAULT_REGISTRY_KEYS:
             self.registry.setdefault(path.lower(), RegistryKey(path))
 
@@ -62,10 +79,12 @@ class WindowsState:
         return {
             "alternative_ports": copy.deepcopy(self.alternative_ports),
             "smb_mappings": copy.deepcopy(self.smb_mappings),
+            "global_mappings": copy.deepcopy(self.global_mappings),
             "certificate_mappings": copy.deepcopy(self.certificate_mappings),
             "client_access": copy.deepcopy(self.client_access),
             "client_configuration": copy.deepcopy(self.client_configuration),
             "firewall_rules": copy.deepcopy(self.firewall_rules),
+            "host": copy.deepcopy(self.host),
             "registry": {
                 key.path: {
                     value["name"]: {"type": value["type"], "data": value["data"]} for value in key.values.values()
@@ -80,11 +99,13 @@ class WindowsState:
         known = {
             "alternative_ports",
             "smb_mappings",
+            "global_mappings",
             "certificate_mappings",
             "client_access",
             "client_configuration",
             "firewall_rules",
             "registry",
+            "host",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -92,6 +113,8 @@ class WindowsState:
         state = cls(
             alternative_ports=copy.deepcopy(data.get("alternative_ports", [])),
             smb_mappings=copy.deepcopy(data.get("smb_mappings", [])),
+            global_mappings=copy.deepcopy(data.get("global_mappings", [])),
+            host={**default_host_settings(), **copy.deepcopy(data.get("host", {}))},
             certificate_mappings=copy.deepcopy(data.get("certificate_mappings", [])),
             client_access=copy.deepcopy(data.get("client_access", [])),
             firewall_rules=copy.deepcopy(data.get("firewall_rules", [])),
