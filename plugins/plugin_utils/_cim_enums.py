@@ -23,14 +23,28 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
-#: (CIM class without the MSFT_ prefix, property) -> {number: lower-case name}
+_MAPPING_TRANSPORT = {0: "None", 1: "TCP", 2: "QUIC"}
+# MSFT_SmbMapping.Status, from the class documentation (MicrosoftDocs/win32 msft-smbmapping.md).
+_MAPPING_STATUS = {
+    0: "OK",
+    1: "Paused",
+    2: "Disconnected",
+    3: "NetworkError",
+    4: "Connecting",
+    5: "Reconnecting",
+    6: "Unavailable",
+}
+
+#: (CIM class without the MSFT_ prefix, property) -> {number: name as the cmdlets print it}
 VALUE_MAPS: Dict[tuple, Dict[int, str]] = {
-    ("SmbMapping", "TransportType"): {0: "none", 1: "tcp", 2: "quic"},
-    ("SmbGlobalMapping", "TransportType"): {0: "none", 1: "tcp", 2: "quic"},
-    ("SmbServerAlternativePort", "TransportType"): {0: "none", 1: "tcp", 2: "quic", 3: "rdma"},
-    ("SmbServerAlternativePort", "Instances"): {0: "none", 1: "default"},
-    ("SmbClientAccessToServer", "AccessControlType"): {0: "allow", 1: "deny"},
-    ("SmbClientAccessToServer", "IdentifierType"): {0: "sha256", 1: "issuer"},
+    ("SmbMapping", "TransportType"): _MAPPING_TRANSPORT,
+    ("SmbMapping", "Status"): _MAPPING_STATUS,
+    ("SmbGlobalMapping", "TransportType"): _MAPPING_TRANSPORT,
+    ("SmbGlobalMapping", "Status"): _MAPPING_STATUS,
+    ("SmbServerAlternativePort", "TransportType"): {0: "None", 1: "Tcp", 2: "Quic", 3: "Rdma"},
+    ("SmbServerAlternativePort", "Instances"): {0: "None", 1: "Default"},
+    ("SmbClientAccessToServer", "AccessControlType"): {0: "Allow", 1: "Deny"},
+    ("SmbClientAccessToServer", "IdentifierType"): {0: "SHA256", 1: "ISSUER"},
 }
 
 
@@ -38,14 +52,14 @@ class UnknownEnumValue(ValueError):
     """A number that the class's value map does not know; the message names the class, property and value."""
 
 
-def enum_name(cim_class: str, prop: str, value: Any, default: str = "") -> str:
-    """The lower-case enumerator name of ``value``, whether it arrived as a name (``"Quic"``) or a number (``2``)."""
+def enum_label(cim_class: str, prop: str, value: Any, default: str = "") -> str:
+    """The enumerator name of ``value`` as the cmdlets print it, whether it arrived as a name or a number."""
     if value is None or value == "":
         return default
     mapping = VALUE_MAPS[(cim_class, prop)]
     number = _as_number(value)
     if number is None:
-        return str(value).strip().lower()
+        return str(value).strip()
     if number not in mapping:
         known = ", ".join(f"{key} {name}" for key, name in sorted(mapping.items()))
         raise UnknownEnumValue(
@@ -53,6 +67,11 @@ def enum_name(cim_class: str, prop: str, value: Any, default: str = "") -> str:
             "the host may run a newer Windows than this collection knows: report it with the host's build"
         )
     return mapping[number]
+
+
+def enum_name(cim_class: str, prop: str, value: Any, default: str = "") -> str:
+    """The lower-case enumerator name of ``value``, whether it arrived as a name (``"Quic"``) or a number (``2``)."""
+    return enum_label(cim_class, prop, value, default).lower()
 
 
 def enum_names(cim_class: str, row: Mapping[str, Any], props: Mapping[str, str]) -> Dict[str, str]:

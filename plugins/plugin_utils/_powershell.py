@@ -68,6 +68,8 @@ class CmdletCall:
         """``New-SmbMapping -RemotePath \\\\srv\\share -TcpPort 4445``, for messages."""
         words = [self.command]
         for name, value in self.parameters.items():
+            if name.lower() == "password":
+                value = "********"
             words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
         return " ".join(words)
 
@@ -162,6 +164,8 @@ def as_list(value: Any) -> list:
 
 
 def _describe_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<credential>" if "PSCredential" in value else "<object>"
     if isinstance(value, (list, tuple)):
         return ",".join(_describe_value(v) for v in value) if len(value) <= 3 else f"<{len(value)} values>"
     if value is False:

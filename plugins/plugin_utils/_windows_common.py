@@ -95,5 +95,5 @@ def _raise_on_failed_change(results: List[CallResult], changes: List[CmdletCall]
 
 
 def describe_calls(calls: Sequence[CmdletCall]) -> List[str]:
-    """Human-readable command lines for results (``commands``), without any secret (none is ever a parameter)."""
+    """Human-readable command lines for results (``commands``); passwords and credentials are masked."""
     return [call.describe() for call in calls]
