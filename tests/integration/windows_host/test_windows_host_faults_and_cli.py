@@ -81,7 +81,7 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
     users.write_text(f":{USER.name}:{USER.password}\n", encoding="utf-8")
     initial = tmp_path / "initial.json"
     initial.write_text(
-        json.dumps({"alternative_ports": [{"TransportType": "Quic", "Port": 7443, "EnableInstances": "None"}]})
+        json.dumps({"alternative_ports": [{"TransportType": "Quic", "Port": 7443, "Instances": "Default"}]})
     )
     pidfile, state_file, cert = tmp_path / "host.pid", tmp_path / "state.json", tmp_path / "cert.pem"
     command = [
@@ -104,10 +104,10 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
         protocol = session.protocol
         stdout, _stderr, exit_code = run_executor(
             protocol,
-            executor_stdin([{"command": "Get-SmbServerAlternativePort", "properties": ["Port", "EnableInstances"]}]),
+            executor_stdin([{"command": "Get-SmbServerAlternativePort", "properties": ["Port", "Instances"]}]),
         )
         assert exit_code == 0
-        assert results(stdout)[0]["output"] == [{"Port": 7443, "EnableInstances": "None"}]
+        assert results(stdout)[0]["output"] == [{"Port": 7443, "Instances": "Default"}]
         snapshot = read_state_file(state_file)
         assert snapshot["counters"]["executions"] == 1
         assert snapshot["calls"][0]["command"] == "Get-SmbServerAlternativePort"

@@ -28,7 +28,7 @@ ADD_QUIC_PORT = [
         "command": "New-SmbServerAlternativePort",
         "parameters": {"TransportType": "QUIC", "Port": 8443, "EnableInstances": "Default"},
     },
-    {"command": "Get-SmbServerAlternativePort", "properties": ["TransportType", "Port", "EnableInstances"]},
+    {"command": "Get-SmbServerAlternativePort", "properties": ["TransportType", "Port", "Instances"]},
 ]
 
 
@@ -45,8 +45,8 @@ def test_ntlm_with_message_encryption_over_http_runs_the_executor(http_host, mon
     stdout, stderr, exit_code = run_executor(ntlm_protocol(http_host), executor_stdin(ADD_QUIC_PORT))
 
     assert (exit_code, stderr) == (0, b"")
-    assert results(stdout)[1]["output"] == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
-    assert http_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
+    assert results(stdout)[1]["output"] == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
+    assert http_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
     # every SOAP reply of the session came back encrypted, never in plaintext
     assert reply_types and all("HTTP-SPNEGO-session-encrypted" in t for t in reply_types)
 
