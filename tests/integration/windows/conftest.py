@@ -39,7 +39,10 @@ def http_host(password, enum_form):
 @pytest.fixture
 def https_host(password, enum_form):
     """Basic (or NTLM) over HTTPS with a self-signed certificate."""
-    host = EmulatedWindowsHost(users=[HostUser(USER, password)], tls=True, initial_state=_state(enum_form)).start()
+    # Basic is off on a default host; this one has it on (HTTPS only), as an administrator would turn it on.
+    host = EmulatedWindowsHost(
+        users=[HostUser(USER, password)], tls=True, basic_auth=True, initial_state=_state(enum_form)
+    ).start()
     yield host
     host.stop()
 

@@ -87,7 +87,7 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
     command = [
         sys.executable, "-m", "tests.support.windows_host", "--port", "0", "--users-file", str(users), "--tls",
         "--pidfile", str(pidfile), "--state-file", str(state_file), "--cert-file", str(cert),
-        "--initial-state", str(initial),
+        "--initial-state", str(initial), "--basic-auth", "--local-account-token-filter-policy",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ}

@@ -45,6 +45,7 @@ class CommandRun:
     stderr_sent: int = 0
     done_reported: bool = False
     drop_connection: bool = False  # fault injection: the runner asks to drop the client's connection
+    options: dict[str, str] = field(default_factory=dict)  # the Command's OptionSet (WINRS_CONSOLEMODE_STDIN, ...)
     last_input: float = field(default_factory=time.monotonic)
 
 
@@ -114,10 +115,19 @@ class ShellManager:
             del self._shells[shell.shell_id]
             self._changed.notify_all()
 
-    def command(self, owner: str, shell_id: str | None, command: str, arguments: list[str]) -> str:
+    def command(
+        self,
+        owner: str,
+        shell_id: str | None,
+        command: str,
+        arguments: list[str],
+        options: dict[str, str] | None = None,
+    ) -> str:
         with self._changed:
             shell = self._shell(owner, shell_id)
-        run = CommandRun(str(uuid.uuid4()).upper(), shell.shell_id, owner, command, arguments)
+        run = CommandRun(
+            str(uuid.uuid4()).upper(), shell.shell_id, owner, command, arguments, options=dict(options or {})
+        )
         result = self._runner.start_command(run)
         with self._changed:
             run.result = result

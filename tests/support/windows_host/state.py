@@ -32,6 +32,17 @@ def default_client_configuration() -> dict[str, Any]:
     }
 
 
+#: Where UAC remote restrictions are switched off for local administrators (value LocalAccountTokenFilterPolicy).
+TOKEN_FILTER_KEY = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+
+
+def allow_local_admins(state: WindowsState) -> WindowsState:
+    """Set LocalAccountTokenFilterPolicy=1, as a Vagrant box or a lab host does; returns the state."""
+    key = state.ensure_key(TOKEN_FILTER_KEY)
+    key.values["localaccounttokenfilterpolicy"] = {"name": "LocalAccountTokenFilterPolicy", "type": "DWord", "data": 1}
+    return state
+
+
 #: How the host itself is set up, as opposed to its SMB configuration.
 ENUM_FORMS = ("names", "numbers")
 LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage")

@@ -43,6 +43,8 @@ FAULT_INVALID_REQUEST = 2150858817  # the request is not valid for this resource
 FAULT_ACCESS_DENIED = 5
 FAULT_INTERNAL_ERROR = 2150858752  # generic WS-Management service error
 FAULT_PROCESS_ABORTED = 2147943467  # HRESULT of ERROR_PROCESS_ABORTED: "The process terminated unexpectedly."
+FAULT_MAX_ENVELOPE = 2150859025  # 0x80338111, what Windows answers a request larger than MaxEnvelopeSizekb
+FAULT_INVALID_OPTION = 2150858918  # 0x803380A6 (assumed): an OptionSet value the shell does not accept
 
 _DURATION = re.compile(r"^PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
