@@ -25,13 +25,11 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from spnego.channel_bindings import GssChannelBindings
 from spnego.exceptions import SpnegoError
-
-from typing import Callable
 
 from .auth import AuthenticationFailed, HostUser, NtlmAcceptor, check_basic
 from .encryption import CONTENT_TYPE, EncryptionError, build_encrypted, is_encrypted, split_encrypted
