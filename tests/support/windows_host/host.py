@@ -117,6 +117,10 @@ class EmulatedWindowsHost:
         with self._state_lock:
             return self.state.to_json()
 
+    def in_process_service(self, url: str = "http://windows-host.example:5985/wsman") -> WsmanService:
+        """The WS-Man service of this host without HTTP (for tests that feed it SOAP envelopes directly)."""
+        return WsmanService(self._shells, self.observer, url)
+
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> EmulatedWindowsHost:
         store = self.work_dir / "ntlm-users"

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .powershell_process import ProcessResult
-from .wsman_messages import FAULT_ACCESS_DENIED, FAULT_OPERATION_TIMEOUT, FAULT_SHELL_NOT_FOUND, WsmanFault
+from .wsman_messages import (
+    FAULT_ACCESS_DENIED,
+    FAULT_OPERATION_TIMEOUT,
+    FAULT_SHELL_NOT_FOUND,
+    WsmanFault,
+    unknown_command_fault,
+)
 
 RECEIVE_CHUNK = 64 * 1024
 STDIN_IDLE_LIMIT = 60.0
@@ -104,9 +110,7 @@ class ShellManager:
         shell = self._shell(owner, shell_id)
         run = shell.commands.get(command_id)
         if run is None:
-            raise WsmanFault(
-                FAULT_SHELL_NOT_FOUND, f"The command with CommandId {command_id} was not found in the shell."
-            )
+            raise unknown_command_fault()
         return run
 
     def delete(self, owner: str, shell_id: str | None) -> None:

@@ -112,7 +112,7 @@ class WsmanService:
             shell_id = self._shells.create(user)
             self._observer.count(user, "shells_created")
             self._observer.write_state_file()
-            return create_response(request, shell_id, self.url)
+            return create_response(request, shell_id, self.url, owner=user)
         if action == ACTION_DELETE:
             self._shells.delete(user, request.shell_id)
             self._observer.count(user, "shells_deleted")
