@@ -104,7 +104,7 @@ def test_a_request_over_max_envelope_size_gets_the_windows_fault(host):
     command_id = client.run_command(shell_id, "powershell.exe", powershell_arguments(), console_mode_stdin=False)
     with pytest.raises(WSManFaultError) as raised:
         client.send_command_input(shell_id, command_id, b"x" * (400 * 1024), end=True)  # ~533 KiB once base64
-    assert raised.value.wsmanfault_code == 2150859025 and raised.value.fault_subcode == "w:EncodingLimit"
+    assert raised.value.wsman_fault_code == 2150859025 and raised.value.fault_subcode == "w:EncodingLimit"
     assert "MaxEnvelopeSize" in raised.value.reason
 
 

@@ -17,6 +17,7 @@ from winrm.exceptions import WSManFaultError
 from tests.support.peers import stop_process
 from tests.support.windows_host import EmulatedWindowsHost, read_state_file
 from tests.support.windows_host.bootstrap_source import REPO_ROOT
+from tests.support.windows_host.state import WindowsState, allow_local_admins
 from tests.support.windows_host.testing import (
     USER,
     executor_stdin,
@@ -36,7 +37,9 @@ TWO_PORTS = [
 
 
 def test_dropped_connection_mid_apply_reaches_the_client_and_leaves_half_applied():
-    with EmulatedWindowsHost([USER], drop_connection_during_command=2) as host:
+    with EmulatedWindowsHost(
+        [USER], drop_connection_during_command=2, initial_state=allow_local_admins(WindowsState())
+    ) as host:
         run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbServerAlternativePort"}]))
         protocol = ntlm_protocol(host)
         shell_id = protocol.open_shell()
@@ -58,7 +61,7 @@ def test_dropped_connection_mid_apply_reaches_the_client_and_leaves_half_applied
 
 
 def test_fail_after_commands_answers_with_a_wsman_fault():
-    with EmulatedWindowsHost([USER], fail_after_commands=1) as host:
+    with EmulatedWindowsHost([USER], fail_after_commands=1, initial_state=allow_local_admins(WindowsState())) as host:
         run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbClientConfiguration"}]))
         with pytest.raises(WSManFaultError) as raised:
             run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbClientConfiguration"}]))
