@@ -43,6 +43,7 @@ if ($parts.Length -ne 2) {
 """
 BOOTSTRAP = base64.b64encode(BOOTSTRAP_SCRIPT.encode("utf-16-le")).decode("ascii")
 POWERSHELL = "powershell.exe"
+_SWITCHES = frozenset({"Confirm", "WhatIf", "Force", "PassThru"})
 POWERSHELL_ARGUMENTS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", BOOTSTRAP)
 
 
@@ -70,7 +71,10 @@ class CmdletCall:
         for name, value in self.parameters.items():
             if name.lower() == "password":
                 value = "********"
-            words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
+            if value is False and name in _SWITCHES:
+                words.append(f"-{name}:$false")  # a switch takes $false only after a colon
+            else:
+                words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
         return " ".join(words)
 
 

@@ -127,7 +127,10 @@ def _mapping_calls(current: Mapping[str, dict], wanted: Mapping[str, Any]) -> Li
         return []
     if existing:
         # A renewed certificate (or another store or setting): Set keeps the mapping and its access entries.
-        return [CmdletCall("Set-SmbServerCertificateMapping", {**parameters, "Name": existing["name"], "Force": True})]
+        # Set-SmbServerCertificateMapping has no -Force: -Confirm:$false keeps it from prompting.
+        return [
+            CmdletCall("Set-SmbServerCertificateMapping", {**parameters, "Name": existing["name"], "Confirm": False})
+        ]
     return [CmdletCall("New-SmbServerCertificateMapping", {**parameters, "Force": True})]
 
 

@@ -264,12 +264,13 @@ def get_client_access(state: WindowsState, args: dict[str, Any], command: str) -
     return [dict(e) for e in state.client_access if e["Name"].lower() in names]
 
 
-def _access_params() -> tuple[Param, ...]:
+def _access_params(adds: bool) -> tuple[Param, ...]:
+    """Grant and Block take a -Description for the entry they add; Revoke and Unblock do not."""
     return (
         Param("Name", STRINGS, mandatory=True),
         Param("IdentifierType", ENUM, True, IDENTIFIER_TYPES, _IDENTIFIER_ENUM),
         Param("Identifier", STRING, mandatory=True),
-        Param("Description", STRING),
+        *((Param("Description", STRING),) if adds else ()),
         Param("Force", SWITCH),
     )
 
@@ -373,10 +374,8 @@ register(
             Param("Name", STRINGS, True),
             Param("Thumbprint", STRING),
             Param("StoreName", STRING),
-            Param("DisplayName", STRING),
             Param("RequireClientAuthentication", BOOL),
             Param("SkipClientCertificateAccessCheck", BOOL),
-            Param("Force", SWITCH),
             Param("PassThru", SWITCH),
         ),
         set_certificate_mapping,
@@ -385,16 +384,16 @@ register(
         output_class=_CERT_CLASS,
     )
 )
-for _name, _handler in (
-    ("Grant-SmbClientAccessToServer", grant_client_access),
-    ("Block-SmbClientAccessToServer", block_client_access),
-    ("Revoke-SmbClientAccessToServer", revoke_client_access),
-    ("Unblock-SmbClientAccessToServer", unblock_client_access),
+for _name, _handler, _adds in (
+    ("Grant-SmbClientAccessToServer", grant_client_access, True),
+    ("Block-SmbClientAccessToServer", block_client_access, True),
+    ("Revoke-SmbClientAccessToServer", revoke_client_access, False),
+    ("Unblock-SmbClientAccessToServer", unblock_client_access, False),
 ):
     register(
         CmdletSpec(
             _name,
-            _access_params(),
+            _access_params(_adds),
             _handler,
             changes_state=True,
             prompts_without_force=True,

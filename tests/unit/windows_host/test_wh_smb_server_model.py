@@ -183,7 +183,7 @@ def test_a_renewed_certificate_is_set_on_the_mapping_and_keeps_its_access_entrie
     invoke(state, "New-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": THUMBPRINT, "StoreName": "My"})
     grant = {"Name": "fs2", "IdentifierType": "SHA256", "Identifier": "AB" * 32, "Force": True}
     invoke(state, "Grant-SmbClientAccessToServer", grant)
-    invoke(state, "Set-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": RENEWED.lower(), "Force": True})
+    invoke(state, "Set-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": RENEWED.lower(), "Confirm": False})
     (mapping,) = invoke(state, "Get-SmbServerCertificateMapping", {})
     assert mapping["Thumbprint"] == RENEWED
     assert len(invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"})) == 1

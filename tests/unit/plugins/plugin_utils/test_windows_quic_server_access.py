@@ -48,7 +48,7 @@ def test_a_renewed_certificate_is_set_on_the_mapping_and_the_access_entries_stay
     assert model_host.changing_calls() == [
         (
             "Set-SmbServerCertificateMapping",
-            {"Name": "fs1.contoso.com", "Thumbprint": OTHER, "StoreName": "My", "Force": True},
+            {"Name": "fs1.contoso.com", "Thumbprint": OTHER, "StoreName": "My", "Confirm": False},
         )
     ]
     assert model_host.state.certificate_mappings[0]["Thumbprint"] == OTHER
