@@ -154,3 +154,12 @@ def test_bad_arguments_are_refused_before_any_connection(model_host, target, arg
     with pytest.raises(WindowsTaskError, match=message):
         run(model_host, target, **args)
     assert model_host.commands == 0
+
+
+def test_a_host_in_constrained_language_mode_gets_a_clear_error_and_no_change(model_host, target):
+    from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import ExecutorError
+
+    model_host.state.host["language_mode"] = "ConstrainedLanguage"
+    with pytest.raises(ExecutorError, match="runs in ConstrainedLanguage mode"):
+        run(model_host, target, local_path="Z:", remote_path=REMOTE, tcp_port=4445)
+    assert model_host.changing_calls() == [] and model_host.state.smb_mappings == []
