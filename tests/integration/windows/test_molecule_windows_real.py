@@ -31,6 +31,8 @@ def test_windows_real_scenario_against_the_emulated_host(http_host, password):
         SMB_AP_SHARE="\\\\fs1.contoso.com\\data",
         SMB_AP_SHARE_USER="CONTOSO\\svc-files",
         SMB_AP_SHARE_PASSWORD="Share-Pw-never-shown",
+        # The emulated host runs only the collection's executor: the Get-NetUDPEndpoint check needs a real host.
+        SMB_AP_WINDOWS_RUN_RAW="false",
         ANSIBLE_NOCOLOR="1",
         NO_COLOR="1",
     )
