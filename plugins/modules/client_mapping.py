@@ -13,7 +13,7 @@ description:
     C(New-SmbGlobalMapping) (O(scope=global), the default) or C(New-SmbMapping) (O(scope=user)) and
     C(-TcpPort|-QuicPort|-RdmaPort), so that the client reaches a server that listens on
     another port than 445 (TCP), 443 (QUIC) or 5445 (RDMA).
-  - A global mapping is machine-wide: every user, service and container of the host uses it, and it outlives the
+  - A global mapping is machine-wide. Every user, service and container of the host uses it, and it outlives the
     WinRM session that made it. It reaches the file server with the credential of O(username) and O(password).
   - A QUIC port is sent with C(-TransportType QUIC); without it the Windows client would try TCP first.
   - Windows connects to the share when it creates the mapping, so the server name must resolve and the share must
@@ -26,14 +26,10 @@ author:
   - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.WINDOWS
   - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
-attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: windows
 options:
   remote_path:
     description: UNC path of the share, for example C(\\fs1.contoso.com\data).
@@ -150,7 +146,10 @@ commands:
   sample: ["New-SmbGlobalMapping -LocalPath Z: -RemotePath \\\\fs1.contoso.com\\data -TcpPort 4445 -Persistent -Credential <credential>"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import (
+    WINRM_ARGUMENT_SPEC,
+    refuse_to_run_on_a_host,
+)
 
 ARGUMENT_SPEC = {
     "remote_path": {"type": "str", "required": True},
@@ -164,25 +163,12 @@ ARGUMENT_SPEC = {
     "username": {"type": "str"},
     "password": {"type": "str", "no_log": True},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    # WinRM options, identical in every Windows module (doc fragment smb.alternative_ports._winrm).
-    "winrm_host": {"type": "str"},
-    "winrm_port": {"type": "int"},
-    "winrm_user": {"type": "str"},
-    "winrm_password": {"type": "str", "no_log": True},
-    "winrm_scheme": {"type": "str", "choices": ["http", "https"]},
-    "winrm_transport": {"type": "str", "choices": ["ntlm", "basic", "kerberos", "credssp", "certificate"]},
-    "winrm_cert_validation": {"type": "str", "choices": ["validate", "ignore"]},
-    "winrm_ca_trust_path": {"type": "path"},
-    "winrm_message_encryption": {"type": "str", "choices": ["auto", "always", "never"]},
-    "winrm_operation_timeout": {"type": "int"},
+    **WINRM_ARGUMENT_SPEC,
 }
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(
-        msg="smb.alternative_ports.client_mapping runs on the controller through its action plugin; it cannot run as a module"
-    )
+def main() -> None:
+    refuse_to_run_on_a_host("client_mapping", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

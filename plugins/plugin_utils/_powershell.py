@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets import CallResult, CmdletCall
 
 EXECUTOR_HEADER = "# smb.alternative_ports executor v1"
 EXECUTOR_PATH = Path(__file__).with_name("executor.ps1")
@@ -43,55 +44,11 @@ if ($parts.Length -ne 2) {
 """
 BOOTSTRAP = base64.b64encode(BOOTSTRAP_SCRIPT.encode("utf-16-le")).decode("ascii")
 POWERSHELL = "powershell.exe"
-_SWITCHES = frozenset({"Confirm", "WhatIf", "Force", "PassThru"})
 POWERSHELL_ARGUMENTS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", BOOTSTRAP)
 
 
 class ExecutorError(Exception):
     """The executor could not run or its answer could not be read; the message is safe to show."""
-
-
-@dataclass
-class CmdletCall:
-    """One cmdlet call: ``& command @parameters -ErrorAction Stop``, keeping only ``properties`` of its output."""
-
-    command: str
-    parameters: dict = field(default_factory=dict)
-    properties: Optional[List[str]] = None
-
-    def as_request(self) -> dict:
-        request: dict = {"command": self.command, "parameters": self.parameters}
-        if self.properties is not None:
-            request["properties"] = list(self.properties)
-        return request
-
-    def describe(self) -> str:
-        """``New-SmbMapping -RemotePath \\\\srv\\share -TcpPort 4445``, for messages."""
-        words = [self.command]
-        for name, value in self.parameters.items():
-            if name.lower() == "password":
-                value = "********"
-            if value is False and name in _SWITCHES:
-                words.append(f"-{name}:$false")  # a switch takes $false only after a colon
-            else:
-                words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
-        return " ".join(words)
-
-
-@dataclass
-class CallResult:
-    command: str
-    ok: bool
-    output: list
-    error: Optional[dict] = None
-
-    @property
-    def error_message(self) -> str:
-        if not self.error:
-            return ""
-        message = str(self.error.get("message") or "").strip()
-        error_id = self.error.get("fully_qualified_error_id")
-        return f"{message} ({error_id})" if error_id else message
 
 
 def load_executor() -> str:
@@ -165,16 +122,6 @@ def as_list(value: Any) -> list:
     if isinstance(value, dict) and set(value) == {"value", "Count"} and isinstance(value["value"], (list, type(None))):
         return as_list(value["value"])
     return [value]
-
-
-def _describe_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "<credential>" if "PSCredential" in value else "<object>"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_describe_value(v) for v in value) if len(value) <= 3 else f"<{len(value)} values>"
-    if value is False:
-        return "$false"
-    return str(value)
 
 
 def _excerpt(text: str, limit: int = 400) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Set, Tuple
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._cim_enums import UnknownEnumValue, enum_name
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cim_enums import UnknownEnumValue, enum_name
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import CallResult, CmdletCall
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import (
     WindowsTaskError,

@@ -19,6 +19,7 @@ from tests.secrets.secret_search import distinctive_password, read_tree, search
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.plays import winrm_host_vars
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "molecule" / "windows"
@@ -88,7 +89,11 @@ def test_the_windows_scenario_at_vvv_shows_no_password_anywhere(tmp_path):
 
 def test_a_connection_dropped_mid_apply_at_vvv_shows_no_password(tmp_path):
     password = distinctive_password("WinDrop")
-    host = EmulatedWindowsHost([HostUser("Administrator", password)], drop_connection_during_command=2).start()
+    host = EmulatedWindowsHost(
+        [HostUser("Administrator", password)],
+        drop_connection_during_command=2,
+        initial_state=quic_ready(WindowsState()),
+    ).start()
     try:
         inventory = tmp_path / "inventory.json"
         inventory.write_text(

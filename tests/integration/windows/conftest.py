@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
-from tests.support.windows_host.state import WindowsState
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 USER = "Administrator"
 
@@ -25,7 +25,8 @@ def enum_form(request) -> str:
 
 
 def _state(enum_form: str) -> WindowsState:
-    return WindowsState(host={"enum_form": enum_form, "language_mode": "FullLanguage"})
+    # a Windows Server 2025 that can serve SMB over QUIC: EnableSMBQUIC on, a certificate mapping
+    return quic_ready(WindowsState(host={"enum_form": enum_form, "language_mode": "FullLanguage"}), "win1.example")
 
 
 @pytest.fixture
@@ -68,25 +69,3 @@ def changing_calls(host: EmulatedWindowsHost) -> list[tuple[str, dict]]:
 def round_trips(host: EmulatedWindowsHost) -> tuple[int, int]:
     counters = host.counters
     return counters["shells_created"], counters["executions"]
-
-
-# The server_ports windows backend reads EnableInstances and enum names only (issue 12 items 1-2); the lead is
-# moving it to plugins/module_utils/backends/windows.py. strict: the marks must go once it reads both forms.
-_SERVER_PORTS_NEEDS_BACKEND = {
-    "test_add_change_remove_and_exclusive": ("names", "numbers"),
-    "test_check_mode_runs_one_read_and_no_changing_call": ("numbers",),
-    "test_windows_real_scenario_against_the_emulated_host": ("numbers",),
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        forms = _SERVER_PORTS_NEEDS_BACKEND.get(item.originalname, ())
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("enum_form") in forms:
-            item.add_marker(
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="server_ports windows backend reads EnableInstances / enum names (issue 12 items 1-2)",
-                )
-            )

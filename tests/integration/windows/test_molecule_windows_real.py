@@ -28,6 +28,8 @@ def test_windows_real_scenario_against_the_emulated_host(http_host, password):
         SMB_AP_WINDOWS_USER=USER,
         SMB_AP_WINDOWS_PASSWORD=password,
         SMB_AP_QUIC_PORT="18443",
+        SMB_AP_QUIC_CERT_THUMBPRINT="0123456789ABCDEF0123456789ABCDEF01234567",
+        SMB_AP_QUIC_SERVER_NAME="fs1.contoso.com",
         SMB_AP_SHARE="\\\\fs1.contoso.com\\data",
         SMB_AP_SHARE_USER="CONTOSO\\svc-files",
         SMB_AP_SHARE_PASSWORD="Share-Pw-never-shown",

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .binding import SWITCH, Param, bind
 from .cim_classes import convert_output
 from .cmdlet_errors import CmdletError
-from .state import WindowsState
+from .state import WindowsState, windows_build
 
 Handler = Callable[[WindowsState, dict[str, Any], str], list[Any]]
 
@@ -33,6 +33,8 @@ class CmdletSpec:
     prompts_without_force: bool = False
     output_class: str = ""
     """The CIM class of the output objects (``cim_classes.CLASSES``), or empty for none/other output."""
+    min_build: int = 0
+    """The first Windows build that has the cmdlet (Server 2025, 26100, for the alternative-port cmdlets)."""
 
 
 _CATALOG: dict[str, CmdletSpec] = {}
@@ -44,7 +46,13 @@ def register(spec: CmdletSpec) -> None:
     if spec.changes_state:
         params = (*params, Param("WhatIf", SWITCH), Param("Confirm", SWITCH))
     _CATALOG[spec.name.lower()] = CmdletSpec(
-        spec.name, params, spec.handler, spec.changes_state, spec.prompts_without_force, spec.output_class
+        spec.name,
+        params,
+        spec.handler,
+        spec.changes_state,
+        spec.prompts_without_force,
+        spec.output_class,
+        spec.min_build,
     )
 
 
@@ -70,6 +78,8 @@ def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
     """Run one cmdlet call; return its output objects or raise :class:`CmdletError`."""
     _load()
     spec = _CATALOG.get(str(command).lower())
+    if spec is not None and spec.min_build and windows_build(state) < spec.min_build:
+        spec = None  # an older Windows has no such cmdlet at all
     if spec is None:
         raise CmdletError(
             f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "

@@ -100,6 +100,7 @@ CLASSES: dict[str, CimClass] = {
             ("Name", "IdentifierType", "Identifier", "AccessControlType", "Description"),
             {"AccessControlType": {0: "Allow", 1: "Deny"}, "IdentifierType": {0: "SHA256", 1: "ISSUER"}},
         ),
+        CimClass("MSFT_SmbServerConfiguration", ("EnableSMBQUIC",)),
         CimClass(
             "MSFT_SmbClientConfiguration",
             ("EnableSMBQUIC", "ForceSMBEncryptionOverQuic", "RequireSecuritySignature", "EnableInsecureGuestLogons"),

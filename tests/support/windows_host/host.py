@@ -16,7 +16,7 @@ Fault injection (counted over the host's life, 1-based):
 
 - ``fail_after_commands=N``: every command after the Nth executor run fails with a WS-Man fault
   ("The process terminated unexpectedly.");
-- ``drop_connection_during_command=N``: the Nth executor run applies the first half of its calls, then
+- ``drop_connection_during_command=N``: the Nth executor run applies the first half of its changing calls, then
   the host closes the TCP connection without answering the Send that started it.
 
 WinRM configuration, at Windows Server 2025's defaults unless told: ``basic_auth=False``
@@ -230,8 +230,10 @@ class EmulatedWindowsHost:
 
     @staticmethod
     def _half_of_calls(stdin: bytes) -> int:
+        """Half of the request's changing calls (they come first; the read-back after them is not counted)."""
         try:
             calls = json.loads(stdin.partition(b"\x00\x00\x00\x00")[2]).get("calls", [])
         except (ValueError, AttributeError):
             return 0
-        return math.ceil(len(calls) / 2)
+        changing = [call for call in calls if not str(call.get("command", "")).startswith(("Get-", "Test-"))]
+        return math.ceil(len(changing) / 2)

@@ -29,7 +29,7 @@ from typing import Any
 from .binding import BOOL, ENUM, ENUMS, STRING, STRINGS, SWITCH, UINT16, UINT16S, Param
 from .catalog import CmdletSpec, register
 from .cmdlet_errors import already_exists, cim_not_found, invalid_parameter, not_supported
-from .state import WindowsState
+from .state import ALTERNATIVE_PORTS_MIN_BUILD, WindowsState
 from .wildcard import has_wildcard, wildcard_match
 
 # Enumerator names as the SmbShare module prints them.
@@ -281,6 +281,7 @@ register(
         (_transport(False, many=True), Param("Port", UINT16S), Param("IncludeHidden", SWITCH)),
         get_alternative_port,
         output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -290,6 +291,7 @@ register(
         new_alternative_port,
         changes_state=True,
         output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -305,6 +307,7 @@ register(
         set_alternative_port,
         changes_state=True,
         prompts_without_force=True,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -321,6 +324,7 @@ register(
         changes_state=True,
         prompts_without_force=True,
         output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -406,5 +410,30 @@ register(
         (Param("Name", STRINGS, True),),
         get_client_access,
         output_class=_ACCESS_CLASS,
+    )
+)
+
+
+# -- server configuration ---------------------------------------------------------------------------
+def get_server_configuration(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return [dict(state.server_configuration)]
+
+
+def set_server_configuration(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    if "EnableSMBQUIC" in args:
+        state.server_configuration["EnableSMBQUIC"] = args["EnableSMBQUIC"]
+    return []
+
+
+register(
+    CmdletSpec("Get-SmbServerConfiguration", (), get_server_configuration, output_class="MSFT_SmbServerConfiguration")
+)
+register(
+    CmdletSpec(
+        "Set-SmbServerConfiguration",
+        (Param("EnableSMBQUIC", BOOL), Param("Force", SWITCH)),
+        set_server_configuration,
+        changes_state=True,
+        prompts_without_force=True,
     )
 )

@@ -11,7 +11,11 @@ import pytest
 from tests.support.windows_host import wsman_messages
 from tests.support.windows_host.catalog import specs
 from tests.support.windows_host.cim_classes import CLASSES
-from tests.support.windows_host.state import default_client_configuration, default_host_settings
+from tests.support.windows_host.state import (
+    default_client_configuration,
+    default_host_settings,
+    default_server_configuration,
+)
 
 SOURCES = Path(__file__).resolve().parents[2] / "support" / "windows_host" / "SOURCES.md"
 MODEL_DIR = SOURCES.parent
@@ -71,6 +75,7 @@ def test_every_wsman_fault_is_listed():
 def test_every_default_is_listed():
     modelled = {f"client_configuration.{name}" for name in default_client_configuration()}
     modelled |= {f"host.{name}" for name in default_host_settings()}
+    modelled |= {f"server_configuration.{name}" for name in default_server_configuration()}
     modelled |= {"winrm.max_envelope_kb", "winrm.basic_auth"}
     assert missing("default", modelled) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._cim_enums import (
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cim_enums import (
     UnknownEnumValue,
     enum_label,
     enum_name,

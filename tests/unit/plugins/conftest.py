@@ -73,40 +73,6 @@ def model_host(enum_form) -> ModelHost:
     return ModelHost(state=WindowsState(host={"enum_form": enum_form, "language_mode": "FullLanguage"}))
 
 
-# The server_ports backend still reads EnableInstances and enum names only (issue 12, items 1 and 2); the lead
-# is moving it into plugins/module_utils/backends/windows.py. Until then these fail as a real host would make
-# them fail. strict: an xfail that starts passing fails, so the marks go when the backend is fixed.
-_SERVER_PORTS_NEEDS_BACKEND = {
-    # fail with either enum form: Instances is read as EnableInstances
-    "test_change_of_instances_uses_set": ("names", "numbers"),
-    "test_info_reads_the_table_and_the_rules": ("names", "numbers"),
-    # fail when TransportType arrives as 2: the port is taken for a foreign row
-    "test_add_opens_the_firewall_then_adds_the_port": ("numbers",),
-    "test_second_run_changes_nothing_in_one_command": ("numbers",),
-    "test_remove_removes_the_port_then_its_rule": ("numbers",),
-    "test_exclusive_adds_first_and_removes_the_unlisted_last": ("numbers",),
-    "test_without_exclusive_other_ports_stay": ("numbers",),
-    "test_a_missing_rule_of_a_kept_port_comes_back": ("numbers",),
-    "test_firewall_false_leaves_rules_alone": ("numbers",),
-    "test_a_failed_change_names_the_call_and_what_was_not_run": ("numbers",),
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if not item.nodeid.split("::")[0].endswith("test_windows_server_ports.py"):
-            continue
-        forms = _SERVER_PORTS_NEEDS_BACKEND.get(item.originalname, ())
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("enum_form") in forms:
-            item.add_marker(
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="server_ports windows backend reads EnableInstances / enum names (issue 12 items 1-2)",
-                )
-            )
-
-
 @pytest.fixture
 def target() -> WinRMTarget:
     return WinRMTarget(host="win1.example", port=5986, user="Administrator", password="unused", scheme="https")

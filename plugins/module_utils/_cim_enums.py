@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading the ``uint32`` enum properties of the ROOT/Microsoft/Windows/SMB classes in either form.
 
-This is a private plugin_utils file: its API may change without notice.
+This is a private module_utils file: its API may change without notice.
 
 The SmbShare cmdlets return CIM instances. When the module's type data turns an enum property into a .NET enum,
 the executor sends its name (``Quic``); when it does not, the property reaches the executor as a plain number
