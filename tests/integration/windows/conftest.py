@@ -31,7 +31,9 @@ def _state(enum_form: str) -> WindowsState:
 @pytest.fixture
 def http_host(password, enum_form):
     """NTLM with message encryption over HTTP, on a free loopback port."""
-    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], tls=False, initial_state=_state(enum_form)).start()
+    host = EmulatedWindowsHost(
+        users=[HostUser(WINDOWS_USER, password)], tls=False, initial_state=_state(enum_form)
+    ).start()
     yield host
     host.stop()
 
