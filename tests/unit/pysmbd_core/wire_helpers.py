@@ -173,10 +173,11 @@ def create_request(
     options: int = 0,
     access: int = 0x0012019F,
     flags: int = 0,
+    share: int = 7,
 ) -> bytes:
     encoded = name.encode("utf-16-le")
     body = struct.pack(
-        "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, 7, disposition, options, 120, len(encoded), 0, 0
+        "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, share, disposition, options, 120, len(encoded), 0, 0
     )
     return header(5, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body + (encoded or b"\x00")
 
@@ -199,6 +200,15 @@ def close_request(message_id: int, session_id: int, tree_id: int, file_id: bytes
     return header(6, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + struct.pack(
         "<HHI16s", 24, 1, 0, file_id
     )
+
+
+def lock_request(
+    message_id: int, session_id: int, tree_id: int, file_id: bytes, *elements: tuple[int, int, int]
+) -> bytes:
+    """A LOCK with (offset, length, flags) elements."""
+    body = struct.pack("<HHI16s", 48, len(elements), 0, file_id)
+    body += b"".join(struct.pack("<QQII", offset, length, flags, 0) for offset, length, flags in elements)
+    return header(10, message_id, session_id=session_id, tree_id=tree_id) + body
 
 
 def compound(*messages: bytes) -> bytes:

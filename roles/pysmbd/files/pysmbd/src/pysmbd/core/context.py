@@ -65,10 +65,9 @@ class ServerContext:
     """Open files and pipes one connection may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
     max_sessions_per_connection: int = 64
     """Sessions one connection may hold; more get STATUS_REQUEST_NOT_ACCEPTED."""
-    lock_table: dict = field(default_factory=dict)
-    """Byte-range locks of every connection, keyed by (st_dev, st_ino); owned by the core."""
     open_files: dict = field(default_factory=dict)
-    """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino); owned by the core."""
+    """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
+    byte-range locks and pending delete; owned by the core."""
 
     def share(self, name: str) -> Optional[ShareConfig]:
         """Find a share by name, ignoring case as Windows does."""

@@ -8,15 +8,18 @@ connection goes on receiving and decrypting while the disk works.
 
 from __future__ import annotations
 
+import collections
 import errno
+import itertools
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from . import fs
+from . import fs, sharing
 from .context import PipeHandler
+from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
 from .request import FRAME_PREFIX, DeferredIO, Request, Response
 from .session import Tree
 from .status import (
@@ -27,8 +30,10 @@ from .status import (
     STATUS_END_OF_FILE,
     STATUS_FILE_CLOSED,
     STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_FILE_LOCK_CONFLICT,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_LOCK_RANGE,
     STATUS_INVALID_PARAMETER,
     STATUS_LOCK_NOT_GRANTED,
     STATUS_NOT_A_DIRECTORY,
@@ -36,6 +41,7 @@ from .status import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_RANGE_NOT_LOCKED,
+    STATUS_SHARING_VIOLATION,
     STATUS_SUCCESS,
     SMBError,
     status_from_oserror,
@@ -84,6 +90,11 @@ MAX_FILE_SIZE = 0xFFFFFFF0000  # the largest file NTFS allows (16 TiB - 64 KiB);
 LOCK_SHARED = 0x1
 LOCK_EXCLUSIVE = 0x2
 LOCK_UNLOCK = 0x4
+LOCK_FAIL_IMMEDIATELY = 0x10
+MAX_LOCKS_PER_REQUEST = 1024  # a LOCK request with more ranges is refused before any is looked at
+_LOCK_FLAGS_ALONE = frozenset({LOCK_SHARED, LOCK_EXCLUSIVE})  # may wait: only as the single element (3.3.5.14)
+_LOCK_FLAGS_ANY = frozenset({LOCK_SHARED | LOCK_FAIL_IMMEDIATELY, LOCK_EXCLUSIVE | LOCK_FAIL_IMMEDIATELY})
+_lock_owners = itertools.count(1)
 
 
 @dataclass
@@ -97,14 +108,20 @@ class SharedFile:
     """``ServerContext.open_files``, which holds this entry while ``opens`` is positive."""
     opens: int = 0
     delete_pending: bool = False
+    modes: collections.Counter = field(default_factory=collections.Counter)
+    """Share modes held by the opens (``sharing.Mode`` -> count)."""
+    locks: FileLocks = field(default_factory=FileLocks)
+    """Byte-range locks of every open of the file."""
 
 
-def attach_shared(table: dict, st: os.stat_result) -> SharedFile:
+def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
     key = (st.st_dev, st.st_ino)
     shared = table.get(key)
     if shared is None:
         shared = table[key] = SharedFile(key, table)
     shared.opens += 1
+    if mode is not None:
+        shared.modes[mode] += 1
     return shared
 
 
@@ -128,6 +145,10 @@ class Open:
     locks: list[tuple[int, int, bool]] = field(default_factory=list)
     shared: Optional[SharedFile] = None
     """Shared with the other opens of this file (a file or directory of a share; not the root or a pipe)."""
+    share_mode: Optional[sharing.Mode] = None
+    """What this open holds in ``shared.modes``."""
+    lock_owner: int = field(default_factory=lambda: next(_lock_owners))
+    """Names this open as the owner of byte-range locks (an Open is not hashable)."""
 
     @property
     def display_name(self) -> str:
@@ -151,6 +172,11 @@ class Open:
             return self.delete_on_close
         self.shared = None
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
+        shared.locks.release_owner(self.lock_owner)
+        if self.share_mode is not None:
+            shared.modes[self.share_mode] -= 1
+            if not shared.modes[self.share_mode]:
+                del shared.modes[self.share_mode]
         shared.opens -= 1
         if shared.opens > 0:
             return False
@@ -279,7 +305,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
         _r,
         desired,
         attributes,
-        _share,
+        share_access,
         disposition,
         options,
         name_offset,
@@ -313,6 +339,11 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
             raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
     if not parts:
         return _open_root(conn, req, tree, granted, contexts, options, disposition)
+    overwrites = disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+    share_mode = sharing.mode_of(
+        granted | (FILE_WRITE_DATA if overwrites else 0) | (DELETE if options & FILE_DELETE_ON_CLOSE else 0),
+        share_access,
+    )
     with fs.parent_dir(share.path, parts) as parent:
         leaf = fs.find_entry(parent, parts[-1])
         st = fs.lstat_at(parent, leaf)
@@ -337,7 +368,10 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                 is_dir = False
         else:
             _refuse_delete_pending(conn.context.open_files, st)
+            _refuse_sharing_conflict(conn.context.open_files, st, share_mode)
             is_dir = stat.S_ISDIR(st.st_mode)
+            if not is_dir and not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or misbehave
+                raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
             if disposition == FILE_CREATE:
                 raise SMBError(STATUS_OBJECT_NAME_COLLISION, "file exists")
             if is_dir and options & FILE_NON_DIRECTORY_FILE:
@@ -354,7 +388,8 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                     FILE_OVERWRITE,
                     FILE_OVERWRITE_IF,
                 )
-                flags = os.O_RDWR if writable and not share.read_only else os.O_RDONLY
+                # O_NONBLOCK: should a FIFO replace the file after the check above, opening it cannot block
+                flags = (os.O_RDWR if writable and not share.read_only else os.O_RDONLY) | os.O_NONBLOCK
                 if disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
                     flags |= os.O_TRUNC
                     action = CREATE_ACTIONS["superseded" if disposition == FILE_SUPERSEDE else "overwritten"]
@@ -371,7 +406,11 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, parts, fd, is_dir, granted)
     handle.delete_on_close = bool(options & FILE_DELETE_ON_CLOSE)
     st_now = os.fstat(fd)
-    handle.shared = attach_shared(conn.context.open_files, st_now)
+    if not (stat.S_ISREG(st_now.st_mode) or stat.S_ISDIR(st_now.st_mode)):
+        os.close(fd)
+        raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
+    handle.share_mode = share_mode
+    handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
     conn.opens[handle.file_id] = handle
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
 
@@ -381,6 +420,13 @@ def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
     shared = open_files.get((st.st_dev, st.st_ino))
     if shared is not None and shared.delete_pending:
         raise SMBError(STATUS_DELETE_PENDING, "the file is being deleted")
+
+
+def _refuse_sharing_conflict(open_files: dict, st: os.stat_result, mode: Optional[sharing.Mode]) -> None:
+    """Refuse an open another open's ShareAccess excludes, or whose own excludes another's (MS-FSA 2.1.5.1.2)."""
+    shared = open_files.get((st.st_dev, st.st_ino))
+    if shared is not None and sharing.conflicts(shared.modes, mode):
+        raise SMBError(STATUS_SHARING_VIOLATION, "the file is open with a share mode that excludes this access")
 
 
 def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Response:
@@ -456,6 +502,7 @@ def read(conn: SMBServerConnection, req: Request) -> Response:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot read a directory")
         if not handle.granted & (FILE_READ_DATA | 0x20):
             raise SMBError(STATUS_ACCESS_DENIED, "no read access")
+        _refuse_locked_range(handle, offset, length, write=False)
         if length >= LARGE_READ:
             return _large_read(handle, length, offset, minimum, defer=req.may_defer and length >= LARGE_IO)
         try:
@@ -474,6 +521,14 @@ def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: 
     With ``defer``, what the page cache holds is read at once (``RWF_NOWAIT``: the usual case, and cheaper
     inline than a trip through a thread) and only the rest, which needs the disk, is read on a worker thread.
     """
+    try:
+        size = os.fstat(handle.fd).st_size
+    except OSError as error:
+        raise SMBError(status_from_oserror(error), "read failed") from error
+    # Never allocate more than the file can return: a READ of 8 MiB from a 1-byte file costs 1 byte.
+    length = max(0, min(length, size - offset))
+    if length == 0 or length < minimum:
+        raise SMBError(STATUS_END_OF_FILE, "end of file")
     buffer = bytearray(FRAME_PREFIX + length)
     view = memoryview(buffer)
 
@@ -543,6 +598,7 @@ def write(conn: SMBServerConnection, req: Request) -> Response:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot write a directory")
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
+        _refuse_locked_range(handle, offset, length, write=True)
         if req.may_defer and length >= LARGE_IO:
             fd = os.dup(handle.fd)
             return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, os.pwrite, data, offset), _finish_write))
@@ -553,48 +609,65 @@ def write(conn: SMBServerConnection, req: Request) -> Response:
     return _finish_write(written)
 
 
+def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool) -> None:
+    """A READ or WRITE into a range another open locked (or, for a WRITE, anyone share-locked) fails (MS-FSA 2.1.4.10)."""
+    shared = handle.shared
+    if shared is not None and shared.locks.io_conflicts(offset, length, handle.lock_owner, write):
+        raise SMBError(STATUS_FILE_LOCK_CONFLICT, "the range is locked")
+
+
 def lock(conn: SMBServerConnection, req: Request) -> Response:
-    """Byte-range locks, tracked per open and checked against other opens of the same file."""
+    """Byte-range locks (MS-SMB2 3.3.5.14, MS-FSA 2.1.5.8-2.1.5.9), kept with the file for every open of it.
+
+    Locks are granted or refused at once (a request that may wait is answered as if it may not); a request
+    that fails part-way releases the locks it took, as 3.3.5.14 says.
+    """
     _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
     handle = lookup_open(conn, req, raw_id)
-    if count == 0 or handle.fd < 0:
-        raise SMBError(STATUS_INVALID_PARAMETER, "no locks")
-    elements = [
-        LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24)
-        for i in range(count)
-        if 64 + 48 + i * 24 <= len(req.message)
-    ]
-    if len(elements) != count:
+    if count == 0 or handle.fd < 0 or handle.is_dir or handle.shared is None:
+        raise SMBError(STATUS_INVALID_PARAMETER, "nothing to lock")
+    if count > MAX_LOCKS_PER_REQUEST:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, f"more than {MAX_LOCKS_PER_REQUEST} ranges in one LOCK")
+    if len(req.message) < 64 + 24 + count * 24:
         raise SMBError(STATUS_INVALID_PARAMETER, "truncated lock array")
-    key = _file_key(handle)
-    table = conn.context.lock_table.setdefault(key, [])
-    for offset, length, flags, _r in elements:
-        if flags & LOCK_UNLOCK:
-            entry = next((e for e in table if e[0] is handle and e[1] == offset and e[2] == length), None)
-            if entry is None:
-                raise SMBError(STATUS_RANGE_NOT_LOCKED, "range not locked")
-            table.remove(entry)
-            continue
-        exclusive = bool(flags & LOCK_EXCLUSIVE)
-        for other, o_off, o_len, o_excl in table:
-            overlaps = length and o_len and offset < o_off + o_len and o_off < offset + length
-            if overlaps and (exclusive or o_excl) and (other is not handle or exclusive or o_excl):
+    elements = [LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24) for i in range(count)]
+    locks = handle.shared.locks
+    if elements[0][2] == LOCK_UNLOCK:
+        _unlock(locks, handle, elements)
+        return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+    taken = []
+    try:
+        for offset, length, flags, _r in elements:
+            if flags not in _LOCK_FLAGS_ANY and not (count == 1 and flags in _LOCK_FLAGS_ALONE):
+                raise SMBError(STATUS_INVALID_PARAMETER, "invalid lock flags")
+            if length and offset + length - 1 > 0xFFFFFFFFFFFFFFFF:
+                raise SMBError(STATUS_INVALID_LOCK_RANGE, "the range ends beyond the largest offset")
+            exclusive = bool(flags & LOCK_EXCLUSIVE)
+            if locks.held_by(handle.lock_owner) >= MAX_LOCKS_PER_OPEN or locks.count >= MAX_LOCKS_PER_FILE:
+                raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many locks on this file")
+            if locks.lock_conflicts(offset, length, handle.lock_owner, exclusive):
                 raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
-        table.append((handle, offset, length, exclusive))
+            taken.append(locks.add(offset, length, handle.lock_owner, exclusive))
+    except SMBError:
+        for entry in taken:
+            locks.remove(entry)
+        raise
     return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
 
 
-def _file_key(handle: Open) -> tuple[int, int]:
-    st = handle.fstat()
-    return st.st_dev, st.st_ino
+def _unlock(locks: FileLocks, handle: Open, elements: list[tuple[int, int, int, int]]) -> None:
+    for offset, length, flags, _r in elements:
+        if flags != LOCK_UNLOCK:
+            raise SMBError(STATUS_INVALID_PARAMETER, "locks and unlocks mixed in one request")
+        if length and offset + length - 1 > 0xFFFFFFFFFFFFFFFF:
+            raise SMBError(STATUS_INVALID_LOCK_RANGE, "the range ends beyond the largest offset")
+        entry = locks.find(offset, length, handle.lock_owner)
+        if entry is None:
+            raise SMBError(STATUS_RANGE_NOT_LOCKED, "range not locked")
+        locks.remove(entry)
 
 
 def release_locks(conn: SMBServerConnection, handle: Open) -> None:
-    if handle.fd < 0:
-        return
-    key = _file_key(handle)
-    table = conn.context.lock_table.get(key)
-    if table:
-        table[:] = [e for e in table if e[0] is not handle]
-        if not table:
-            conn.context.lock_table.pop(key, None)
+    """Drop the locks of an open that is closing (its file's other opens may use the ranges at once)."""
+    if handle.shared is not None:
+        handle.shared.locks.release_owner(handle.lock_owner)
