@@ -7,6 +7,8 @@ import pytest
 from pysmbd.core.context import ShareConfig, make_context
 from pysmbd.core.users import nt_hash
 
+from .wire_helpers import Client
+
 USER = "alice"
 PASSWORD = "Pa55-word"
 
@@ -18,3 +20,11 @@ def context(tmp_path: Path):
     users = tmp_path / "users"
     users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash(PASSWORD).hex().upper()}:[U          ]:LCT-00000000:\n")
     return make_context(users_file=users, shares={"share": ShareConfig("share", share)}, max_frame_size=1 << 20)
+
+
+@pytest.fixture
+def clients(context):
+    """Two clients of one server (two connections on one context), and a 1,000-byte ``data.bin`` in the share."""
+    context.require_signing = False  # requests are built unsigned by hand
+    (context.shares["share"].path / "data.bin").write_bytes(bytes(1000))
+    return Client(context, USER, PASSWORD), Client(context, USER, PASSWORD)

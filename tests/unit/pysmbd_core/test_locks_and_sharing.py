@@ -6,24 +6,10 @@ from __future__ import annotations
 import os
 import random
 
-import pytest
-
-from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.context import DEFAULT_MAX_FRAME_SIZE
 from pysmbd.core.locks import FileLocks
 
-from .conftest import PASSWORD, USER
-from .wire_helpers import (
-    close_request,
-    create_request,
-    file_id_of,
-    framed,
-    lock_request,
-    open_tree,
-    read_request,
-    responses,
-    write_request,
-)
+from .wire_helpers import close_request, framed, lock_request, read_request, write_request
 
 STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_FILE_LOCK_CONFLICT = 0xC0000054
@@ -38,33 +24,6 @@ FULL = 0x001F01FF
 READ_ONLY = 0x00120089
 ATTRIBUTES_ONLY = 0x00100080  # FILE_READ_ATTRIBUTES | SYNCHRONIZE
 DELETE = 0x00010000
-
-
-class Client:
-    """One connection with one session and tree, numbering its own MessageIds."""
-
-    def __init__(self, context) -> None:
-        self.conn = SMBServerConnection(context)
-        self.session_id, self.tree_id = open_tree(self.conn, USER, PASSWORD)
-        self.message_id = 60
-
-    def send(self, build, *args, **kwargs):
-        self.message_id += 1
-        message = build(self.message_id, self.session_id, self.tree_id, *args, **kwargs)
-        self.conn.receive_data(framed(message), now=5.0)
-        (answer,) = responses(self.conn)
-        return answer
-
-    def open(self, name: str, **kwargs) -> tuple[int, bytes]:
-        answer = self.send(create_request, name, **kwargs)
-        return answer.status, file_id_of(answer)
-
-
-@pytest.fixture
-def clients(context):
-    context.require_signing = False  # requests are built unsigned by hand
-    (context.shares["share"].path / "data.bin").write_bytes(bytes(1000))
-    return Client(context), Client(context)
 
 
 # ----------------------------------------------------------------------------- share modes

@@ -235,3 +235,24 @@ def open_tree(conn: SMBServerConnection, user: str, password: str, share: str = 
     assert answer.status == 0, hex(answer.status)
     events(conn)
     return session_id, answer.tree_id
+
+
+class Client:
+    """One connection with one session and tree, numbering its own MessageIds (the context must not require
+    signing: requests are built unsigned)."""
+
+    def __init__(self, context, user: str, password: str) -> None:
+        self.conn = SMBServerConnection(context)
+        self.session_id, self.tree_id = open_tree(self.conn, user, password)
+        self.message_id = 60
+
+    def send(self, build, *args, **kwargs):
+        self.message_id += 1
+        message = build(self.message_id, self.session_id, self.tree_id, *args, **kwargs)
+        self.conn.receive_data(framed(message), now=5.0)
+        (answer,) = responses(self.conn)
+        return answer
+
+    def open(self, name: str, **kwargs) -> tuple[int, bytes]:
+        answer = self.send(create_request, name, **kwargs)
+        return answer.status, file_id_of(answer)

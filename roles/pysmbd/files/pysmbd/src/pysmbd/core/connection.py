@@ -152,6 +152,19 @@ def _within_budget(
     return (header, response, owner), used + size
 
 
+_ANSWER_LENGTH_AT = {READ: 4, QUERY_INFO: 4, QUERY_DIRECTORY: 28, IOCTL: 44}
+"""Where in a request's body lies the largest answer it may get (Length, OutputBufferLength, MaxOutputResponse)."""
+_SMALL_ANSWER = 256
+
+
+def expected_answer_size(header: Header, message: memoryview) -> int:
+    """The most a request's answer may take in a compound response, known before doing the work."""
+    at = _ANSWER_LENGTH_AT.get(header.command)
+    if at is None or len(message) < HEADER_SIZE + at + 4:
+        return HEADER_SIZE + _SMALL_ANSWER
+    return HEADER_SIZE + _SMALL_ANSWER + HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0]
+
+
 def _check_related(req: Request) -> None:
     """Refuse a related request the chain cannot serve (MS-SMB2 3.3.5.2.7.2)."""
     chain = req.chain
@@ -546,6 +559,7 @@ class SMBServerConnection:
                 return
             request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
             request.may_defer = offset == 0 and not header.next_command and self.io_executor is not None
+            request.budget_left = budget - used if answered else None
             outcome = self._handle_request(request, encrypted_by)
             if outcome is not None and outcome[1].deferred is not None:
                 self._start_io(outcome, encrypted_by, pooled)
@@ -578,6 +592,9 @@ class SMBServerConnection:
                 handler = HANDLERS.get(header.command)
                 if handler is None:  # a request that fits no structure of MS-SMB2 2.2 (3.3.5.2.6)
                     raise SMBError(STATUS_INVALID_PARAMETER, f"unknown command 0x{header.command:x}")
+                if req.budget_left is not None and expected_answer_size(header, req.message) > req.budget_left:
+                    # refused before the work: 7,000 READs of 8 MiB in one frame once held the loop for 8 s
+                    raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "the compound's answer would exceed one frame")
                 response = handler(self, req)
         except SMBError as error:
             log.debug("command 0x%x from %s failed: %s", header.command, self.peer, error)

@@ -112,6 +112,8 @@ class SharedFile:
     """Share modes held by the opens (``sharing.Mode`` -> count)."""
     locks: FileLocks = field(default_factory=FileLocks)
     """Byte-range locks of every open of the file."""
+    handles: dict = field(default_factory=dict)
+    """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
 
 
 def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
@@ -173,6 +175,7 @@ class Open:
         self.shared = None
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
         shared.locks.release_owner(self.lock_owner)
+        shared.handles.pop(self.lock_owner, None)
         if self.share_mode is not None:
             shared.modes[self.share_mode] -= 1
             if not shared.modes[self.share_mode]:
@@ -411,6 +414,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
         raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
     handle.share_mode = share_mode
     handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
+    handle.shared.handles[handle.lock_owner] = handle
     conn.opens[handle.file_id] = handle
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
 
