@@ -241,9 +241,9 @@ class Client:
     """One connection with one session and tree, numbering its own MessageIds (the context must not require
     signing: requests are built unsigned)."""
 
-    def __init__(self, context, user: str, password: str) -> None:
+    def __init__(self, context, user: str, password: str, share: str = "share") -> None:
         self.conn = SMBServerConnection(context)
-        self.session_id, self.tree_id = open_tree(self.conn, user, password)
+        self.session_id, self.tree_id = open_tree(self.conn, user, password, share)
         self.message_id = 60
 
     def send(self, build, *args, **kwargs):

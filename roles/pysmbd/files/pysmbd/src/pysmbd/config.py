@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import tomllib
 
+from pysmbd.core.users import user_names
+
 DEFAULT_STATE_DIR = "/run/pysmbd"
 DEFAULT_MAX_FRAME_SIZE = 8454144
 # The Direct TCP header carries a 24-bit length; below 64 KiB a client cannot even negotiate.
@@ -78,6 +80,10 @@ class ShareSettings:
     guest_ok: bool = False
     encrypt: bool = False
     comment: str = ""
+    valid_users: Tuple[str, ...] = ()
+    """Lower-case names of the users who may connect; empty: every user of the users file."""
+    read_only_users: Tuple[str, ...] = ()
+    """Lower-case names of users who may only read."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,23 @@ class _Checker:
             return default
         return float(value)
 
+    def user_names(self, data: Dict[str, Any], key: str, path: str) -> Tuple[str, ...]:
+        """An array of user names as the users file spells them (compared ignoring case)."""
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.add(f"{path}.{key}", f'must be an array of user names (["alice", "bob"]), not {_kind(value)}')
+            return ()
+        names: List[str] = []
+        for index, item in enumerate(value):
+            where = f"{path}.{key}[{index}]"
+            if not isinstance(item, str) or not item or any(char in item for char in ":\\/@"):
+                self.add(where, f"must be a user name of the users file (no domain, : \\ / or @), not {_kind(item)}")
+            elif item.lower() in names:
+                self.add(where, f"{item!r} is listed twice; remove one")
+            else:
+                names.append(item.lower())
+        return tuple(names)
+
     def array_of_tables(self, data: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
         value = data.get(key, [])
         if not isinstance(value, list):
@@ -218,7 +241,7 @@ _SERVER_KEYS = (
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
-_SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment")
+_SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment", "valid_users", "read_only_users")
 _TOP_KEYS = ("server", "listeners", "quic", "shares")
 # Characters Windows refuses in a share name.
 _BAD_SHARE_CHARS = set('\\/[]:|<>+=;,*?"') | {chr(code) for code in range(32)}
@@ -350,8 +373,17 @@ def _read_shares(checker: _Checker, data: Dict[str, Any]) -> List[ShareSettings]
                 guest_ok=checker.boolean(table, "guest_ok", path, False),
                 encrypt=checker.boolean(table, "encrypt", path, False),
                 comment=checker.string(table, "comment", path, ""),
+                valid_users=checker.user_names(table, "valid_users", path),
+                read_only_users=checker.user_names(table, "read_only_users", path),
             )
         )
+        share = shares[-1]
+        for name in share.read_only_users:
+            if share.valid_users and name not in share.valid_users:
+                checker.add(
+                    f"{path}.read_only_users",
+                    f"{name!r} is not in valid_users, so it cannot connect at all; add it to valid_users or remove it",
+                )
     return shares
 
 
@@ -364,6 +396,8 @@ def _check_filesystem(checker: _Checker, config: Config) -> None:
     users_file = config.server.users_file
     if users_file.is_absolute() and not users_file.is_file():
         checker.add("server.users_file", f"{users_file} does not exist; create it (see pysmbd hash-password)")
+    elif users_file.is_absolute():
+        _check_share_users(checker, config, users_file)
     if config.quic is not None:
         for key in ("certificate", "private_key"):
             value: Path = getattr(config.quic, key)
@@ -371,6 +405,23 @@ def _check_filesystem(checker: _Checker, config: Config) -> None:
                 checker.add(f"quic.{key}", f"{value} does not exist; give the path of a PEM file")
             elif not value.is_absolute():
                 checker.add(f"quic.{key}", f"{str(value)!r} is relative; give an absolute path")
+
+
+def _check_share_users(checker: _Checker, config: Config, users_file: Path) -> None:
+    """Every user a share names must be in the users file: a typo would lock the real user out."""
+    try:
+        known = user_names(users_file.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        checker.add("server.users_file", f"{users_file} cannot be read: {exc.strerror}; check its owner and mode")
+        return
+    for index, share in enumerate(config.shares):
+        for key in ("valid_users", "read_only_users"):
+            for name in getattr(share, key):
+                if name not in known:
+                    checker.add(
+                        f"shares[{index}].{key}",
+                        f"{name!r} is not in the users file {users_file}; add the user or fix the name",
+                    )
 
 
 def parse_config(text: str, source: Path, *, check_filesystem: bool = True) -> Config:

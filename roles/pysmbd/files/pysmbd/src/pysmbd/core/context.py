@@ -36,6 +36,24 @@ class ShareConfig:
     guest_ok: bool = False
     encrypt: bool = False
     comment: str = ""
+    valid_users: frozenset = frozenset()
+    """Lower-case user names allowed to connect; empty allows every authenticated user (Samba's ``valid users``)."""
+    read_only_users: frozenset = frozenset()
+    """Lower-case user names that may only read, even on a writable share (Samba's ``read list``)."""
+
+    def admits(self, user: str, *, guest: bool) -> bool:
+        """May this user (``DOMAIN\\user`` or ``user``) connect? Guests need ``guest_ok`` and no user list."""
+        if guest:
+            return self.guest_ok and not self.valid_users
+        return not self.valid_users or bare_user(user) in self.valid_users
+
+    def read_only_for(self, user: str) -> bool:
+        return self.read_only or bare_user(user) in self.read_only_users
+
+
+def bare_user(user: str) -> str:
+    """The user name without its domain, lower-cased: how the users file and the share lists name users."""
+    return user.rsplit("\\", 1)[-1].lower()
 
 
 def _no_pipes(name: str) -> Optional[PipeHandler]:
@@ -99,4 +117,12 @@ def make_context(**overrides) -> ServerContext:
     return ServerContext(**values)
 
 
-__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "make_context", "new_server_guid"]
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "PipeHandler",
+    "ServerContext",
+    "ShareConfig",
+    "bare_user",
+    "make_context",
+    "new_server_guid",
+]

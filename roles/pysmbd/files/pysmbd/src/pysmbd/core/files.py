@@ -329,9 +329,9 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
     share = tree.share
     assert share is not None
     parts = fs.split_path(name)
-    granted = _granted_access(desired, share.read_only)
+    granted = _granted_access(desired, tree.read_only)
     wants_write = bool(desired & WRITE_BITS) or disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
-    if share.read_only and (wants_write or options & FILE_DELETE_ON_CLOSE):
+    if tree.read_only and (wants_write or options & FILE_DELETE_ON_CLOSE):
         if (
             disposition in (FILE_OPEN, FILE_OPEN_IF)
             and not (desired & WRITE_BITS)
@@ -356,7 +356,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
         if st is None:
             if disposition in (FILE_OPEN, FILE_OVERWRITE):
                 raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
-            if share.read_only:
+            if tree.read_only:
                 raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
             action = CREATE_ACTIONS["created"]
             if options & FILE_DIRECTORY_FILE:
@@ -392,7 +392,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                     FILE_OVERWRITE_IF,
                 )
                 # O_NONBLOCK: should a FIFO replace the file after the check above, opening it cannot block
-                flags = (os.O_RDWR if writable and not share.read_only else os.O_RDONLY) | os.O_NONBLOCK
+                flags = (os.O_RDWR if writable and not tree.read_only else os.O_RDONLY) | os.O_NONBLOCK
                 if disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
                     flags |= os.O_TRUNC
                     action = CREATE_ACTIONS["superseded" if disposition == FILE_SUPERSEDE else "overwritten"]

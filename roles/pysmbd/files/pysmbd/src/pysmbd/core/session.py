@@ -53,6 +53,8 @@ class Tree:
     name: str
     share: Optional[ShareConfig]
     encrypt: bool
+    user_read_only: bool = False
+    """The session's user is in the share's ``read_only_users``."""
 
     @property
     def is_ipc(self) -> bool:
@@ -60,7 +62,7 @@ class Tree:
 
     @property
     def read_only(self) -> bool:
-        return self.share is None or self.share.read_only
+        return self.share is None or self.share.read_only or self.user_read_only
 
 
 @dataclass
@@ -187,14 +189,18 @@ def tree_connect(conn: SMBServerConnection, req: Request) -> Response:
             raise SMBError(STATUS_BAD_NETWORK_NAME, f"no share named {name!r}")
         if session.is_guest and not share.guest_ok:
             raise SMBError(STATUS_ACCESS_DENIED, "guests may not use this share")
+        if not share.admits(session.user, guest=session.is_guest):
+            raise SMBError(STATUS_ACCESS_DENIED, f"user {session.user!r} is not in the share's valid_users")
         encrypt = share.encrypt
         if encrypt and (conn.dialect < DIALECT_300 or not conn.cipher_id or session.encryptor is None):
             raise SMBError(STATUS_ACCESS_DENIED, "this share requires SMB3 encryption")
         share_type, share_flags = SHARE_TYPE_DISK, 0
-        access = READ_ONLY_ACCESS if share.read_only else FULL_ACCESS
+        read_only = share.read_only_for(session.user)
+        access = READ_ONLY_ACCESS if read_only else FULL_ACCESS
         if encrypt:
             share_flags |= SHAREFLAG_ENCRYPT_DATA
     tree = Tree(session.next_tree_id, name.lower(), share, encrypt)
+    tree.user_read_only = share is not None and share.read_only_for(session.user)
     session.next_tree_id += 1
     session.trees[tree.tree_id] = tree
     conn.emit(events.TreeConnected(session.session_id, tree.tree_id, tree.name))

@@ -34,6 +34,16 @@ def parse_users(text: str) -> dict[str, bytes]:
     return users
 
 
+def user_names(text: str) -> set[str]:
+    """Lower-case names of every account in a users file, disabled ones included."""
+    names = set()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if line and not line.startswith("#") and line.count(":") >= 3:
+            names.add(line.split(":", 1)[0].rsplit("\\", 1)[-1].lower())
+    return names
+
+
 def load_users(path: Path) -> dict[str, bytes]:
     """Read and parse the users file; a missing or unreadable file means no users."""
     try:

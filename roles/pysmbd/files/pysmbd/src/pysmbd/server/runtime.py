@@ -38,6 +38,8 @@ def share_configs(config: Config) -> dict:
             guest_ok=share.guest_ok,
             encrypt=share.encrypt,
             comment=share.comment,
+            valid_users=frozenset(share.valid_users),
+            read_only_users=frozenset(share.read_only_users),
         )
         for share in config.shares
     }
@@ -47,7 +49,7 @@ def _access(share: Optional[ShareConfig]) -> tuple:
     """What a connected tree keeps from its share (the comment does not matter)."""
     if share is None:
         return ()
-    return (share.path, share.read_only, share.guest_ok, share.encrypt)
+    return (share.path, share.read_only, share.guest_ok, share.encrypt, share.valid_users, share.read_only_users)
 
 
 class Runtime:
