@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
+
+import spnego
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.events import SessionEstablished, TreeConnected
 
 from .conftest import PASSWORD, USER
-from .wire_helpers import events, framed, login, responses, tree_connect_request
+from .wire_helpers import events, framed, login, responses, session_setup_request, tree_connect_request
 
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_ACCESS_DENIED = 0xC0000022
@@ -76,4 +79,29 @@ def test_garbage_security_blob_is_a_logon_failure_not_a_crash(context):
         (answer,) = responses(conn)
         assert answer.status == STATUS_LOGON_FAILURE
     assert conn.sessions == {}
+    assert events(conn) == []
+
+
+def test_failed_logins_are_logged_at_info_with_user_and_client(context, caplog):
+    """What fail2ban or an administrator needs to act on password guessing; never the password itself."""
+    conn = SMBServerConnection(context, peer="192.0.2.7:50123")
+    with caplog.at_level(logging.INFO, logger="pysmbd"):
+        seen, _session_id = login(conn, USER, "guessed-wrong")
+    assert seen[-1].status == STATUS_LOGON_FAILURE
+    (record,) = [r for r in caplog.records if r.getMessage() == "login_failed"]
+    assert record.levelno == logging.INFO
+    assert record.fields["client"] == "192.0.2.7:50123"
+    assert record.fields["user"].endswith(USER)
+    assert "guessed-wrong" not in caplog.text
+
+
+def test_unsigned_reauthentication_of_a_signing_session_is_refused_and_the_session_kept(context):
+    conn = SMBServerConnection(context)
+    _seen, session_id = login(conn, USER, PASSWORD)
+    events(conn)
+    token = spnego.client(USER, "wrong", protocol="negotiate").step()
+    conn.receive_data(framed(session_setup_request(20, session_id, token)), now=2.0)
+    (answer,) = responses(conn)
+    assert answer.status == STATUS_ACCESS_DENIED
+    assert conn.sessions[session_id].valid  # not torn down by an unsigned packet
     assert events(conn) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from .wire import DIALECT_300, DIALECT_311, from_utf16
 
 if TYPE_CHECKING:
     from .connection import SMBServerConnection
+
+log = logging.getLogger("pysmbd.core.session")
 
 SESSION_FLAG_IS_GUEST = 0x0001
 SESSION_FLAG_IS_NULL = 0x0002
@@ -107,6 +110,8 @@ def session_setup(conn: SMBServerConnection, req: Request) -> Response:
         if found is None:
             raise SMBError(STATUS_USER_SESSION_DELETED, "unknown session")
         session = found
+        if session.valid and session.acceptor is None:
+            _check_reauthentication_signed(session, req)
         if session.acceptor is None:  # re-authentication starts over from the connection's hash
             session.preauth_hash = conn.preauth_hash
     if conn.dialect == DIALECT_311:
@@ -120,6 +125,7 @@ def session_setup(conn: SMBServerConnection, req: Request) -> Response:
     except AnonymousLogon as logon:
         return _guest_or_refuse(conn, session, acceptor.anonymous_completion(logon))
     except Exception as error:  # SpnegoError, or any malformed token: a failed logon, never a server error
+        _log_failed_login(conn, acceptor.user, error)
         conn.forget_session(session.session_id)
         raise SMBError(STATUS_LOGON_FAILURE, "authentication failed") from error
     body = SETUP_RESPONSE.pack(9, 0, 72, len(out_token)) + out_token
@@ -135,6 +141,30 @@ def session_setup(conn: SMBServerConnection, req: Request) -> Response:
     session.acceptor = None
     conn.emit(events.SessionEstablished(session.session_id, session.user))
     return Response(STATUS_SUCCESS, body, session_id=session.session_id, force_sign=True)
+
+
+def _check_reauthentication_signed(session: Session, req: Request) -> None:
+    """A re-authentication of a session that signs must itself be signed (MS-SMB2 3.3.5.2.4), or anyone able to
+    inject a packet could make the server re-run (and, failing, end) the session."""
+    if req.encrypted or session.signer is None:
+        return
+    if not req.header.is_signed:
+        if session.signing_required:
+            raise SMBError(STATUS_ACCESS_DENIED, "unsigned re-authentication of a signed session")
+        return
+    if not session.signer.verify(req.message, message_id=req.header.message_id):
+        raise SMBError(STATUS_ACCESS_DENIED, "bad signature on a re-authentication")
+
+
+def _log_failed_login(conn: SMBServerConnection, user: str, error: BaseException) -> None:
+    """At info, so that fail2ban or an administrator can act on password guessing; never the password or hash."""
+    reason = getattr(error, "message", None) or str(error) or type(error).__name__
+    log.info(
+        "login_failed",
+        extra={
+            "fields": {"user": user or "(none)", "client": conn.peer, "transport": conn.transport, "reason": reason}
+        },
+    )
 
 
 def _activate(conn: SMBServerConnection, session: Session, session_key: bytes, client_security_mode: int) -> None:
