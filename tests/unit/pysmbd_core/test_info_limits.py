@@ -112,3 +112,23 @@ def test_a_compound_of_reads_is_refused_past_its_budget_before_reading(clients):
     assert statuses == [0] * answered + [STATUS_INSUFFICIENT_RESOURCES] * (count - answered)
     position = first.send(position_request, handle)
     assert struct.unpack_from("<Q", position.body, 8)[0] == answered * 65536  # the refused READs never ran
+
+
+def test_credit_charge_must_pay_for_the_payload(clients):
+    """MS-SMB2 3.3.5.2.5: a 128 KiB READ costs two credits; charging one is INVALID_PARAMETER."""
+    first, _second = clients
+    (first.conn.context.shares["share"].path / "big.bin").write_bytes(bytes(1 << 20))
+    _, handle = first.open("big.bin", disposition=1, access=FULL)
+
+    def charged_read(charge):
+        def build(message_id, session_id, tree_id):
+            message = bytearray(read_request(message_id, session_id, tree_id, handle, 128 * 1024))
+            struct.pack_into("<H", message, 6, charge)
+            return bytes(message)
+
+        return build
+
+    assert first.send(charged_read(1)).status == STATUS_INVALID_PARAMETER
+    first.message_id += 1
+    answer = first.send(charged_read(2))
+    assert answer.status == 0 and len(answer.raw) > 128 * 1024

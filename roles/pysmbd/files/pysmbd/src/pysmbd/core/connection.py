@@ -165,6 +165,26 @@ def expected_answer_size(header: Header, message: memoryview) -> int:
     return HEADER_SIZE + _SMALL_ANSWER + HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0]
 
 
+# Where a request carries its payload sizes: (what it sends, the most it may get back), as body offsets of
+# 32-bit fields summed (MS-SMB2 3.3.5.2.5 names READ, WRITE, IOCTL and QUERY_DIRECTORY).
+_PAYLOAD_SIZES_AT = {READ: ((), (4,)), WRITE: ((4,), ()), IOCTL: ((28, 40), (32, 44)), QUERY_DIRECTORY: ((), (28,))}
+CREDIT_SIZE = 65536
+
+
+def credit_charge_covers(header: Header, message: memoryview) -> bool:
+    """Does the CreditCharge pay for the request's payload and largest answer, 64 KiB a credit (3.3.5.2.5)?"""
+    sizes_at = _PAYLOAD_SIZES_AT.get(header.command)
+    if sizes_at is None:
+        return True
+    sent_at, answer_at = sizes_at
+    if len(message) < HEADER_SIZE + max((*sent_at, *answer_at)) + 4:
+        return True  # too short to hold the sizes: the handler refuses it
+    sent = sum(HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0] for at in sent_at)
+    answer = sum(HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0] for at in answer_at)
+    needed = 1 + (max(sent, answer, 1) - 1) // CREDIT_SIZE
+    return max(header.credit_charge, 1) >= needed
+
+
 def _check_related(req: Request) -> None:
     """Refuse a related request the chain cannot serve (MS-SMB2 3.3.5.2.7.2)."""
     chain = req.chain
@@ -592,6 +612,8 @@ class SMBServerConnection:
                 handler = HANDLERS.get(header.command)
                 if handler is None:  # a request that fits no structure of MS-SMB2 2.2 (3.3.5.2.6)
                     raise SMBError(STATUS_INVALID_PARAMETER, f"unknown command 0x{header.command:x}")
+                if self._multi_credit and not credit_charge_covers(header, req.message):
+                    raise SMBError(STATUS_INVALID_PARAMETER, "CreditCharge does not cover the payload")
                 if req.budget_left is not None and expected_answer_size(header, req.message) > req.budget_left:
                     # refused before the work: 7,000 READs of 8 MiB in one frame once held the loop for 8 s
                     raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "the compound's answer would exceed one frame")

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from . import fs, sharing
+from . import fs, names, sharing
 from .context import PipeHandler
 from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
 from .request import FRAME_PREFIX, DeferredIO, Request, Response
@@ -214,6 +214,7 @@ class Open:
                 os.rmdir(leaf, dir_fd=parent)
             else:
                 os.unlink(leaf, dir_fd=parent)
+            names.directories.changed(parent, removed=leaf)
 
 
 def lookup_open(conn: SMBServerConnection, req: Request, raw_file_id: bytes) -> Open:
@@ -364,10 +365,12 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                     os.mkdir(leaf, 0o777, dir_fd=parent)
                 except OSError as error:
                     raise SMBError(status_from_oserror(error), "mkdir failed") from error
+                names.directories.changed(parent, added=leaf)
                 fd = fs.open_at(parent, leaf, os.O_RDONLY | os.O_DIRECTORY)
                 is_dir = True
             else:
                 fd = fs.open_at(parent, leaf, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+                names.directories.changed(parent, added=leaf)
                 is_dir = False
         else:
             _refuse_delete_pending(conn.context.open_files, st)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from . import names
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_OBJECT_NAME_INVALID,
@@ -81,10 +82,11 @@ def parent_dir(root: Path, parts: tuple[str, ...]) -> Iterator[int]:
 
 
 def find_entry(dir_fd: int, name: str) -> str:
-    """The name as stored on disk: ``name`` when it exists, else an entry equal to it ignoring case.
+    """The name as stored on disk: ``name`` when it exists, else an entry equal to it ignoring case as Windows
+    does (``names.windows_upper``).
 
-    Windows clients treat names case-insensitively; the directory is only scanned when the exact name
-    is missing, so the common case costs one stat.
+    The common case costs one stat; a name missing under its exact spelling is looked up in the directory's
+    index (``names.directories``), never by a scan per request.
     """
     try:
         os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -93,9 +95,8 @@ def find_entry(dir_fd: int, name: str) -> str:
         pass
     except OSError:
         return name
-    folded = name.casefold()
     try:
-        return next((entry for entry in os.listdir(dir_fd) if entry.casefold() == folded), name)
+        return names.directories.find(dir_fd, name) or name
     except OSError:
         return name
 

@@ -9,7 +9,7 @@ import stat
 import struct
 from typing import TYPE_CHECKING, Callable
 
-from . import fileinfo, fs
+from . import fileinfo, fs, names
 from .files import MAX_FILE_SIZE, Open, lookup_open
 from .request import Request, Response
 from .status import (
@@ -420,7 +420,10 @@ def _rename(conn: SMBServerConnection, handle: Open, data: bytes) -> None:
                 raise SMBError(STATUS_ACCESS_DENIED, "cannot replace a directory")
         if existing is not None and not same_file and stored_target != new_parts[-1]:
             os.unlink(stored_target, dir_fd=new_parent)  # replaced under another case: do not leave both
+            names.directories.changed(new_parent, removed=stored_target)
         os.rename(source, new_parts[-1], src_dir_fd=old_parent, dst_dir_fd=new_parent)
+        names.directories.changed(old_parent, removed=source)
+        names.directories.changed(new_parent, added=new_parts[-1])
     old_prefix = handle.parts
     for other in conn.opens.values():  # opens below a renamed directory follow it
         if other.tree is handle.tree and other.parts[: len(old_prefix)] == old_prefix:
