@@ -10,6 +10,7 @@ import spnego
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.events import SessionEstablished, TreeConnected
+from pysmbd.core.users import nt_hash
 
 from .conftest import PASSWORD, USER
 from .wire_helpers import events, framed, login, responses, session_setup_request, tree_connect_request
@@ -105,3 +106,30 @@ def test_unsigned_reauthentication_of_a_signing_session_is_refused_and_the_sessi
     assert answer.status == STATUS_ACCESS_DENIED
     assert conn.sessions[session_id].valid  # not torn down by an unsigned packet
     assert events(conn) == []
+
+
+def test_an_unreadable_users_file_is_an_error_not_no_users(context, caplog):
+    """Out of descriptors, the users file once read as "no users": every login failed silently."""
+    good = context.users_file.read_text()
+    with caplog.at_level(logging.INFO, logger="pysmbd"):
+        seen, _session_id = login(SMBServerConnection(context), USER, PASSWORD)  # read once, remembered
+        assert seen[-1].status == 0
+        context.users_file.unlink()
+        context.users_file.mkdir()  # stat works, reading fails
+        seen, _session_id = login(SMBServerConnection(context), USER, PASSWORD)
+        assert seen[-1].status == 0  # the earlier copy keeps serving
+        errors = [r for r in caplog.records if r.getMessage() == "users_file_unreadable"]
+        assert errors and errors[0].levelno == logging.ERROR and errors[0].fields["kept_earlier_copy"] is True
+    context.users_file.rmdir()
+    context.users_file.write_text(good.replace(nt_hash(PASSWORD).hex().upper(), nt_hash("N3w-pass").hex().upper()))
+    assert login(SMBServerConnection(context), USER, PASSWORD)[0][-1].status == STATUS_LOGON_FAILURE
+    assert login(SMBServerConnection(context), USER, "N3w-pass")[0][-1].status == 0  # a change is read again
+
+
+def test_a_users_file_never_read_fails_logins_with_an_error(context, caplog, tmp_path):
+    context.users_file = tmp_path / "a-directory"
+    context.users_file.mkdir()
+    with caplog.at_level(logging.INFO, logger="pysmbd"):
+        seen, _session_id = login(SMBServerConnection(context), USER, PASSWORD)
+    assert seen[-1].status == STATUS_LOGON_FAILURE
+    assert [r.levelno for r in caplog.records if r.getMessage() == "users_file_unreadable"] == [logging.ERROR]

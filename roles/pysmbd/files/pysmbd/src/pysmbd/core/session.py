@@ -23,7 +23,7 @@ from .status import (
     STATUS_USER_SESSION_DELETED,
     SMBError,
 )
-from .users import load_users
+from .users import users_file
 from .wire import DIALECT_300, DIALECT_311, from_utf16
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def session_setup(conn: SMBServerConnection, req: Request) -> Response:
     if conn.dialect == DIALECT_311:
         session.preauth_hash = crypto.preauth_update(session.preauth_hash, req.message)
     if session.acceptor is None:
-        users_file = conn.context.users_file
-        session.acceptor = NtlmAcceptor(lambda name: load_users(users_file).get(name.lower()))
+        session.acceptor = NtlmAcceptor(users_file(conn.context.users_file).lookup)
     acceptor = session.acceptor
     try:
         out_token = acceptor.step(token) or b""
