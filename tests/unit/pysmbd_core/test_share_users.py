@@ -11,9 +11,11 @@ from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.context import ShareConfig, make_context
 from pysmbd.core.users import nt_hash
 
+from .conftest import PASSWORD, USER
 from .wire_helpers import Client, create_request, events, framed, login, responses, tree_connect_request
 
 STATUS_ACCESS_DENIED = 0xC0000022
+STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 USERS = {"alice": "Alice-pass-1", "bob": "Bob-pass-2", "carol": "Carol-pass-3"}
 
 
@@ -50,3 +52,18 @@ def test_read_only_users_connect_but_cannot_write(listed_share):
     assert bob.open("his.txt", disposition=2, access=0x0012019F)[0] == STATUS_ACCESS_DENIED
     assert bob.open("mine.txt", disposition=1, access=0x00120089)[0] == 0  # reading is allowed
     assert bob.send(create_request, "mine.txt", disposition=1, access=0x0012019F).status == STATUS_ACCESS_DENIED
+
+
+def test_a_user_at_the_open_cap_leaves_room_for_everyone_else(context):
+    """One user holding 1,011 opens once made the next user's login and every other open fail."""
+    context.require_signing = False
+    context.max_opens_per_session = 50
+    context.max_open_files = 120
+    hoarder = Client(context, USER, PASSWORD)
+    opened = [hoarder.open(f"f{index}", disposition=2)[0] for index in range(60)]
+    assert opened == [0] * 50 + [STATUS_INSUFFICIENT_RESOURCES] * 10
+    other = Client(context, USER, PASSWORD)  # another session logs in and works
+    assert other.open("mine.txt", disposition=2)[0] == 0
+    assert context.open_count == 51
+    hoarder.conn.close()  # the connection going away gives its opens back
+    assert context.open_count == 1

@@ -183,17 +183,34 @@ def create_request(
 
 
 def write_request(
-    message_id: int, session_id: int, tree_id: int, file_id: bytes, data: bytes, offset: int = 0, flags: int = 0
+    message_id: int,
+    session_id: int,
+    tree_id: int,
+    file_id: bytes,
+    data: bytes,
+    offset: int = 0,
+    flags: int = 0,
 ) -> bytes:
+    """A WRITE charged as a client charges it: one credit per 64 KiB (MS-SMB2 3.3.5.2.5), so one of more than
+    64 KiB uses that many MessageIds from ``message_id`` on."""
     body = struct.pack("<HHIQ16sIIHHI", 49, 112, len(data), offset, file_id, 0, 0, 0, 0, 0)
-    return header(9, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body + data
+    head = header(9, message_id, session_id=session_id, tree_id=tree_id, flags=flags, credit_charge=charge(len(data)))
+    return head + body + data
+
+
+def charge(size: int) -> int:
+    """The CreditCharge of a request moving ``size`` bytes."""
+    return max(1, (size + 65535) // 65536)
 
 
 def read_request(
     message_id: int, session_id: int, tree_id: int, file_id: bytes, length: int, offset: int = 0, flags: int = 0
 ) -> bytes:
+    """A READ, charged one credit per 64 KiB like ``write_request``."""
     body = struct.pack("<HBBIQ16sIIIHH", 49, 0, 0, length, offset, file_id, 0, 0, 0, 0, 0) + b"\x00"
-    return header(8, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body
+    return (
+        header(8, message_id, session_id=session_id, tree_id=tree_id, flags=flags, credit_charge=charge(length)) + body
+    )
 
 
 def close_request(message_id: int, session_id: int, tree_id: int, file_id: bytes, flags: int = 0) -> bytes:

@@ -1,4 +1,4 @@
-"""Per-share user lists in the config file: valid_users and read_only_users, and check-config's errors."""
+"""Limits on who and how much in the config file: per-share valid_users and read_only_users, open limits."""
 
 from __future__ import annotations
 
@@ -52,4 +52,14 @@ def test_unknown_and_misspelled_users_are_errors(write_config, tmp_path):
     path = write_config('[[shares]]\nname = "data"\npath = "@SHARE@"\nvalid_users = ["alice", "alcie"]\n')
     assert problems_of(path) == [
         f"shares[0].valid_users: 'alcie' is not in the users file {tmp_path / 'users'}; add the user or fix the name"
+    ]
+
+
+def test_open_limits_load_and_are_checked(write_config):
+    path = write_config("", server="max_open_files = 5000\nmax_opens_per_session = 100")
+    server = load_config(path).server
+    assert (server.max_open_files, server.max_opens_per_session) == (5000, 100)
+    path = write_config("", server="max_open_files = 100\nmax_opens_per_session = 5000")
+    assert problems_of(path) == [
+        "server.max_opens_per_session: 5000 exceeds max_open_files (100); lower it or raise max_open_files"
     ]

@@ -39,6 +39,10 @@ class ServerSettings:
     max_connections: int = 1000
     idle_timeout: float = 900.0
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_open_files: int = 65536
+    """Open files, directories and pipes of all clients together (the unit's LimitNOFILE is set above it)."""
+    max_opens_per_session: int = 4096
+    """Opens one session may hold: one user cannot take every descriptor from the others."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,8 @@ _SERVER_KEYS = (
     "max_connections",
     "idle_timeout",
     "max_frame_size",
+    "max_open_files",
+    "max_opens_per_session",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
@@ -258,8 +264,19 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
     for key, value in (("users_file", users_file), ("state_dir", state_dir)):
         if value and not Path(value).is_absolute():
             checker.add(f"server.{key}", f"{value!r} is relative; give an absolute path")
+    max_open_files = checker.integer(table, "max_open_files", "server", defaults.max_open_files, 16, 1_000_000)
+    max_opens_per_session = checker.integer(
+        table, "max_opens_per_session", "server", defaults.max_opens_per_session, 1, 1_000_000
+    )
+    if max_opens_per_session > max_open_files:
+        checker.add(
+            "server.max_opens_per_session",
+            f"{max_opens_per_session} exceeds max_open_files ({max_open_files}); lower it or raise max_open_files",
+        )
     return ServerSettings(
         name=name,
+        max_open_files=max_open_files,
+        max_opens_per_session=max_opens_per_session,
         workgroup=checker.string(table, "workgroup", "server", defaults.workgroup),
         users_file=Path(users_file),
         state_dir=Path(state_dir),

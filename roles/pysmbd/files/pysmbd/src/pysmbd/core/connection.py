@@ -358,9 +358,9 @@ class SMBServerConnection:
 
     def close_tree(self, owner: Session, tree_id: int) -> None:
         owner.trees.pop(tree_id, None)
-        for file_id, handle in list(self.opens.items()):
+        for handle in list(self.opens.values()):
             if handle.session_id == owner.session_id and handle.tree.tree_id == tree_id:
-                self.opens.pop(file_id, None)
+                files.forget_open(self, handle)
                 files.release_locks(self, handle)
                 handle.close()
 

@@ -83,6 +83,13 @@ class ServerContext:
     """Open files and pipes one connection may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
     max_sessions_per_connection: int = 64
     """Sessions one connection may hold; more get STATUS_REQUEST_NOT_ACCEPTED."""
+    max_opens_per_session: int = 4096
+    """Opens one session may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
+    max_open_files: int = 65536
+    """Opens of every connection together; more get STATUS_INSUFFICIENT_RESOURCES, so that descriptors never
+    run out (the systemd unit's LimitNOFILE is set above this)."""
+    open_count: int = 0
+    """Opens held now by every connection; kept by the core."""
     open_files: dict = field(default_factory=dict)
     """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
     byte-range locks and pending delete; owned by the core."""

@@ -21,7 +21,7 @@ from . import fs, names, sharing
 from .context import PipeHandler
 from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
 from .request import FRAME_PREFIX, DeferredIO, Request, Response
-from .session import Tree
+from .session import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_DELETE_PENDING,
@@ -150,6 +150,8 @@ class Open:
     share_mode: Optional[sharing.Mode] = None
     """What this open holds in ``shared.modes``."""
     lock_owner: int = field(default_factory=lambda: next(_lock_owners))
+    counted_in: Optional[Session] = None
+    """The session whose ``open_count`` counts this open."""
     """Names this open as the owner of byte-range locks (an Open is not hashable)."""
 
     @property
@@ -215,6 +217,35 @@ class Open:
             else:
                 os.unlink(leaf, dir_fd=parent)
             names.directories.changed(parent, removed=leaf)
+
+
+def _refuse_beyond_open_limits(conn: SMBServerConnection, session: Session) -> None:
+    context = conn.context
+    if len(conn.opens) >= context.max_opens_per_connection:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+    if session.open_count >= context.max_opens_per_session:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files in this session")
+    if context.open_count >= context.max_open_files:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this server")
+
+
+def track_open(conn: SMBServerConnection, req: Request, handle: Open) -> None:
+    """Make a new open known to the client and count it against the session's and the server's limits."""
+    assert req.session is not None
+    conn.opens[handle.file_id] = handle
+    handle.counted_in = req.session
+    req.session.open_count += 1
+    conn.context.open_count += 1
+
+
+def forget_open(conn: SMBServerConnection, handle: Open) -> None:
+    """The client can no longer use this open (closed, or its tree or session went away)."""
+    if conn.opens.pop(handle.file_id, None) is None:
+        return
+    if handle.counted_in is not None:
+        handle.counted_in.open_count -= 1
+        handle.counted_in = None
+    conn.context.open_count -= 1
 
 
 def lookup_open(conn: SMBServerConnection, req: Request, raw_file_id: bytes) -> Open:
@@ -323,8 +354,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
     assert tree is not None and req.session is not None
     if disposition > FILE_OVERWRITE_IF:
         raise SMBError(STATUS_INVALID_PARAMETER, "bad CreateDisposition")
-    if len(conn.opens) >= conn.context.max_opens_per_connection:  # checked before any descriptor is opened
-        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+    _refuse_beyond_open_limits(conn, req.session)  # before any descriptor is opened
     if tree.is_ipc:
         return _create_pipe(conn, req, tree, name)
     share = tree.share
@@ -418,7 +448,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
     handle.share_mode = share_mode
     handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
     handle.shared.handles[handle.lock_owner] = handle
-    conn.opens[handle.file_id] = handle
+    track_open(conn, req, handle)
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
 
 
@@ -443,7 +473,7 @@ def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Resp
         raise SMBError(STATUS_ACCESS_DENIED, "cannot replace the share root")
     fd = fs.open_root(tree.share.path)
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, (), fd, True, granted)
-    conn.opens[handle.file_id] = handle
+    track_open(conn, req, handle)
     st = os.fstat(fd)
     return _create_response(handle, CREATE_ACTIONS["opened"], st, _answer_contexts(contexts, st, granted))
 
@@ -459,7 +489,7 @@ def _create_pipe(conn: SMBServerConnection, req: Request, tree: Tree, name: str)
     handle = Open(
         conn.allocate_file_id(), req.session.session_id, tree, (pipe_name,), pipe=handler, granted=FULL_ACCESS
     )
-    conn.opens[handle.file_id] = handle
+    track_open(conn, req, handle)
     return _create_response(handle, CREATE_ACTIONS["opened"], None)
 
 
@@ -479,7 +509,7 @@ def close(conn: SMBServerConnection, req: Request) -> Response:
             fs.end_of_file_of(st),
             t.attributes,
         )
-    conn.opens.pop(handle.file_id, None)
+    forget_open(conn, handle)
     release_locks(conn, handle)
     handle.close()
     return Response(STATUS_SUCCESS, CLOSE_RESPONSE.pack(60, flags & 0x1, 0, *values))

@@ -85,6 +85,8 @@ class Session:
     encrypt_data: bool = False
     trees: dict[int, Tree] = field(default_factory=dict)
     next_tree_id: int = 1
+    open_count: int = 0
+    """Files, directories and pipes this session holds open (capped by ``max_opens_per_session``)."""
 
 
 def _new_session_id(existing: dict) -> int:

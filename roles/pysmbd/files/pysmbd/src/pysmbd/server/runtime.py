@@ -72,6 +72,8 @@ class Runtime:
             users_file=config.server.users_file,
             require_signing=config.server.require_signing,
             max_frame_size=config.server.max_frame_size,
+            max_open_files=config.server.max_open_files,
+            max_opens_per_session=config.server.max_opens_per_session,
             shares=share_configs(config),
             start_time=time.time(),
             pipe_factory=self.open_pipe,
@@ -114,6 +116,8 @@ class Runtime:
         context.users_file = config.server.users_file
         context.require_signing = config.server.require_signing
         context.max_frame_size = config.server.max_frame_size
+        context.max_open_files = config.server.max_open_files
+        context.max_opens_per_session = config.server.max_opens_per_session
         context.shares = after
         return changed
 
