@@ -144,15 +144,14 @@ class Open:
     listing: Optional[list[str]] = None
     listing_pos: int = 0
     listing_pattern: str = ""
-    locks: list[tuple[int, int, bool]] = field(default_factory=list)
     shared: Optional[SharedFile] = None
     """Shared with the other opens of this file (a file or directory of a share; not the root or a pipe)."""
     share_mode: Optional[sharing.Mode] = None
     """What this open holds in ``shared.modes``."""
     lock_owner: int = field(default_factory=lambda: next(_lock_owners))
+    """Names this open as the owner of byte-range locks (an Open is not hashable)."""
     counted_in: Optional[Session] = None
     """The session whose ``open_count`` counts this open."""
-    """Names this open as the owner of byte-range locks (an Open is not hashable)."""
 
     @property
     def display_name(self) -> str:
