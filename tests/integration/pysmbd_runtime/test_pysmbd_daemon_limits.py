@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import time
@@ -127,3 +128,21 @@ def test_idle_timeout_spares_a_connection_with_open_files(pysmbd_server, smb_ses
         assert idle.recv(1) == b""
     assert handle.read(0, 12) == b"unsaved work"
     handle.close()
+
+
+def test_connections_that_never_log_in_cannot_lock_out_a_user(pysmbd_server, smb_sessions):
+    """2,000 idle TCP connections once filled max_connections and refused every client for the idle timeout."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    server = pysmbd_server(port_count=1, server="max_connections = 100")
+    (port,) = server.ports
+    working = smb_sessions(port)  # logged in before the flood: its slot is never taken
+    flood = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2000)]
+    try:
+        late = smb_sessions(port)  # a user with credentials, after the flood
+        assert late.write_and_read("late.txt", b"in") == b"in"
+        assert working.write_and_read("early.txt", b"still") == b"still"
+    finally:
+        for sock in flood:
+            sock.close()
+    assert '"event": "connection_evicted"' in server.log.read_text()
