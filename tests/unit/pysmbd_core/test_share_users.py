@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pysmbd.core.connection import SMBServerConnection
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
+from tests.support.pysmbd_context import make_context
 
 from .conftest import PASSWORD, USER
 from .wire_helpers import Client, create_request, events, framed, login, responses, tree_connect_request

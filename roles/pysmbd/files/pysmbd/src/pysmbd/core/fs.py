@@ -113,13 +113,70 @@ def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
 def open_at(dir_fd: int, name: str, flags: int, mode: int = 0o666) -> int:
     """Open ``name`` in ``dir_fd`` without following a symlink."""
     try:
-        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == 40:  # ELOOP: the name is a symlink
             raise SMBError(STATUS_ACCESS_DENIED, "symbolic links are not followed") from error
         if error.errno == 2:
             raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file") from error
         raise SMBError(status_from_oserror(error), "open failed") from error
+    if flags & os.O_CREAT:
+        names.directories.changed(dir_fd, added=name)
+    return fd
+
+
+# System calls on what the core holds open. The handlers make every system call through this module, so it is
+# the one place that says what pysmbd does to a share. Calls on a held descriptor are the ``os`` functions
+# themselves (the READ/WRITE hot path pays no extra call); calls that name an entry use its directory's
+# descriptor and never follow a final symbolic link.
+close = os.close
+dup = os.dup
+fstat = os.fstat
+fstatvfs = os.fstatvfs
+fsync = os.fsync
+ftruncate = os.ftruncate
+pread = os.pread
+preadv = os.preadv
+pwrite = os.pwrite
+list_dir = os.listdir
+"""The names in an open directory (pass its descriptor)."""
+
+
+def set_times(fd: int, access_ns: int, write_ns: int) -> None:
+    os.utime(fd, ns=(access_ns, write_ns))
+
+
+def stat_at(dir_fd: int, name: str) -> os.stat_result:
+    """Like ``lstat_at`` but raising ``OSError`` for a missing entry too."""
+    return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def parent_stat(dir_fd: int) -> os.stat_result:
+    """The stat of an open directory's parent."""
+    return os.stat("..", dir_fd=dir_fd)
+
+
+# The calls that change a directory keep its name index current (``names.directories``), so that a client
+# creating, renaming or deleting cannot make the next case-insensitive lookup rebuild the index.
+
+
+def mkdir_at(dir_fd: int, name: str) -> None:
+    os.mkdir(name, 0o777, dir_fd=dir_fd)
+    names.directories.changed(dir_fd, added=name)
+
+
+def remove_at(dir_fd: int, name: str, *, is_dir: bool) -> None:
+    if is_dir:
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+    names.directories.changed(dir_fd, removed=name)
+
+
+def rename_at(old_dir_fd: int, old_name: str, new_dir_fd: int, new_name: str) -> None:
+    os.rename(old_name, new_name, src_dir_fd=old_dir_fd, dst_dir_fd=new_dir_fd)
+    names.directories.changed(old_dir_fd, removed=old_name)
+    names.directories.changed(new_dir_fd, added=new_name)
 
 
 def to_filetime_ns(ns: int) -> int:
