@@ -653,7 +653,11 @@ def write(conn: FileHost, req: Request) -> Response:
 def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool) -> None:
     """A READ or WRITE into a range another open locked (or, for a WRITE, anyone share-locked) fails (MS-FSA 2.1.4.10)."""
     shared = handle.shared
-    if shared is not None and shared.locks.io_conflicts(offset, length, handle.lock_owner, write):
+    if (
+        shared is not None
+        and shared.locks.count
+        and shared.locks.io_conflicts(offset, length, handle.lock_owner, write)
+    ):
         raise SMBError(STATUS_FILE_LOCK_CONFLICT, "the range is locked")
 
 
