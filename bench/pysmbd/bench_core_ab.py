@@ -91,7 +91,7 @@ def measure(tree: Path, rounds: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--baseline", type=Path, required=True, help="a pysmbd src directory to compare with")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per tree; the least CPU time counts")
     args = parser.parse_args()

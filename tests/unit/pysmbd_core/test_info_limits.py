@@ -49,7 +49,7 @@ def test_a_directory_query_larger_than_max_transact_size_is_refused(clients):
 
 def test_end_of_file_beyond_the_largest_file_is_refused(clients):
     first, _second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
     eof = first.send(set_info_request, mine, 1, 20, struct.pack("<Q", 1 << 62))
     assert eof.status == STATUS_INVALID_PARAMETER
     assert (first.conn.context.shares["share"].path / "data.bin").stat().st_size == 1000
@@ -57,7 +57,7 @@ def test_end_of_file_beyond_the_largest_file_is_refused(clients):
 
 def test_setting_a_security_descriptor_is_refused_not_pretended(clients):
     first, _second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
     descriptor = struct.pack("<BBHIIII", 1, 0, 0x8004, 0, 0, 0, 0)
     assert first.send(set_info_request, mine, 3, 0, descriptor).status == STATUS_NOT_SUPPORTED
 
@@ -66,8 +66,8 @@ def test_a_rename_through_a_handle_moves_the_open_file(clients):
     """Another client renamed the file, and a new one took its old name: the rename moves the open file."""
     first, second = clients
     root = first.conn.context.shares["share"].path
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
-    _, theirs = second.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
+    theirs = second.open("data.bin", disposition=1, access=FULL)[1]
     assert second.send(rename_request, theirs, "moved.bin").status == 0
     (root / "data.bin").write_bytes(b"newcomer")
     assert first.send(rename_request, mine, "final.bin").status == 0
@@ -79,7 +79,7 @@ def test_a_rename_through_a_handle_moves_the_open_file(clients):
 def test_a_rename_never_moves_another_file_put_at_the_old_path(clients):
     first, _second = clients
     root = first.conn.context.shares["share"].path
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
     (root / "data.bin").rename(root / "elsewhere.bin")  # on the server itself, unseen by pysmbd
     (root / "data.bin").write_bytes(b"newcomer")
     assert first.send(rename_request, mine, "final.bin").status == STATUS_OBJECT_NAME_NOT_FOUND
@@ -97,7 +97,7 @@ def test_a_compound_of_reads_is_refused_past_its_budget_before_reading(clients):
     """A compound whose answers would overflow one frame: the READs past the budget fail at once, unread."""
     first, _second = clients
     (first.conn.context.shares["share"].path / "big.bin").write_bytes(bytes(4 << 20))
-    _, handle = first.open("big.bin", disposition=1, access=FULL)
+    handle = first.open("big.bin", disposition=1, access=FULL)[1]
     budget = first.conn.context.max_frame_size  # 1 MiB in these tests
     count = 2 * budget // 65536
     reads = [
@@ -118,7 +118,7 @@ def test_credit_charge_must_pay_for_the_payload(clients):
     """MS-SMB2 3.3.5.2.5: a 128 KiB READ costs two credits; charging one is INVALID_PARAMETER."""
     first, _second = clients
     (first.conn.context.shares["share"].path / "big.bin").write_bytes(bytes(1 << 20))
-    _, handle = first.open("big.bin", disposition=1, access=FULL)
+    handle = first.open("big.bin", disposition=1, access=FULL)[1]
 
     def charged_read(charge):
         def build(message_id, session_id, tree_id):

@@ -71,8 +71,8 @@ def test_a_fifo_in_the_share_is_refused_without_blocking(clients):
 
 def test_an_exclusive_lock_keeps_other_clients_out_of_its_range(clients):
     first, second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
-    _, theirs = second.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
+    theirs = second.open("data.bin", disposition=1, access=FULL)[1]
     assert first.send(lock_request, mine, (100, 50, EXCLUSIVE | FAIL_NOW)).status == 0
     assert second.send(write_request, theirs, b"x" * 10, 120).status == STATUS_FILE_LOCK_CONFLICT
     assert second.send(read_request, theirs, 10, 140).status == STATUS_FILE_LOCK_CONFLICT
@@ -85,8 +85,8 @@ def test_an_exclusive_lock_keeps_other_clients_out_of_its_range(clients):
 
 def test_a_shared_lock_refuses_writes_even_by_its_owner(clients):
     first, second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
-    _, theirs = second.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
+    theirs = second.open("data.bin", disposition=1, access=FULL)[1]
     assert first.send(lock_request, mine, (0, 10, SHARED | FAIL_NOW)).status == 0
     assert second.send(lock_request, theirs, (5, 10, SHARED | FAIL_NOW)).status == 0
     assert second.send(read_request, theirs, 10, 0).status == 0
@@ -98,8 +98,8 @@ def test_a_shared_lock_refuses_writes_even_by_its_owner(clients):
 
 def test_a_failed_lock_request_releases_what_it_took(clients):
     first, second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
-    _, theirs = second.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
+    theirs = second.open("data.bin", disposition=1, access=FULL)[1]
     assert second.send(lock_request, theirs, (500, 1, EXCLUSIVE | FAIL_NOW)).status == 0
     answer = first.send(lock_request, mine, (0, 10, EXCLUSIVE | FAIL_NOW), (500, 1, EXCLUSIVE | FAIL_NOW))
     assert answer.status == STATUS_LOCK_NOT_GRANTED
@@ -108,7 +108,7 @@ def test_a_failed_lock_request_releases_what_it_took(clients):
 
 def test_lock_requests_are_checked_as_ms_smb2_says(clients):
     first, _second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
     assert first.send(lock_request, mine, ((1 << 64) - 1, 2, EXCLUSIVE | FAIL_NOW)).status == STATUS_INVALID_LOCK_RANGE
     assert first.send(lock_request, mine, (0, 1, UNLOCK), (5, 1, SHARED | FAIL_NOW)).status == STATUS_RANGE_NOT_LOCKED
     assert first.send(lock_request, mine, (0, 1, SHARED), (5, 1, SHARED)).status == STATUS_INVALID_PARAMETER
@@ -118,8 +118,8 @@ def test_a_lock_request_with_65535_ranges_is_refused_whole(clients):
     """The request that froze every client for 79 s is refused before any range is looked at."""
     first, second = clients
     first.conn.context.max_frame_size = DEFAULT_MAX_FRAME_SIZE  # 65,535 ranges take 1.5 MB
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
-    _, theirs = second.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
+    theirs = second.open("data.bin", disposition=1, access=FULL)[1]
     ranges = [(i * 2, 1, EXCLUSIVE | FAIL_NOW) for i in range(65535)]
     assert first.send(lock_request, mine, *ranges).status == STATUS_INSUFFICIENT_RESOURCES
     assert second.send(write_request, theirs, b"c" * 100, 0).status == 0
@@ -127,7 +127,7 @@ def test_a_lock_request_with_65535_ranges_is_refused_whole(clients):
 
 def test_an_open_may_hold_only_so_many_locks(clients):
     first, _second = clients
-    _, mine = first.open("data.bin", disposition=1, access=FULL)
+    mine = first.open("data.bin", disposition=1, access=FULL)[1]
     for batch in range(4):
         ranges = [((batch * 1024 + i) * 2, 1, SHARED | FAIL_NOW) for i in range(1024)]
         assert first.send(lock_request, mine, *ranges).status == 0
@@ -164,7 +164,7 @@ def test_lock_index_answers_like_a_list_scan():
             for h_off, h_len, h_owner, h_excl in held
         )
 
-    for _ in range(3000):
+    for _step in range(3000):
         offset, length = rng.randrange(0, 5000), rng.choice((0, 1, 3, 20, 200))
         owner, exclusive = rng.randrange(4), rng.random() < 0.3
         conflict = naive_lock_conflict(offset, length, owner, exclusive)
@@ -192,7 +192,7 @@ def test_lock_index_answers_like_a_list_scan():
 def test_large_reads_of_a_small_file_cost_what_the_file_holds(clients):
     """400 READs of 8 MiB from a 1,000-byte file, never read by the client, hold about 400 KB, not 3.2 GiB."""
     first, _second = clients
-    _, mine = first.open("data.bin", disposition=1, access=READ_ONLY)
+    mine = first.open("data.bin", disposition=1, access=READ_ONLY)[1]
     held = 0
     for index in range(400):
         first.message_id += 1
