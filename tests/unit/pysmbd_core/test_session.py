@@ -11,8 +11,9 @@ import spnego
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.events import SessionEstablished, TreeConnected
 from pysmbd.core.users import nt_hash
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import events, framed, login, responses, session_setup_request, tree_connect_request
 
 STATUS_LOGON_FAILURE = 0xC000006D

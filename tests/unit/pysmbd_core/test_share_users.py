@@ -10,9 +10,10 @@ import pytest
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 from tests.support.pysmbd_context import make_context
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import Client, create_request, events, framed, login, responses, tree_connect_request
 
 STATUS_ACCESS_DENIED = 0xC0000022
