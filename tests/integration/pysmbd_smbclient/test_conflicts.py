@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from smbprotocol.exceptions import SMBResponseException
 
+from tests.support.accounts import THREADED_PASSWORD as PASSWORD
+from tests.support.accounts import THREADED_USER as USER
 from tests.support.smb_session import SmbSession
-
-from .conftest import PASSWORD, USER
 
 pytestmark = pytest.mark.peer
 

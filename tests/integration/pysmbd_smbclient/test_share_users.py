@@ -10,10 +10,9 @@ import pytest
 
 from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
+from tests.support.peers import require_tool
 from tests.support.pysmbd_context import make_context
-
-from .adapter import ThreadedServer
-from .conftest import require_binary
+from tests.support.threaded_pysmbd import ThreadedServer
 
 pytestmark = pytest.mark.peer
 
@@ -38,7 +37,7 @@ def team_server(tmp_path: Path):
 
 
 def smbclient(port: int, user: str, command: str, cwd: Path) -> subprocess.CompletedProcess:
-    command_line = [require_binary("smbclient", "smbclient"), "//127.0.0.1/team", "-p", str(port)]
+    command_line = [require_tool("smbclient", "smbclient"), "//127.0.0.1/team", "-p", str(port)]
     command_line += ["-U", f"{user}%{USERS[user]}", "-c", command]
     return subprocess.run(
         command_line,
