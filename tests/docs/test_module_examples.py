@@ -130,3 +130,75 @@ def test_option_check_catches_a_wrong_example() -> None:
     assert "t.ports[0].transport: 'udp' is not one of ['tcp', 'quic']" in found
     assert "t.ports[1]: required option 'transport' is missing" in found
     assert "t.ensure: 'gone' is not one of ['present', 'absent']" in found
+
+
+# Variables an example may use without defining them: Ansible's own, the collection's model variable, and
+# secrets, which by convention come from a vault as vault_<name>.
+GIVEN_VARIABLES = {
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "ansible_host",
+    "hostvars",
+    "groups",
+    "group_names",
+    "playbook_dir",
+    "ansible_check_mode",
+    "omit",
+    "smb_alternative_ports",
+}
+
+
+def templated_strings(value: object) -> Iterator[str]:
+    if isinstance(value, str) and "{{" in value:
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from templated_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from templated_strings(item)
+
+
+def undefined_variables(tasks: List[dict]) -> List[str]:
+    """Variables the tasks read before any earlier task in the block registered them."""
+    from jinja2 import Environment, meta
+
+    class AnyName(dict):
+        """Ansible's filters and tests are not Jinja's: accept every name, only variables matter here."""
+
+        def __contains__(self, name: object) -> bool:
+            return True
+
+        def get(self, name: object, default: object = None) -> object:
+            return super().get(name) or (lambda *args, **kwargs: None)
+
+    environment = Environment()
+    environment.filters = AnyName(environment.filters)
+    environment.tests = AnyName(environment.tests)
+    registered: set[str] = set()
+    problems = []
+    for task in tasks:
+        for text in templated_strings(task):
+            names = meta.find_undeclared_variables(environment.parse(text))
+            for name in sorted(names - GIVEN_VARIABLES - registered):
+                if not name.startswith("vault_"):
+                    problems.append(f"task {task.get('name')!r} reads {name!r}, which no earlier task registers")
+        if task.get("register"):
+            registered.add(task["register"])
+    return problems
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[p.stem for p in MODULES])
+def test_examples_define_the_variables_they_use(path: Path) -> None:
+    """Copied as a block, an example must not fail on an undefined variable."""
+    problems = undefined_variables(examples_tasks(path))
+    assert not problems, f"{path.name} EXAMPLES:\n" + "\n".join(problems)
+
+
+def test_variable_check_catches_an_unregistered_result() -> None:
+    tasks = [
+        {"name": "use", "x": {"a": "{{ result.rc }}", "b": "{{ vault_pw }} {{ inventory_hostname }}"}},
+        {"name": "make", "x": {}, "register": "result"},
+        {"name": "use again", "x": "{{ result.rc }}"},
+    ]
+    assert undefined_variables(tasks) == ["task 'use' reads 'result', which no earlier task registers"]
