@@ -46,7 +46,9 @@ def tarball_names(tarball: Path) -> list[str]:
 
 def test_tarball_ships_the_collection_and_leaves_development_files_out(built_collection: BuiltCollection) -> None:
     names = tarball_names(built_collection.tarball)
-    leaked = sorted({n for n in names if n.startswith(LEFT_OUT) or n in LEFT_OUT or "__pycache__" in n})
+    leaked = sorted(
+        {n for n in names if n.startswith(LEFT_OUT) or n in LEFT_OUT or "__pycache__" in n or ".egg-info" in n}
+    )
     assert not leaked, f"build_ignore in galaxy.yml lets these into the tarball: {leaked[:20]}"
     missing = [path for path in SHIPPED if path not in names]
     assert not missing, f"the tarball lacks {missing}"
