@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import re
 import shutil
 import sys
@@ -118,6 +119,33 @@ def test_every_runtime_import_is_a_reported_requirement(built_collection: BuiltC
         "plugins import packages that ansible-builder would not install; add them to meta/ee-requirements.txt "
         f"(module: (distributions, files)): {uncovered}; introspect reported {sorted(reported)}"
     )
+
+
+def test_reported_requirements_resolve_beside_ansible_core(built_collection: BuiltCollection, tmp_path: Path) -> None:
+    """The image's pip step, short of installing: what introspect reports, with the ansible-core and
+    ansible-runner the definition installs, resolves from the package index (Python of this venv)."""
+    pip_file = tmp_path / "introspected-requirements.txt"
+    reported = reported_python_requirements(built_collection.collections_path, tmp_path)
+    report = tmp_path / "pip-report.json"
+    run_tool(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--report",
+        report,
+        "-r",
+        pip_file,
+        "ansible-core>=2.16",
+        "ansible-runner",
+        timeout=600,
+    )
+    resolved = {canonicalize_name(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]}
+    wanted = {canonicalize_name(r.name) for r in reported if r.marker is None or r.marker.evaluate()}
+    assert wanted | {"ansible-core", "ansible-runner"} <= resolved
 
 
 def test_ee_requirements_follow_certification_rules() -> None:
