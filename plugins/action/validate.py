@@ -11,9 +11,9 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._model import ModelIssue, validate_model
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._hosts import is_windows_host
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._schema import load_schema
 
-_WINDOWS_CONNECTIONS = ("winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp")
 _FIXED_VANTAGE_POINTS = ("controller", "target")
 
 
@@ -67,9 +67,7 @@ class ActionModule(ActionBase):
         return result
 
     def _looks_like_windows(self, task_vars) -> bool:
-        connection = task_vars.get("ansible_connection") or getattr(self._connection, "transport", "")
-        connection = self._templar.template(connection) if isinstance(connection, str) else connection
-        return connection in _WINDOWS_CONNECTIONS or task_vars.get("ansible_os_family") == "Windows"
+        return is_windows_host(task_vars, getattr(self._connection, "transport", ""), self._templar.template)
 
     @staticmethod
     def _vantage_point_errors(model, task_vars) -> list:

@@ -59,3 +59,23 @@ attributes:
     description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
 """
+
+    # Where a module can run: Windows hosts only (the work runs on the controller over WinRM).
+    WINDOWS = r"""
+options: {}
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: windows
+"""
+
+    # Linux hosts (in the module) and Windows hosts (over WinRM from the controller).
+    POSIX_AND_WINDOWS = r"""
+options: {}
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [posix, windows]
+"""

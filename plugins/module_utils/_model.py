@@ -16,14 +16,17 @@ import difflib
 import json
 from dataclasses import dataclass, field
 
-STANDARD_PORTS = {"tcp": 445, "quic": 443, "rdma": 5445}
-NETBIOS_SESSION_PORT = 139
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import (
+    NETBIOS_SESSION_PORT,
+    WINDOWS_SERVER_PORT_REASON,
+    is_port,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import (
+    STANDARD_PORT_BY_TRANSPORT as STANDARD_PORTS,
+)
+
 _PORT_SPACE = {"tcp": "tcp", "rdma": "tcp", "quic": "udp"}
 _MAPPING_PORT_KEYS = ("tcp_port", "quic_port", "rdma_port")
-
-WINDOWS_SERVER_PORT_REASON = (
-    "Windows can move only its SMB over QUIC listener; TCP and RDMA listening ports cannot be changed on Windows"
-)
 
 
 @dataclass(frozen=True)
@@ -220,13 +223,7 @@ def check_rules(model, backend: str = "auto") -> tuple:
 
 
 def _well_formed_port(entry) -> bool:
-    return (
-        isinstance(entry, dict)
-        and entry.get("transport") in _PORT_SPACE
-        and isinstance(entry.get("port"), int)
-        and not isinstance(entry.get("port"), bool)
-        and 1 <= entry["port"] <= 65535
-    )
+    return isinstance(entry, dict) and entry.get("transport") in _PORT_SPACE and is_port(entry.get("port"))
 
 
 def _check_server_ports(ports, backend, errors, warnings) -> None:

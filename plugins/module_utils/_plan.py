@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRANSPORTS = ("tcp", "quic", "rdma")
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import TRANSPORTS
+
 _ACTION_ORDER = {"add": 0, "change": 1, "remove": 2}
 
 
@@ -103,3 +104,8 @@ def format_table(entries) -> str:
 
 def _as_entry(value) -> PortEntry:
     return value if isinstance(value, PortEntry) else PortEntry.from_dict(value)
+
+
+def planned_table(current, plan) -> list[dict]:
+    """The sorted table ``current`` becomes once ``plan`` is carried out, in the shape every module returns."""
+    return table(apply_plan(current, plan))

@@ -6,19 +6,23 @@ This is a private module_utils file: its API may change without notice.
 
 Either the user lists endpoints, or they come from a model (the normalized output of ``validate``):
 
-- every ``server.ports`` entry is expected ``open``;
-- every ``previous`` entry (ports that a change removed, e.g. server_ports' ``before`` minus ``after``)
-  that is not configured any more is expected ``closed``;
+- every ``server.ports`` entry is expected ``open`` (or, when given, every ``current`` entry: the table the
+  server has now, server_ports' ``after``);
+- every ``previous`` entry (the table before a change, or the ports it removed) that is not expected open is
+  expected ``closed``, matched by (transport, port);
 - ``server.standard_ports: close`` expects TCP 445 closed; ``keep`` leaves the standard ports unchecked.
 """
 
 from __future__ import annotations
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import (
+    STANDARD_SMB_TCP_PORT,
+    TRANSPORTS,
+    port_problem,
+)
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import Endpoint
 
-TRANSPORTS = ("tcp", "quic", "rdma")
 EXPECTATIONS = ("open", "closed")
-STANDARD_SMB_TCP_PORT = 445
 
 
 class EndpointError(ValueError):
@@ -27,10 +31,9 @@ class EndpointError(ValueError):
 
 def _port_of(entry, path: str) -> int:
     port = entry.get("port") if isinstance(entry, dict) else None
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise EndpointError("%s.port: %r is not an integer port (give a number from 1 to 65535)" % (path, port))
-    if not 1 <= port <= 65535:
-        raise EndpointError("%s.port: %d is outside 1..65535 (give a valid TCP/UDP port)" % (path, port))
+    problem = port_problem(port, path + ".port")
+    if problem:
+        raise EndpointError(problem)
     return port
 
 
@@ -62,15 +65,16 @@ def endpoints_from_list(entries: list, path: str = "endpoints") -> list:
     return endpoints
 
 
-def endpoints_from_model(model: dict, previous: list | None = None) -> list:
-    """Derive the endpoints from a normalized model and the ports a change removed."""
+def endpoints_from_model(model: dict, previous: list | None = None, current: list | None = None) -> list:
+    """Derive the endpoints from a normalized model, the table before a change and the table after it."""
     server = (model or {}).get("server") or {}
     if not isinstance(server, dict):
         raise EndpointError("model.server: expected a mapping, got %r" % (server,))
     endpoints = []
     configured = set()
-    for index, entry in enumerate(server.get("ports") or []):
-        where = "model.server.ports[%d]" % index
+    expected_open, source = (current, "current") if current is not None else (server.get("ports"), "model.server.ports")
+    for index, entry in enumerate(expected_open or []):
+        where = "%s[%d]" % (source, index)
         if not isinstance(entry, dict):
             raise EndpointError("%s: expected a mapping with transport and port, got %r" % (where, entry))
         key = (_transport_of(entry, where), _port_of(entry, where))

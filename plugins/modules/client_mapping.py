@@ -20,14 +20,10 @@ author:
   - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.WINDOWS
   - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
-attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: windows
 options:
   remote_path:
     description: UNC path of the share, for example C(\\fs1.contoso.com\data).
@@ -108,7 +104,10 @@ commands:
   sample: ["New-SmbMapping -LocalPath Z: -RemotePath \\\\fs1.contoso.com\\data -TcpPort 4445 -Persistent True"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import (
+    WINRM_ARGUMENT_SPEC,
+    refuse_to_run_on_a_host,
+)
 
 ARGUMENT_SPEC = {
     "remote_path": {"type": "str", "required": True},
@@ -119,25 +118,12 @@ ARGUMENT_SPEC = {
     "transport": {"type": "str", "choices": ["tcp", "quic", "rdma"]},
     "persistent": {"type": "bool", "default": False},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    # WinRM options, identical in every Windows module (doc fragment smb.alternative_ports._winrm).
-    "winrm_host": {"type": "str"},
-    "winrm_port": {"type": "int"},
-    "winrm_user": {"type": "str"},
-    "winrm_password": {"type": "str", "no_log": True},
-    "winrm_scheme": {"type": "str", "choices": ["http", "https"]},
-    "winrm_transport": {"type": "str", "choices": ["ntlm", "basic", "kerberos", "credssp", "certificate"]},
-    "winrm_cert_validation": {"type": "str", "choices": ["validate", "ignore"]},
-    "winrm_ca_trust_path": {"type": "path"},
-    "winrm_message_encryption": {"type": "str", "choices": ["auto", "always", "never"]},
-    "winrm_operation_timeout": {"type": "int"},
+    **WINRM_ARGUMENT_SPEC,
 }
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(
-        msg="smb.alternative_ports.client_mapping runs on the controller through its action plugin; it cannot run as a module"
-    )
+def main() -> None:
+    refuse_to_run_on_a_host("client_mapping", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

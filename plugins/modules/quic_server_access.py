@@ -20,14 +20,10 @@ author:
   - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.WINDOWS
   - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
-attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: windows
 options:
   certificate_mappings:
     description: Certificate mappings to create, replace or remove.
@@ -123,7 +119,10 @@ commands:
   sample: ["New-SmbServerCertificateMapping -Name fs1.contoso.com -Thumbprint 0123456789ABCDEF0123456789ABCDEF01234567 -StoreName My -Force"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import (
+    WINRM_ARGUMENT_SPEC,
+    refuse_to_run_on_a_host,
+)
 
 ARGUMENT_SPEC = {
     "certificate_mappings": {
@@ -149,25 +148,12 @@ ARGUMENT_SPEC = {
             "access": {"type": "str", "default": "grant", "choices": ["grant", "block", "revoke"]},
         },
     },
-    # WinRM options, identical in every Windows module (doc fragment smb.alternative_ports._winrm).
-    "winrm_host": {"type": "str"},
-    "winrm_port": {"type": "int"},
-    "winrm_user": {"type": "str"},
-    "winrm_password": {"type": "str", "no_log": True},
-    "winrm_scheme": {"type": "str", "choices": ["http", "https"]},
-    "winrm_transport": {"type": "str", "choices": ["ntlm", "basic", "kerberos", "credssp", "certificate"]},
-    "winrm_cert_validation": {"type": "str", "choices": ["validate", "ignore"]},
-    "winrm_ca_trust_path": {"type": "path"},
-    "winrm_message_encryption": {"type": "str", "choices": ["auto", "always", "never"]},
-    "winrm_operation_timeout": {"type": "int"},
+    **WINRM_ARGUMENT_SPEC,
 }
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(
-        msg="smb.alternative_ports.quic_server_access runs on the controller through its action plugin; it cannot run as a module"
-    )
+def main() -> None:
+    refuse_to_run_on_a_host("quic_server_access", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

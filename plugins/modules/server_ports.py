@@ -26,14 +26,11 @@ author:
   - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
   - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._server_ports
-attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: [posix, windows]
+  - smb.alternative_ports._winrm
 options:
   ports:
     description:
@@ -85,15 +82,26 @@ options:
     description: Allow a plan that leaves the server with no listener at all (every client locked out).
     type: bool
     default: false
+  restore:
+    description:
+      - The registered result of an earlier C(server_ports) task on this host. Puts back its RV(before) table
+        exactly and removes every other port, standard ports included (pysmbd listeners get back their addresses
+        from RV(listeners.before)). The entry role's rollback uses it.
+      - Mutually exclusive with O(ports), O(state), O(exclusive) and O(standard_ports).
+    type: dict
   address:
     description: Address that new pysmbd listeners bind (backend V(pysmbd)). Ports that stay keep their addresses.
     type: str
     default: 0.0.0.0
   firewall:
     description:
-      - Backend V(windows) only, create and remove an inbound UDP firewall rule with each QUIC port.
-      - The Linux backends leave the firewall alone; the C(smb.alternative_ports.pysmbd) role (and the
-        C(alternative_ports) role after a change) opens it, UDP for QUIC ports.
+      - Keep the host firewall open for exactly the server's ports, TCP for V(tcp) and V(rdma), UDP for V(quic).
+      - Backend V(windows) creates and removes an inbound UDP rule named C(smb-alternative-port-quic-<port>) with
+        each QUIC port, and puts back a missing one.
+      - Backends V(pysmbd) and V(samba) use firewalld when it runs (a permanent and a runtime rule per port; only
+        ports this change removed are closed), else nftables' C(inet filter input) chain when it exists (rules
+        tagged C(smb.alternative_ports pysmbd), replaced as a set in one transaction), else nothing. A firewall
+        that lacks a port of the table counts as a change, also when the ports themselves are as asked.
     type: bool
     default: true
   samba_restart_command:
@@ -137,6 +145,11 @@ EXAMPLES = r"""
     ports:
       - {transport: quic, port: 8443}
 
+- name: Put back the table an earlier change found (a rollback)
+  smb.alternative_ports.server_ports:
+    backend: pysmbd
+    restore: "{{ ports }}"
+
 - name: Stop listening on TCP 14445
   smb.alternative_ports.server_ports:
     backend: pysmbd
@@ -178,6 +191,39 @@ listeners:
       type: list
       elements: dict
       sample: [{transport: tcp, address: 127.0.0.1, port: 4445}]
+firewall:
+  description: Backends V(pysmbd) and V(samba) with O(firewall=true), what the host firewall needed.
+  returned: when O(firewall=true) and the backend is V(pysmbd) or V(samba)
+  type: dict
+  contains:
+    kind:
+      description: V(firewalld), V(nftables), or V(none) when neither is active (nothing is opened then).
+      type: str
+      sample: nftables
+    opened:
+      description: The ports opened, as C(port/protocol).
+      type: list
+      elements: str
+      sample: [4445/tcp, 8443/udp]
+    closed:
+      description: The ports closed, as C(port/protocol).
+      type: list
+      elements: str
+      sample: [445/tcp]
+firewall_rules:
+  description:
+    - Backend V(windows) with O(firewall=true), the collection's inbound UDP rules for QUIC ports after the change
+      (in check mode, the rules the change would leave).
+  returned: when O(backend=windows) and O(firewall=true)
+  type: list
+  elements: str
+  sample: [smb-alternative-port-quic-8443]
+commands:
+  description: Backend V(windows), the changing cmdlet calls, in order (in check mode, the calls that would run).
+  returned: when O(backend=windows)
+  type: list
+  elements: str
+  sample: ["New-SmbServerAlternativePort -TransportType QUIC -Port 8443 -EnableInstances Default -Force"]
 plan:
   description: The steps, in the order they are applied.
   returned: always
@@ -188,31 +234,22 @@ plan:
     - {action: remove, transport: tcp, port: 445, instances: default}
 """
 
-import os
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_pysmbd import (
-    HAS_TOML,
-    PysmbdBackend,
-    PysmbdError,
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import ConfigWriteError
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+    BackendError,
+    PortRequest,
+    RefusedError,
+    change_ports,
 )
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_samba import SambaBackend, SambaError
-from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import (
-    apply_plan,
-    format_table,
-    plan_changes,
-    table,
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.linux import (
+    BACKEND_ARGUMENT_SPEC,
+    linux_backend,
 )
-from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_use import (
-    PRIVILEGED_PORT_LIMIT,
-    can_bind,
-    foreign_holders,
-)
-
-# Standard ports per transport; 139 (NetBIOS session service) counts as standard for tcp.
-STANDARD_PORTS = {("tcp", 445), ("tcp", 139), ("quic", 443), ("rdma", 5445)}
 
 PORT_SPEC = {
     "transport": {"type": "str", "required": True, "choices": ["tcp", "quic", "rdma"]},
@@ -222,133 +259,41 @@ PORT_SPEC = {
 }
 
 ARGUMENT_SPEC = {
-    "backend": {"type": "str", "default": "auto", "choices": ["auto", "pysmbd", "samba", "windows"]},
+    **BACKEND_ARGUMENT_SPEC,
     "ports": {"type": "list", "elements": "dict", "default": [], "options": PORT_SPEC},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "exclusive": {"type": "bool", "default": False},
     "standard_ports": {"type": "str", "default": "keep", "choices": ["keep", "close"]},
     "allow_no_listeners": {"type": "bool", "default": False},
     "address": {"type": "str", "default": "0.0.0.0"},
-    "config_path": {"type": "path", "default": "/etc/pysmbd/pysmbd.toml"},
-    "smb_conf": {"type": "path", "default": "/etc/samba/smb.conf"},
-    "executable": {"type": "path"},
+    "restore": {"type": "dict"},
     "samba_restart_command": {"type": "str"},
     "firewall": {"type": "bool", "default": True},
+    **WINRM_ARGUMENT_SPEC,
 }
-
-
-class RefusedError(Exception):
-    """The plan cannot work; nothing was changed."""
-
-
-def plan_with_standard_ports(current, desired, state, exclusive, standard_ports):
-    """plan_changes, then apply the standard_ports policy (keep them out of exclusive removals, or close them)."""
-    plan = plan_changes(current, desired, state=state, exclusive=exclusive)
-    desired_keys = {(e["transport"], e["port"]) for e in desired}
-    if standard_ports == "keep":
-        return [
-            step
-            for step in plan
-            if not (step["action"] == "remove" and (step["transport"], step["port"]) in STANDARD_PORTS)
-            or (state == "absent" and (step["transport"], step["port"]) in desired_keys)
-        ]
-    planned = {(s["transport"], s["port"]) for s in plan if s["action"] == "remove"}
-    for entry in table(current):
-        key = (entry["transport"], entry["port"])
-        if key in STANDARD_PORTS and key not in planned and (state == "absent" or key not in desired_keys):
-            plan.append(dict(action="remove", **entry))
-    return plan
-
-
-def refusals(backend, before, after, plan, params, pinned=None) -> list:
-    """Every reason to refuse the plan, checked before anything changes."""
-    problems = list(backend.check_entries([s for s in plan if s["action"] != "remove"]))
-    if not after and not params["allow_no_listeners"]:
-        problems.append(
-            "this change would leave the server with no listener at all, locking every client out "
-            "(list at least one port, or set allow_no_listeners: true)"
-        )
-    server_pids = backend.server_pids()
-    for step in plan:
-        if step["action"] != "add":
-            continue
-        where = f"{step['transport']}/{step['port']}"
-        # pysmbd binds the given address (a port on another address is no conflict); Samba's binding is not known.
-        key = (step["transport"], step["port"])
-        addresses = (pinned or {}).get(key, [params["address"]]) if backend.name == "pysmbd" else None
-        for holder in foreign_holders(step["transport"], step["port"], server_pids, addresses=addresses):
-            problems.append(f"{holder.describe()}: stop it or pick another port")
-            break
-        if step["port"] < PRIVILEGED_PORT_LIMIT:
-            pid = server_pids[0] if server_pids else None
-            if not can_bind(step["port"], pid):
-                who = f"the running {backend.name} (pid {pid})" if pid else "this process"
-                problems.append(
-                    f"{where}: {who} lacks CAP_NET_BIND_SERVICE to bind a port below {PRIVILEGED_PORT_LIMIT} "
-                    "(grant it, for pysmbd set pysmbd_listeners in the pysmbd role so its unit gets the "
-                    "capability, or use a port of 1024 or above)"
-                )
-    return problems
-
-
-def manage_ports(backend, params: dict, check_mode: bool, diff_mode: bool = False) -> dict:
-    """Plan, refuse or apply; returns the server_ports result. Raises RefusedError before any change."""
-    desired = [{k: v for k, v in p.items() if k != "address"} for p in params["ports"]]
-    pinned = {}
-    for entry in params["ports"]:
-        if entry.get("address"):
-            pinned.setdefault((entry["transport"], entry["port"]), []).append(entry["address"])
-    before = table(backend.read_table())
-    plan = plan_with_standard_ports(before, desired, params["state"], params["exclusive"], params["standard_ports"])
-    after = table(apply_plan(before, plan))
-    result = {"changed": after != before, "backend": backend.name, "before": before, "after": after, "plan": plan}
-    if diff_mode:
-        result["diff"] = {"before": format_table(before), "after": format_table(after)}
-    if backend.name == "pysmbd":
-        predicted = backend.planned_listeners(after, params["address"], pinned) if plan else backend.listeners
-        result["listeners"] = {"before": backend.listeners, "after": predicted}
-    if not plan:
-        return result
-    problems = refusals(backend, before, after, plan, params, pinned)
-    if problems:
-        raise RefusedError("; ".join(problems))
-    if not check_mode:
-        if backend.name == "pysmbd":
-            backend.apply(after, params["address"], pinned)
-            result["listeners"]["after"] = backend.listeners
-        else:
-            backend.apply(after)
-    return result
-
-
-def build_backend(module: AnsibleModule):
-    params = module.params
-    name = params["backend"]
-    if name == "auto":
-        name = "pysmbd" if os.path.exists(params["config_path"]) else "samba"
-    if name == "windows":
-        module.fail_json(msg="backend windows runs on the controller through the action plugin; do not call the module")
-    if name == "pysmbd":
-        if not HAS_TOML:
-            module.fail_json(msg=missing_required_lib("tomli (or Python 3.11+)"))
-        return PysmbdBackend(params["config_path"], module.run_command, params["executable"])
-    smbd = module.get_bin_path("smbd", opt_dirs=["/usr/sbin"]) or "smbd"
-    testparm = module.get_bin_path("testparm", opt_dirs=["/usr/bin"]) or "testparm"
-    return SambaBackend(params["smb_conf"], module.run_command, smbd, testparm, params["samba_restart_command"])
+MUTUALLY_EXCLUSIVE = [
+    ("restore", "ports"),
+    ("restore", "state"),
+    ("restore", "exclusive"),
+    ("restore", "standard_ports"),
+]
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    for index, entry in enumerate(module.params["ports"]):
-        if not 1 <= entry["port"] <= 65535:
-            module.fail_json(msg=f"ports[{index}].port: {entry['port']} is not a port (use 1-65535)")
-    backend = build_backend(module)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    backend = linux_backend(module)
     try:
-        result = manage_ports(backend, module.params, module.check_mode, module._diff)
+        if module.params["restore"] is not None:
+            request = backend.restore_request(module.params["restore"])
+        else:
+            request = PortRequest.from_params(module.params)
+        result = change_ports(backend, request, module.check_mode, module._diff)
     except RefusedError as exc:
-        module.fail_json(msg=f"refused, nothing was changed: {exc}", backend=backend.name)
-    except (PysmbdError, SambaError) as exc:
-        module.fail_json(msg=str(exc), backend=backend.name, exception=traceback.format_exc())
+        module.fail_json(msg=str(exc), backend=backend.name)
+    except (BackendError, ConfigWriteError) as exc:
+        module.fail_json(
+            msg=str(exc), backend=backend.name, exception=traceback.format_exc(), **getattr(exc, "result", {})
+        )
     module.exit_json(**result)
 
 

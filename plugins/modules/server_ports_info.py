@@ -17,14 +17,18 @@ author:
   - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
   - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.READ_ONLY
   - smb.alternative_ports._server_ports
-attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: [posix, windows]
+  - smb.alternative_ports._winrm
+options:
+  firewall:
+    description:
+      - Backend V(windows) only, also read the inbound UDP firewall rules the collection made for QUIC ports
+        (RV(firewall_rules)).
+    type: bool
+    default: true
 seealso:
   - module: smb.alternative_ports.server_ports
 """
@@ -65,8 +69,14 @@ status:
   sample: {pid: 4242, listeners: [{transport: tcp, address: 0.0.0.0, port: 4445, state: listening}], sessions: 1}
 running:
   description: Whether the server process is running.
-  returned: always
+  returned: when O(backend=pysmbd) or O(backend=samba)
   type: bool
+firewall_rules:
+  description: Backend V(windows), the names of the collection's inbound UDP rules for QUIC ports.
+  returned: when O(backend=windows) and O(firewall=true)
+  type: list
+  elements: str
+  sample: [smb-alternative-port-quic-8443]
 samba_version:
   description: Samba's version as C([major, minor]).
   returned: when O(backend=samba)
@@ -80,70 +90,24 @@ parameter:
   sample: smb ports
 """
 
-import json
-import os
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_pysmbd import (
-    HAS_TOML,
-    PysmbdBackend,
-    PysmbdError,
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import BackendError, describe_ports
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.linux import (
+    BACKEND_ARGUMENT_SPEC,
+    linux_backend,
 )
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_samba import SambaBackend, SambaError
-from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import table
 
-ARGUMENT_SPEC = {
-    "backend": {"type": "str", "default": "auto", "choices": ["auto", "pysmbd", "samba", "windows"]},
-    "config_path": {"type": "path", "default": "/etc/pysmbd/pysmbd.toml"},
-    "smb_conf": {"type": "path", "default": "/etc/samba/smb.conf"},
-    "executable": {"type": "path"},
-}
-
-
-def describe(backend) -> dict:
-    result = {"changed": False, "backend": backend.name, "ports": table(backend.read_table())}
-    result["running"] = bool(backend.server_pids())
-    if backend.name == "pysmbd":
-        result["listeners"] = backend.listeners
-        result["status"] = {}
-        if result["running"] and backend.executable:
-            rc, out, _err = backend.run_command(
-                [backend.executable, "status", "--config", backend.config_path, "--json"]
-            )
-            if rc == 0:
-                try:
-                    result["status"] = json.loads(out)
-                except ValueError:
-                    result["status"] = {}
-    else:
-        result["samba_version"] = list(backend.version)
-        result["parameter"] = backend.parameter
-    return result
-
-
-def build_backend(module: AnsibleModule):
-    params = module.params
-    name = params["backend"]
-    if name == "auto":
-        name = "pysmbd" if os.path.exists(params["config_path"]) else "samba"
-    if name == "windows":
-        module.fail_json(msg="backend windows runs on the controller through the action plugin; do not call the module")
-    if name == "pysmbd":
-        if not HAS_TOML:
-            module.fail_json(msg=missing_required_lib("tomli (or Python 3.11+)"))
-        return PysmbdBackend(params["config_path"], module.run_command, params["executable"])
-    smbd = module.get_bin_path("smbd", opt_dirs=["/usr/sbin"]) or "smbd"
-    testparm = module.get_bin_path("testparm", opt_dirs=["/usr/bin"]) or "testparm"
-    return SambaBackend(params["smb_conf"], module.run_command, smbd, testparm)
+ARGUMENT_SPEC = {**BACKEND_ARGUMENT_SPEC, "firewall": {"type": "bool", "default": True}, **WINRM_ARGUMENT_SPEC}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    backend = build_backend(module)
+    backend = linux_backend(module)
     try:
-        module.exit_json(**describe(backend))
-    except (PysmbdError, SambaError) as exc:
+        module.exit_json(**describe_ports(backend))
+    except BackendError as exc:
         module.fail_json(msg=str(exc), backend=backend.name)
 
 

@@ -93,9 +93,17 @@ options:
     type: dict
   previous:
     description:
-      - Ports that a change removed, expected V(closed) unless the model still configures them. Give the
-        C(before) table of M(smb.alternative_ports.server_ports) minus its C(after) table; extra keys such as
-        C(instances) are ignored. Only with O(model).
+      - The port table before a change, or the ports a change removed; each entry that is not expected V(open)
+        any more (see O(current)) is expected V(closed). Entries are matched by transport and port; extra keys
+        such as C(instances) are ignored. Only with O(model).
+      - Give the C(before) table of M(smb.alternative_ports.server_ports) with its C(after) table as O(current).
+    type: list
+    elements: dict
+  current:
+    description:
+      - The port table the server has now, for example the C(after) table of M(smb.alternative_ports.server_ports);
+        every entry is expected V(open) in place of the model's C(server.ports), so ports the server keeps
+        beside the model's (without C(exclusive)) are proven too. Only with O(model).
     type: list
     elements: dict
     default: []
@@ -391,6 +399,7 @@ def _argument_spec() -> dict:
         ),
         model=dict(type="dict"),
         previous=dict(type="list", elements="dict", default=[]),
+        current=dict(type="list", elements="dict"),
         level=dict(type="str", choices=["tcp", "negotiate", "session"]),
         timeout=dict(type="float"),
         concurrency=dict(type="int", default=32),
@@ -414,7 +423,9 @@ def _endpoints(module: AnsibleModule) -> list:
         if params["model"] is not None:
             verify_section = params["model"].get("verify") or {}
             removed = params["previous"] if verify_section.get("expect_removed_closed", True) else []
-            return endpoints_from_model(params["model"], removed)
+            return endpoints_from_model(params["model"], removed, params["current"])
+        if params["current"] is not None:
+            module.fail_json(msg="current: only used with model; list the open ports in endpoints instead")
         if params["previous"]:
             module.fail_json(msg="previous: only used with model; list the closed ports in endpoints instead")
         return endpoints_from_list(params["endpoints"])

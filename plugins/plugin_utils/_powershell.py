@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets import CallResult, CmdletCall
 
 EXECUTOR_HEADER = "# smb.alternative_ports executor v1"
 EXECUTOR_PATH = Path(__file__).with_name("executor.ps1")
@@ -40,44 +41,6 @@ POWERSHELL_ARGUMENTS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "By
 
 class ExecutorError(Exception):
     """The executor could not run or its answer could not be read; the message is safe to show."""
-
-
-@dataclass
-class CmdletCall:
-    """One cmdlet call: ``& command @parameters -ErrorAction Stop``, keeping only ``properties`` of its output."""
-
-    command: str
-    parameters: dict = field(default_factory=dict)
-    properties: Optional[List[str]] = None
-
-    def as_request(self) -> dict:
-        request: dict = {"command": self.command, "parameters": self.parameters}
-        if self.properties is not None:
-            request["properties"] = list(self.properties)
-        return request
-
-    def describe(self) -> str:
-        """``New-SmbMapping -RemotePath \\\\srv\\share -TcpPort 4445``, for messages."""
-        words = [self.command]
-        for name, value in self.parameters.items():
-            words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
-        return " ".join(words)
-
-
-@dataclass
-class CallResult:
-    command: str
-    ok: bool
-    output: list
-    error: Optional[dict] = None
-
-    @property
-    def error_message(self) -> str:
-        if not self.error:
-            return ""
-        message = str(self.error.get("message") or "").strip()
-        error_id = self.error.get("fully_qualified_error_id")
-        return f"{message} ({error_id})" if error_id else message
 
 
 def load_executor() -> str:
@@ -133,14 +96,6 @@ def _as_result(item: Any) -> CallResult:
     elif not isinstance(output, list):
         output = [output]  # a lone object that PowerShell did not keep in an array
     return CallResult(command=str(item.get("command")), ok=bool(item.get("ok")), output=output, error=item.get("error"))
-
-
-def _describe_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(_describe_value(v) for v in value) if len(value) <= 3 else f"<{len(value)} values>"
-    if value is False:
-        return "$false"
-    return str(value)
 
 
 def _excerpt(text: str, limit: int = 400) -> str:

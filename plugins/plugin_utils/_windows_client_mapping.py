@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import is_port
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import CallResult, CmdletCall
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import (
     WindowsTaskError,
@@ -39,7 +40,7 @@ def check_args(args: Mapping[str, Any]) -> Optional[str]:
         shown = ", ".join(given) if given else "none"
         return f"name exactly one of tcp_port, quic_port, rdma_port for {remote} (given: {shown})"
     for name in given:
-        if not 1 <= int(args[name]) <= 65535:
+        if not is_port(args[name]):
             return f"{name} {args[name]} is out of range: use 1-65535"
         transport = args.get("transport")
         if transport and transport != PORT_OPTIONS[name][0]:

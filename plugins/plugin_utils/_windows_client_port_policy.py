@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import TRANSPORTS, is_port
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import CallResult, CmdletCall
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import (
     WindowsTaskError,
@@ -25,7 +26,6 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm impor
 
 POLICY_KEY = "HKLM:\\Software\\Policies\\Microsoft\\Windows\\LanmanWorkstation"
 POLICY_VALUE = "AlternativePortMappings"
-TRANSPORTS = ("tcp", "quic", "rdma")
 
 
 def read_calls(manage_quic: bool) -> List[CmdletCall]:
@@ -63,7 +63,7 @@ def check_entries(entries: List[Mapping[str, Any]]) -> List[str]:
         if str(entry.get("transport") or "").lower() not in TRANSPORTS:
             problems.append(f"entries[{index}].transport {entry.get('transport')!r}: use tcp, quic or rdma")
         port = entry.get("port")
-        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        if not is_port(port):
             problems.append(f"entries[{index}].port {port!r}: use a port from 1 to 65535")
         key = (server.lower(), str(entry.get("transport") or "").lower())
         if key in seen:

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import is_port
+
 try:
     import requests
     import winrm
@@ -53,20 +55,6 @@ OPTION_FIELDS = {
     "winrm_operation_timeout": "operation_timeout",
 }
 OPTION_NAMES = frozenset(OPTION_FIELDS)
-
-# The same options as an argument spec; every Windows module file carries an identical copy (a test checks it).
-WINRM_ARGUMENT_SPEC = {
-    "winrm_host": {"type": "str"},
-    "winrm_port": {"type": "int"},
-    "winrm_user": {"type": "str"},
-    "winrm_password": {"type": "str", "no_log": True},
-    "winrm_scheme": {"type": "str", "choices": ["http", "https"]},
-    "winrm_transport": {"type": "str", "choices": ["ntlm", "basic", "kerberos", "credssp", "certificate"]},
-    "winrm_cert_validation": {"type": "str", "choices": ["validate", "ignore"]},
-    "winrm_ca_trust_path": {"type": "path"},
-    "winrm_message_encryption": {"type": "str", "choices": ["auto", "always", "never"]},
-    "winrm_operation_timeout": {"type": "int"},
-}
 
 # Host variables, most specific first: the winrm plugin's names, the psrp plugin's, then the generic ones.
 HOST_VARIABLES = {
@@ -381,6 +369,6 @@ def _as_port(value: Any) -> Optional[int]:
         port = int(value)
     except (TypeError, ValueError):
         raise WinRMError(f"WinRM port {value!r} is not a number: set ansible_port to 1-65535") from None
-    if not 1 <= port <= 65535:
+    if not is_port(port):
         raise WinRMError(f"WinRM port {port} is out of range: set ansible_port to 1-65535")
     return port

@@ -36,9 +36,10 @@ import spnego
 
 from pysmbd.core import events
 from pysmbd.core.connection import SMBServerConnection
-from pysmbd.core.context import ServerContext, ShareConfig, make_context
+from pysmbd.core.context import ServerContext, ShareConfig
 from pysmbd.core.users import nt_hash
 from pysmbd.rpc.pipes import open_pipe
+from tests.support.pysmbd_context import make_context
 
 from . import smb2_wire as wire
 

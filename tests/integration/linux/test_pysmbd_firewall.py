@@ -88,3 +88,46 @@ def test_a_quic_port_is_opened_for_udp_datagrams(namespace):
     assert namespace("sh", str(SCRIPT), "tcp/4445 udp/8443").stdout.startswith("changed:")
     assert namespace(sys.executable, "-c", UDP_ASK, "8443").stdout.strip() == "ping"
     assert namespace(sys.executable, "-c", CONNECT, "8443").stdout.strip() != "open"  # UDP only, not TCP
+
+
+def netns_runner(namespace):
+    """A run_command for _host_firewall that runs each command inside the test's namespace."""
+
+    def run(args, data=None):
+        if data is None:
+            done = namespace(*args)
+        else:  # nft -f - reads its transaction on stdin
+            done = namespace("sh", "-c", 'printf "%s" "$0" | "$@"', data, *args)
+        return done.returncode, done.stdout, done.stderr
+
+    return run
+
+
+def test_the_backends_firewall_opens_moves_and_closes_ports_in_nftables(namespace):
+    from ansible_collections.smb.alternative_ports.plugins.module_utils._host_firewall import Nftables, port_specs
+
+    firewall = Nftables(netns_runner(namespace), shutil.which("nft"))
+    wanted = port_specs([{"transport": "tcp", "port": 4445}, {"transport": "quic", "port": 8443}])
+    change = firewall.plan(wanted, removed=set())
+    assert (change.opened, change.closed) == (["4445/tcp", "8443/udp"], [])
+    firewall.apply(change, wanted)
+    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "open"
+    assert namespace(sys.executable, "-c", UDP_ASK, "8443").stdout.strip() == "ping"
+    assert not firewall.plan(wanted, removed=set()).changed, "a second run must change nothing"
+
+    moved = port_specs([{"transport": "tcp", "port": 14445}])
+    change = firewall.plan(moved, removed=wanted)
+    assert (change.opened, change.closed) == (["14445/tcp"], ["4445/tcp", "8443/udp"])
+    firewall.apply(change, moved)
+    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "TimeoutError"
+    rules = namespace("nft", "list chain inet filter input").stdout
+    assert "ct state established,related accept" in rules, "the administrator's own rules stay"
+    assert firewall.our_rules()[0] == {"14445/tcp"}
+
+
+def test_the_script_and_the_backend_agree_on_which_rules_are_theirs(namespace):
+    from ansible_collections.smb.alternative_ports.plugins.module_utils._host_firewall import Nftables
+
+    assert namespace("sh", str(SCRIPT), "tcp/4445 udp/8443").stdout.startswith("changed:")
+    firewall = Nftables(netns_runner(namespace), shutil.which("nft"))
+    assert firewall.our_rules()[0] == {"4445/tcp", "8443/udp"}

@@ -80,11 +80,12 @@ class ThreadedServer:
         self._thread.join(10)
 
 
-def main() -> None:  # manual use: python adapter.py SHARE_DIR USERS_FILE
+def main() -> None:  # manual use, from the checkout: python -m tests.integration.pysmbd_smbclient.adapter SHARE USERS
     import logging
     import sys
 
-    from pysmbd.core.context import ShareConfig, make_context
+    from pysmbd.core.context import ShareConfig
+    from tests.support.pysmbd_context import make_context
 
     logging.basicConfig(level=logging.DEBUG if "-v" in sys.argv else logging.INFO)
     share_dir, users = Path(sys.argv[1]), Path(sys.argv[2])

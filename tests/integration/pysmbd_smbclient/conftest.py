@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
+from tests.support.pysmbd_context import make_context
 
 from .adapter import ThreadedServer
 

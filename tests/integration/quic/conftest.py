@@ -40,6 +40,8 @@ class QuicPysmbd:
     process: subprocess.Popen
     server_settings: str = ""
     quic_settings: str = ""
+    share_settings: str = ""
+    """Lines added to share "data" (``read_only = true``, say), for a reload that changes the share."""
 
     @property
     def config(self) -> Path:
@@ -56,6 +58,7 @@ class QuicPysmbd:
             f'[quic]\ncertificate = "{self.certificate.certificate}"\nprivate_key = "{self.certificate.private_key}"\n'
             f"{self.quic_settings}\n"
             f'[[shares]]\nname = "data"\npath = "{self.share}"\n'
+            f"{self.share_settings}\n"
         )
         self.tcp_port, self.quic_port = tcp_port, quic_port
 

@@ -327,3 +327,34 @@ def test_reload_moves_the_quic_port_and_keeps_the_open_session(quic_pysmbd, quic
     # Once its last connection ends, the removed port's socket closes: the port is refused like any closed one.
     quic_session.close()
     assert wait_until(lambda: probe(old_port, timeout=1.0).status == "refused", timeout=15)
+
+
+def test_a_reload_that_changes_a_share_closes_its_quic_connections_as_it_does_tcp_ones(
+    quic_pysmbd, quic_session
+) -> None:
+    """Trees keep the share settings they connected with, so a changed share must cut its users on every transport."""
+    from smbprotocol.exceptions import SMBConnectionClosed, SMBResponseException
+
+    over_tcp = SmbSession(quic_pysmbd.tcp_port, USER, PASSWORD)
+    try:
+        assert quic_session.write_and_read("before.txt", b"writable before") == b"writable before"
+        assert over_tcp.write_and_read("tcp.txt", b"writable before") == b"writable before"
+        quic_pysmbd.share_settings = "read_only = true"
+        quic_pysmbd.write_config(quic_pysmbd.tcp_port, quic_pysmbd.quic_port)
+        assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
+        # Both connections were closed by the server: neither keeps writing through its old, writable tree.
+        with pytest.raises(SMBConnectionClosed):
+            quic_session.write_and_read("after.txt", b"still writable?")
+        with pytest.raises(SMBConnectionClosed):
+            over_tcp.write_and_read("after.txt", b"still writable?")
+    finally:
+        over_tcp.close()
+    assert not (quic_pysmbd.share / "after.txt").exists()
+    # A client that reconnects over QUIC gets the share as it is now: readable, not writable.
+    again = QuicSession(quic_pysmbd.quic_port, str(quic_pysmbd.certificate.certificate))
+    try:
+        assert again.get("before.txt") == b"writable before"
+        with pytest.raises(SMBResponseException):
+            again.put("after.txt", b"refused")
+    finally:
+        again.close()

@@ -158,7 +158,10 @@ def test_session_level_with_the_right_password_is_smb(tmp_path, samba):
 def test_bad_arguments_name_the_entry(tmp_path):
     run = run_verify(tmp_path, {"endpoints": [{"port": 70000}]})
     assert run.returncode != 0
-    assert "endpoints[0].port: 70000 is outside 1..65535" in run.results["verify"]["localhost"]["msg"]
+    assert (
+        "endpoints[0].port: 70000 is not a port (use a number from 1 to 65535)"
+        in run.results["verify"]["localhost"]["msg"]
+    )
 
 
 def test_module_documentation_renders():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import WindowsTaskError
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_server_ports import run_server_ports
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import RefusedError
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_backend import (
+    windows_server_ports,
+)
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMError
 from tests.integration.windows.conftest import changing_calls, round_trips, target_of
 
@@ -28,7 +30,7 @@ def rule_call(port: int) -> tuple[str, dict]:
 
 def apply(host, password, check_mode=False, **args):
     host.observer.reset()
-    return run_server_ports(target_of(host, password), args, check_mode)
+    return windows_server_ports(target_of(host, password), args, check_mode)
 
 
 def test_add_change_remove_and_exclusive(http_host, password):
@@ -87,7 +89,7 @@ def test_check_mode_runs_one_read_and_no_changing_call(http_host, password):
 @pytest.mark.parametrize("transport", ["tcp", "rdma"])
 def test_tcp_or_rdma_port_is_refused_and_the_host_never_hears_of_it(http_host, password, transport):
     with pytest.raises(
-        WindowsTaskError,
+        RefusedError,
         match="Windows can move only its SMB over QUIC listener; TCP and RDMA listening ports cannot be changed on Windows",
     ):
         apply(http_host, password, ports=[{"transport": transport, "port": 4445}])
@@ -102,17 +104,17 @@ def test_a_connection_dropped_during_the_apply_is_clear_and_a_rerun_converges(pa
     try:
         wanted = {"ports": [{"transport": "quic", "port": 8443}, {"transport": "quic", "port": 9443}]}
         with pytest.raises(WinRMError) as caught:
-            run_server_ports(target_of(host, password), wanted, False)
+            windows_server_ports(target_of(host, password), wanted, False)
         message = str(caught.value)
         assert message.startswith("the WinRM connection to Administrator@127.0.0.1:")
         assert "broke while a command ran" in message and "run the task again" in message
         assert len(host.state.alternative_ports) + len(host.state.firewall_rules) < 4  # only part of the changes landed
-        again = run_server_ports(target_of(host, password), wanted, False)
+        again = windows_server_ports(target_of(host, password), wanted, False)
         assert [entry["port"] for entry in again["after"]] == [8443, 9443]
         assert sorted(rule["Name"] for rule in host.state.firewall_rules) == [
             "smb-alternative-port-quic-8443",
             "smb-alternative-port-quic-9443",
         ]
-        assert run_server_ports(target_of(host, password), wanted, False)["changed"] is False
+        assert windows_server_ports(target_of(host, password), wanted, False)["changed"] is False
     finally:
         host.stop()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import winrm
 
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_backend import (
+    windows_server_ports_info,
+)
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_port_policy import (
     run_client_port_policy,
 )
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_server_ports import run_server_ports_info
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import (
     WinRMAuthenticationError,
     WinRMError,
@@ -29,7 +31,7 @@ def test_ntlm_with_message_encryption_over_http(http_host, password, monkeypatch
         return response
 
     monkeypatch.setattr(winrm.transport.Transport, "_send_message_request", spy)
-    info = run_server_ports_info(target_of(http_host, password, transport="ntlm"), {})
+    info = windows_server_ports_info(target_of(http_host, password, transport="ntlm"), {})
     assert info == {"changed": False, "backend": "windows", "ports": [], "firewall_rules": []}
     assert round_trips(http_host) == (1, 1)
     assert len(content_types) >= 4  # create shell, command, send, receive, ...
@@ -39,7 +41,7 @@ def test_ntlm_with_message_encryption_over_http(http_host, password, monkeypatch
 
 def test_basic_over_https_with_the_ca_trusted(https_host, password):
     target = target_of(https_host, password, transport="basic", ca_trust_path=str(https_host.cert_path))
-    assert run_server_ports_info(target, {})["ports"] == []
+    assert windows_server_ports_info(target, {})["ports"] == []
     assert round_trips(https_host) == (1, 1)
 
 
@@ -48,7 +50,7 @@ def test_untrusted_certificate_is_a_clear_error(https_host, password):
     with pytest.raises(
         WinRMError, match=r"the TLS certificate of https://127\.0\.0\.1:\d+/wsman was not accepted"
     ) as caught:
-        run_server_ports_info(target, {})
+        windows_server_ports_info(target, {})
     assert "ansible_winrm_ca_trust_path" in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
@@ -58,7 +60,7 @@ def test_wrong_password_says_authentication_failed_for_user_at_host_port(http_ho
     host = http_host if transport == "ntlm" else https_host
     target = target_of(host, "wrong-" + password, transport=transport, ca_trust_path=str(https_host.cert_path))
     with pytest.raises(WinRMAuthenticationError) as caught:
-        run_server_ports_info(target, {})
+        windows_server_ports_info(target, {})
     address, port = host.address
     assert str(caught.value).startswith(f"authentication failed for Administrator@{address}:{port}")
     assert password not in str(caught.value)
@@ -69,7 +71,7 @@ def test_wrong_password_says_authentication_failed_for_user_at_host_port(http_ho
 def test_unencrypted_http_is_refused_and_nothing_is_sent(http_host, password):
     for overrides in ({"transport": "basic"}, {"transport": "ntlm", "message_encryption": "never"}):
         with pytest.raises(WinRMError, match="over plain HTTP"):
-            run_server_ports_info(target_of(http_host, password, **overrides), {})
+            windows_server_ports_info(target_of(http_host, password, **overrides), {})
     assert http_host.counters["commands"] == 0 and http_host.counters["shells_created"] == 0
 
 
@@ -79,7 +81,7 @@ def test_nothing_listening_is_a_clear_error(password):
         {"host": "127.0.0.1", "port": port, "scheme": "http", "user": "u", "password": password}
     )
     with pytest.raises(WinRMError, match=rf"no WinRM answer at http://127\.0\.0\.1:{port}/wsman"):
-        run_server_ports_info(closed, {})
+        windows_server_ports_info(closed, {})
 
 
 def test_request_data_never_reaches_the_command_line(http_host, password, monkeypatch):
@@ -118,6 +120,6 @@ def test_a_plaintext_answer_to_an_encrypted_request_is_refused(http_host, passwo
     monkeypatch.setattr(http_server, "build_encrypted", lambda length, signature, sealed: sealed)
     monkeypatch.setattr(http_server, "CONTENT_TYPE", "application/soap+xml;charset=UTF-8")
     with pytest.raises(WinRMError, match="answered an encrypted WinRM request in plain text") as caught:
-        run_server_ports_info(target_of(http_host, password), {})
+        windows_server_ports_info(target_of(http_host, password), {})
     assert "refusing to go on unencrypted over HTTP" in str(caught.value)
     assert http_host.counters["executions"] == 0

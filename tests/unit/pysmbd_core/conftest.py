@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.core.users import nt_hash
+from tests.support.pysmbd_context import make_context
 
 USER = "alice"
 PASSWORD = "Pa55-word"

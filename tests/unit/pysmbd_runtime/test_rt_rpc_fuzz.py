@@ -12,8 +12,9 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.rpc.pipes import open_pipe
+from tests.support.pysmbd_context import make_context
 
 SRVSVC = uuid.UUID("4b324fc8-1670-01d3-1278-5a47bf6ee188")
 NDR32 = uuid.UUID("8a885d04-1ceb-11c9-9fe8-08002b104860")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pysmbd.core.context import ShareConfig, make_context
+from pysmbd.core.context import ShareConfig
 from pysmbd.rpc.pipes import open_pipe
+from tests.support.pysmbd_context import make_context
 
 SRVSVC = uuid.UUID("4b324fc8-1670-01d3-1278-5a47bf6ee188")
 NDR32 = uuid.UUID("8a885d04-1ceb-11c9-9fe8-08002b104860")

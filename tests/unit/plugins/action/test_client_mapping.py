@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMError
-from tests.unit.plugins.plugin_utils.conftest import ModelHost
+from tests.unit.plugins.conftest import ModelHost
 from tests.unit.plugins.plugin_utils.windows_action_runner import HOST_VARS, ActionRunner
 
 REMOTE = "\\\\fs1.contoso.com\\data"

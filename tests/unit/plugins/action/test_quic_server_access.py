@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.plugins.plugin_utils.conftest import ModelHost
+from tests.unit.plugins.conftest import ModelHost
 from tests.unit.plugins.plugin_utils.windows_action_runner import ActionRunner
 
 THUMB = "0123456789ABCDEF0123456789ABCDEF01234567"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from ansible_collections.smb.alternative_ports.plugins.doc_fragments._winrm import ModuleDocFragment
+from ansible_collections.smb.alternative_ports.plugins.module_utils._winrm_options import WINRM_ARGUMENT_SPEC
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import (
-    WINRM_ARGUMENT_SPEC,
+    OPTION_FIELDS,
     WinRMError,
     WinRMSession,
     WinRMTarget,
@@ -126,10 +129,16 @@ def test_bad_variables_are_named(variables, message):
         WinRMTarget.from_host_vars({"ansible_host": "win1", **variables})
 
 
-@pytest.mark.parametrize("module", ["client_mapping", "client_port_policy", "quic_server_access"])
-def test_every_windows_module_carries_the_same_winrm_options(module):
+@pytest.mark.parametrize(
+    "module", ["client_mapping", "client_port_policy", "quic_server_access", "server_ports", "server_ports_info"]
+)
+def test_every_windows_module_takes_the_documented_winrm_options(module):
     imported = __import__(
         f"ansible_collections.smb.alternative_ports.plugins.modules.{module}", fromlist=["ARGUMENT_SPEC"]
     )
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
     spec = imported.ARGUMENT_SPEC
     assert {name: spec[name] for name in WINRM_ARGUMENT_SPEC} == WINRM_ARGUMENT_SPEC
+    assert set(documented) == set(WINRM_ARGUMENT_SPEC) == set(OPTION_FIELDS)
+    assert {name for name, option in documented.items() if option.get("no_log")} <= {"winrm_password"}
+    assert "smb.alternative_ports._winrm" in yaml.safe_load(imported.DOCUMENTATION)["extends_documentation_fragment"]

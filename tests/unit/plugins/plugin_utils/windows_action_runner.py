@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import SimpleNamespace
 
-from tests.unit.plugins.plugin_utils.conftest import ModelHost
+from tests.unit.plugins.conftest import ModelHost
 
 HOST_VARS = {
     "inventory_hostname": "win1",

@@ -38,7 +38,7 @@ from .credits import SequenceWindow
 from .files import Open
 from .receiver import BufferPool, FrameReceiver, FrameTooLarge, FramingError
 from .request import FRAME_PREFIX, ChainState, DeferredIO, Request, Response, error_body
-from .session import Session, Tree
+from .state import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_INSUFFICIENT_RESOURCES,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional, Protocol
@@ -84,20 +83,4 @@ def new_server_guid() -> bytes:
     return os.urandom(16)
 
 
-def make_context(**overrides) -> ServerContext:
-    """A context with test-friendly defaults; every field can be overridden by keyword."""
-    values = {
-        "server_name": "PYSMBD",
-        "workgroup": "WORKGROUP",
-        "server_guid": new_server_guid(),
-        "users_file": Path("/nonexistent"),
-        "require_signing": True,
-        "max_frame_size": DEFAULT_MAX_FRAME_SIZE,
-        "shares": {},
-        "start_time": time.time(),
-    }
-    values.update(overrides)
-    return ServerContext(**values)
-
-
-__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "make_context", "new_server_guid"]
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "new_server_guid"]

@@ -13,12 +13,12 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from . import fs
-from .context import PipeHandler
+from .context import PipeHandler, ServerContext
 from .request import FRAME_PREFIX, DeferredIO, Request, Response
-from .session import Tree
+from .state import Tree
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_DELETE_PENDING,
@@ -41,9 +41,6 @@ from .status import (
     status_from_oserror,
 )
 from .wire import from_utf16
-
-if TYPE_CHECKING:
-    from .connection import SMBServerConnection
 
 CREATE_REQUEST = struct.Struct("<HBBIQQIIIIIHHII")
 CREATE_RESPONSE = struct.Struct("<HBBIQQQQQQII16sII")
@@ -158,7 +155,7 @@ class Open:
         return shared.delete_pending
 
     def fstat(self) -> os.stat_result:
-        return os.fstat(self.fd)
+        return fs.fstat(self.fd)
 
     def close(self) -> None:
         """Close the descriptor, deleting the file first when delete-on-close is set."""
@@ -170,24 +167,35 @@ class Open:
         except (OSError, fs.SMBError):
             pass  # the client asked for a best effort; the file may be gone already
         finally:
-            os.close(self.fd)
+            fs.close(self.fd)
             self.fd = -1
 
     def _delete(self) -> None:
         assert self.tree.share is not None
-        st = os.fstat(self.fd)
+        st = fs.fstat(self.fd)
         with fs.parent_dir(self.tree.share.path, self.parts) as parent:
             leaf = fs.find_entry(parent, self.parts[-1])
             found = fs.lstat_at(parent, leaf)
             if found is None or (found.st_dev, found.st_ino) != (st.st_dev, st.st_ino):
                 return  # renamed through another open since: this name is no longer our file
-            if self.is_dir:
-                os.rmdir(leaf, dir_fd=parent)
-            else:
-                os.unlink(leaf, dir_fd=parent)
+            fs.remove_at(parent, leaf, is_dir=self.is_dir)
 
 
-def lookup_open(conn: SMBServerConnection, req: Request, raw_file_id: bytes) -> Open:
+class FileHost(Protocol):
+    """What the file handlers use of their connection; ``connection.SMBServerConnection`` is one.
+
+    Named here, not imported, so that the connection (which dispatches to these handlers) and the
+    handlers do not import each other.
+    """
+
+    context: ServerContext
+    opens: dict[bytes, Open]
+    """Open files and pipes by FileId."""
+
+    def allocate_file_id(self) -> bytes: ...
+
+
+def lookup_open(conn: FileHost, req: Request, raw_file_id: bytes) -> Open:
     file_id = req.file_id(raw_file_id)
     handle = conn.opens.get(file_id)
     session = req.session
@@ -268,7 +276,7 @@ def _answer_contexts(requested: dict[str, bytes], st: Optional[os.stat_result], 
     return bytes(out)
 
 
-def create(conn: SMBServerConnection, req: Request) -> Response:
+def create(conn: FileHost, req: Request) -> Response:
     fields = req.unpack(CREATE_REQUEST)
     (
         _size,
@@ -327,7 +335,7 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
             action = CREATE_ACTIONS["created"]
             if options & FILE_DIRECTORY_FILE:
                 try:
-                    os.mkdir(leaf, 0o777, dir_fd=parent)
+                    fs.mkdir_at(parent, leaf)
                 except OSError as error:
                     raise SMBError(status_from_oserror(error), "mkdir failed") from error
                 fd = fs.open_at(parent, leaf, os.O_RDONLY | os.O_DIRECTORY)
@@ -359,18 +367,18 @@ def create(conn: SMBServerConnection, req: Request) -> Response:
                     flags |= os.O_TRUNC
                     action = CREATE_ACTIONS["superseded" if disposition == FILE_SUPERSEDE else "overwritten"]
                 fd = fs.open_at(parent, leaf, flags)
-        if options & FILE_DELETE_ON_CLOSE and is_dir and os.listdir(fd):
-            os.close(fd)
+        if options & FILE_DELETE_ON_CLOSE and is_dir and fs.list_dir(fd):
+            fs.close(fd)
             raise SMBError(STATUS_DIRECTORY_NOT_EMPTY, "directory not empty")
     if action == CREATE_ACTIONS["created"]:
-        fs.store_creation(fd, fs.to_filetime_ns(os.fstat(fd).st_mtime_ns))
+        fs.store_creation(fd, fs.to_filetime_ns(fs.fstat(fd).st_mtime_ns))
         if attributes & ~(fs.FILE_ATTRIBUTE_NORMAL | fs.FILE_ATTRIBUTE_ARCHIVE | fs.FILE_ATTRIBUTE_DIRECTORY):
             # A new file gets what was asked plus ARCHIVE (MS-FSA 2.1.5.1.2.1).
             fs.store_attributes(fd, (attributes | fs.FILE_ATTRIBUTE_ARCHIVE) & ~fs.FILE_ATTRIBUTE_NORMAL)
     parts = (*parts[:-1], leaf)  # the name as stored, whatever case the client used
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, parts, fd, is_dir, granted)
     handle.delete_on_close = bool(options & FILE_DELETE_ON_CLOSE)
-    st_now = os.fstat(fd)
+    st_now = fs.fstat(fd)
     handle.shared = attach_shared(conn.context.open_files, st_now)
     conn.opens[handle.file_id] = handle
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
@@ -391,11 +399,11 @@ def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Resp
     fd = fs.open_root(tree.share.path)
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, (), fd, True, granted)
     conn.opens[handle.file_id] = handle
-    st = os.fstat(fd)
+    st = fs.fstat(fd)
     return _create_response(handle, CREATE_ACTIONS["opened"], st, _answer_contexts(contexts, st, granted))
 
 
-def _create_pipe(conn: SMBServerConnection, req: Request, tree: Tree, name: str) -> Response:
+def _create_pipe(conn: FileHost, req: Request, tree: Tree, name: str) -> Response:
     pipe_name = name.strip("\\").lower()
     if not pipe_name or "\\" in pipe_name:
         raise SMBError(STATUS_OBJECT_NAME_INVALID, "bad pipe name")
@@ -410,7 +418,7 @@ def _create_pipe(conn: SMBServerConnection, req: Request, tree: Tree, name: str)
     return _create_response(handle, CREATE_ACTIONS["opened"], None)
 
 
-def close(conn: SMBServerConnection, req: Request) -> Response:
+def close(conn: FileHost, req: Request) -> Response:
     _size, flags, _r, raw_id = req.unpack(CLOSE_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     values = (0, 0, 0, 0, 0, 0, 0)
@@ -432,17 +440,17 @@ def close(conn: SMBServerConnection, req: Request) -> Response:
     return Response(STATUS_SUCCESS, CLOSE_RESPONSE.pack(60, flags & 0x1, 0, *values))
 
 
-def flush(conn: SMBServerConnection, req: Request) -> Response:
+def flush(conn: FileHost, req: Request) -> Response:
     _size, _r1, _r2, raw_id = req.unpack(FLUSH_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     if handle.fd >= 0 and not handle.is_dir:
         if not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "flush needs write access")
-        os.fsync(handle.fd)
+        fs.fsync(handle.fd)
     return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
 
 
-def read(conn: SMBServerConnection, req: Request) -> Response:
+def read(conn: FileHost, req: Request) -> Response:
     _size, _pad, _flags, length, offset, raw_id, minimum, _ch, _rem, _ci_off, _ci_len = req.unpack(READ_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     if length > conn.context.max_io_size:
@@ -459,7 +467,7 @@ def read(conn: SMBServerConnection, req: Request) -> Response:
         if length >= LARGE_READ:
             return _large_read(handle, length, offset, minimum, defer=req.may_defer and length >= LARGE_IO)
         try:
-            data = os.pread(handle.fd, length, offset) if length else b""
+            data = fs.pread(handle.fd, length, offset) if length else b""
         except OSError as error:
             raise SMBError(status_from_oserror(error), "read failed") from error
     if (not data and length) or len(data) < minimum:
@@ -486,14 +494,14 @@ def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: 
 
     if not defer:
         try:
-            count = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset)
+            count = fs.preadv(handle.fd, [view[FRAME_PREFIX:]], offset)
         except OSError as error:
             raise SMBError(status_from_oserror(error), "read failed") from error
         return finish(count)
     cached = 0
     try:
         if RWF_NOWAIT:
-            cached = os.preadv(handle.fd, [view[FRAME_PREFIX:]], offset, RWF_NOWAIT)
+            cached = fs.preadv(handle.fd, [view[FRAME_PREFIX:]], offset, RWF_NOWAIT)
     except BlockingIOError:
         pass  # nothing of it is cached: all of it goes to the worker
     except OSError as error:
@@ -501,7 +509,7 @@ def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: 
             raise SMBError(status_from_oserror(error), "read failed") from error
     if cached == length:
         return finish(cached)
-    rest = _owning_fd(os.dup(handle.fd), os.preadv, [view[FRAME_PREFIX + cached :]], offset + cached)
+    rest = _owning_fd(fs.dup(handle.fd), fs.preadv, [view[FRAME_PREFIX + cached :]], offset + cached)
     return Response(STATUS_SUCCESS, deferred=DeferredIO(rest, lambda count: finish(cached + count)))
 
 
@@ -516,7 +524,7 @@ def _owning_fd(fd: int, call: Callable[..., int], *args: Any) -> Callable[[], in
         try:
             return call(fd, *args)
         finally:
-            os.close(fd)
+            fs.close(fd)
 
     return work
 
@@ -525,7 +533,7 @@ def _finish_write(count: int) -> Response:
     return Response(STATUS_SUCCESS, WRITE_RESPONSE.pack(17, 0, count, 0, 0, 0))
 
 
-def write(conn: SMBServerConnection, req: Request) -> Response:
+def write(conn: FileHost, req: Request) -> Response:
     _size, data_offset, length, offset, raw_id, _ch, _rem, _ci_off, _ci_len, _flags = req.unpack(WRITE_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     if length > conn.context.max_io_size:
@@ -544,16 +552,16 @@ def write(conn: SMBServerConnection, req: Request) -> Response:
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
         if req.may_defer and length >= LARGE_IO:
-            fd = os.dup(handle.fd)
-            return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, os.pwrite, data, offset), _finish_write))
+            fd = fs.dup(handle.fd)
+            return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, fs.pwrite, data, offset), _finish_write))
         try:
-            written = os.pwrite(handle.fd, data, offset)
+            written = fs.pwrite(handle.fd, data, offset)
         except OSError as error:
             raise SMBError(status_from_oserror(error), "write failed") from error
     return _finish_write(written)
 
 
-def lock(conn: SMBServerConnection, req: Request) -> Response:
+def lock(conn: FileHost, req: Request) -> Response:
     """Byte-range locks, tracked per open and checked against other opens of the same file."""
     _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
     handle = lookup_open(conn, req, raw_id)
@@ -589,7 +597,7 @@ def _file_key(handle: Open) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def release_locks(conn: SMBServerConnection, handle: Open) -> None:
+def release_locks(conn: FileHost, handle: Open) -> None:
     if handle.fd < 0:
         return
     key = _file_key(handle)

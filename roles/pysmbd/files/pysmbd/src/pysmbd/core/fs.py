@@ -121,6 +121,52 @@ def open_at(dir_fd: int, name: str, flags: int, mode: int = 0o666) -> int:
         raise SMBError(status_from_oserror(error), "open failed") from error
 
 
+# System calls on what the core holds open. The handlers make every system call through this module, so it is
+# the one place that says what pysmbd does to a share. Calls on a held descriptor are the ``os`` functions
+# themselves (the READ/WRITE hot path pays no extra call); calls that name an entry use its directory's
+# descriptor and never follow a final symbolic link.
+close = os.close
+dup = os.dup
+fstat = os.fstat
+fstatvfs = os.fstatvfs
+fsync = os.fsync
+ftruncate = os.ftruncate
+pread = os.pread
+preadv = os.preadv
+pwrite = os.pwrite
+list_dir = os.listdir
+"""The names in an open directory (pass its descriptor)."""
+
+
+def set_times(fd: int, access_ns: int, write_ns: int) -> None:
+    os.utime(fd, ns=(access_ns, write_ns))
+
+
+def stat_at(dir_fd: int, name: str) -> os.stat_result:
+    """Like ``lstat_at`` but raising ``OSError`` for a missing entry too."""
+    return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def parent_stat(dir_fd: int) -> os.stat_result:
+    """The stat of an open directory's parent."""
+    return os.stat("..", dir_fd=dir_fd)
+
+
+def mkdir_at(dir_fd: int, name: str) -> None:
+    os.mkdir(name, 0o777, dir_fd=dir_fd)
+
+
+def remove_at(dir_fd: int, name: str, *, is_dir: bool) -> None:
+    if is_dir:
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def rename_at(old_dir_fd: int, old_name: str, new_dir_fd: int, new_name: str) -> None:
+    os.rename(old_name, new_name, src_dir_fd=old_dir_fd, dst_dir_fd=new_dir_fd)
+
+
 def to_filetime_ns(ns: int) -> int:
     return ns // 100 + EPOCH_AS_FILETIME
 

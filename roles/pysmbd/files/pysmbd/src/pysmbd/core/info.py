@@ -7,10 +7,10 @@ import os
 import re
 import stat
 import struct
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from . import fileinfo, fs
-from .files import Open, lookup_open
+from .files import FileHost, Open, lookup_open
 from .request import Request, Response
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -32,9 +32,6 @@ from .status import (
     status_from_oserror,
 )
 from .wire import from_utf16
-
-if TYPE_CHECKING:
-    from .connection import SMBServerConnection
 
 QUERY_DIRECTORY_REQUEST = struct.Struct("<HBBI16sHHI")
 QUERY_INFO_REQUEST = struct.Struct("<HBBIHHIII16s")
@@ -82,7 +79,7 @@ def _encodable(name: str) -> bool:
     return True
 
 
-def query_directory(conn: SMBServerConnection, req: Request) -> Response:
+def query_directory(conn: FileHost, req: Request) -> Response:
     _size, info_class, flags, _index, raw_id, name_offset, name_length, out_length = req.unpack(QUERY_DIRECTORY_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     if not handle.is_dir or handle.fd < 0:
@@ -95,7 +92,7 @@ def query_directory(conn: SMBServerConnection, req: Request) -> Response:
     if flags & (RESTART_SCANS | REOPEN) or handle.listing is None or (pattern and pattern != handle.listing_pattern):
         first_call = True
         handle.listing_pattern = pattern or "*"
-        handle.listing = [".", "..", *sorted(os.listdir(handle.fd))]
+        handle.listing = [".", "..", *sorted(fs.list_dir(handle.fd))]
         matches = _matcher(handle.listing_pattern)
         handle.listing = [n for n in handle.listing if _encodable(n) and matches(n)]
         handle.listing_pos = 0
@@ -131,10 +128,10 @@ def query_directory(conn: SMBServerConnection, req: Request) -> Response:
 def _entry_stat(handle: Open, name: str) -> os.stat_result | None:
     try:
         if name == ".":
-            return os.fstat(handle.fd)
+            return fs.fstat(handle.fd)
         if name == "..":
-            return os.stat("..", dir_fd=handle.fd) if handle.parts else os.fstat(handle.fd)
-        return os.stat(name, dir_fd=handle.fd, follow_symlinks=False)
+            return fs.parent_stat(handle.fd) if handle.parts else fs.fstat(handle.fd)
+        return fs.stat_at(handle.fd, name)
     except OSError:
         return None
 
@@ -194,7 +191,7 @@ _FILE_MINIMUM = {
 _FS_MINIMUM = {1: 24, 3: 24, 4: 8, 5: 16, 6: 48, 7: 32, 11: 28}
 
 
-def query_info(conn: SMBServerConnection, req: Request) -> Response:
+def query_info(conn: FileHost, req: Request) -> Response:
     (_size, info_type, info_class, out_length, _in_off, _r, _in_len, additional, _flags, raw_id) = req.unpack(
         QUERY_INFO_REQUEST
     )
@@ -268,7 +265,7 @@ def _alternate_name(handle: Open) -> bytes:
     return fileinfo.name_info(fileinfo.short_name_of(handle.parts[-1]))
 
 
-def _fs_info(conn: SMBServerConnection, handle: Open, info_class: int) -> bytes:
+def _fs_info(conn: FileHost, handle: Open, info_class: int) -> bytes:
     share = handle.tree.share
     if share is None:
         raise SMBError(STATUS_INVALID_PARAMETER, "no file system information for IPC$")
@@ -276,7 +273,7 @@ def _fs_info(conn: SMBServerConnection, handle: Open, info_class: int) -> bytes:
         created = fs.to_filetime_ns(int(conn.context.start_time * 1e9))
         return fileinfo.fs_volume(share.name, fileinfo.volume_serial(str(share.path)), created)
     if info_class in (3, 7):
-        vfs = os.fstatvfs(handle.fd)
+        vfs = fs.fstatvfs(handle.fd)
         return fileinfo.fs_size(vfs) if info_class == 3 else fileinfo.fs_full_size(vfs)
     if info_class == 4:
         return fileinfo.fs_device()
@@ -294,7 +291,7 @@ def _fs_info(conn: SMBServerConnection, handle: Open, info_class: int) -> bytes:
 # ----------------------------------------------------------------------------- SET_INFO
 
 
-def set_info(conn: SMBServerConnection, req: Request) -> Response:
+def set_info(conn: FileHost, req: Request) -> Response:
     _size, info_type, info_class, length, offset, _r, _additional, raw_id = req.unpack(SET_INFO_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     data = bytes(req.buffer(offset, length))
@@ -327,13 +324,13 @@ def set_info(conn: SMBServerConnection, req: Request) -> Response:
         elif info_class == 20:
             _need(data, 8)
             _require_write(handle)
-            os.ftruncate(handle.fd, struct.unpack_from("<Q", data)[0])
+            fs.ftruncate(handle.fd, struct.unpack_from("<Q", data)[0])
         elif info_class == 19:
             _need(data, 8)
             _require_write(handle)
             wanted = struct.unpack_from("<Q", data)[0]
-            if wanted < os.fstat(handle.fd).st_size:
-                os.ftruncate(handle.fd, wanted)
+            if wanted < fs.fstat(handle.fd).st_size:
+                fs.ftruncate(handle.fd, wanted)
         else:
             raise SMBError(STATUS_INVALID_INFO_CLASS, f"cannot set file information class {info_class}")
     except OSError as error:
@@ -365,10 +362,10 @@ def _set_basic(handle: Open, data: bytes) -> None:
     if attributes:
         fs.store_attributes(handle.fd, attributes)
     if access > 0 or write > 0:
-        st = os.fstat(handle.fd)
+        st = fs.fstat(handle.fd)
         atime = fs.from_filetime(access) if access > 0 else st.st_atime_ns
         mtime = fs.from_filetime(write) if write > 0 else st.st_mtime_ns
-        os.utime(handle.fd, ns=(atime, mtime))
+        fs.set_times(handle.fd, atime, mtime)
     if change > 0:
         fs.store_change(handle.fd, change)
     elif kept_change is not None:
@@ -378,12 +375,12 @@ def _set_basic(handle: Open, data: bytes) -> None:
 def _set_delete_pending(handle: Open, pending: bool) -> None:
     if not handle.parts:
         raise SMBError(STATUS_ACCESS_DENIED, "cannot delete the share root")
-    if pending and handle.is_dir and os.listdir(handle.fd):
+    if pending and handle.is_dir and fs.list_dir(handle.fd):
         raise SMBError(STATUS_DIRECTORY_NOT_EMPTY, "directory not empty")
     handle.set_delete_pending(pending)
 
 
-def _rename(conn: SMBServerConnection, handle: Open, data: bytes) -> None:
+def _rename(conn: FileHost, handle: Open, data: bytes) -> None:
     _need(data, 20)
     replace, _root, name_length = struct.unpack_from("<B7xQI", data)
     target = from_utf16(data[20 : 20 + name_length])
@@ -398,15 +395,15 @@ def _rename(conn: SMBServerConnection, handle: Open, data: bytes) -> None:
         source = fs.find_entry(old_parent, handle.parts[-1])
         stored_target = fs.find_entry(new_parent, new_parts[-1])
         existing = fs.lstat_at(new_parent, stored_target)
-        same_file = existing is not None and existing.st_ino == os.fstat(handle.fd).st_ino
+        same_file = existing is not None and existing.st_ino == fs.fstat(handle.fd).st_ino
         if existing is not None and not same_file:
             if not replace:
                 raise SMBError(STATUS_OBJECT_NAME_COLLISION, "rename target exists")
             if stat.S_ISDIR(existing.st_mode):
                 raise SMBError(STATUS_ACCESS_DENIED, "cannot replace a directory")
         if existing is not None and not same_file and stored_target != new_parts[-1]:
-            os.unlink(stored_target, dir_fd=new_parent)  # replaced under another case: do not leave both
-        os.rename(source, new_parts[-1], src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            fs.remove_at(new_parent, stored_target, is_dir=False)  # replaced under another case: do not leave both
+        fs.rename_at(old_parent, source, new_parent, new_parts[-1])
     old_prefix = handle.parts
     for other in conn.opens.values():  # opens below a renamed directory follow it
         if other.tree is handle.tree and other.parts[: len(old_prefix)] == old_prefix:

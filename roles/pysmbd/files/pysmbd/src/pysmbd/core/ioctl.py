@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import struct
-from typing import TYPE_CHECKING
+from typing import Optional, Protocol
 
-from .files import lookup_open
+from . import fs
+from .files import FileHost, lookup_open
+from .negotiate import NegotiateResult
 from .request import Request, Response
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -18,9 +19,6 @@ from .status import (
     SMBError,
 )
 from .wire import ANY_FILE_ID
-
-if TYPE_CHECKING:
-    from .connection import SMBServerConnection
 
 IOCTL_REQUEST = struct.Struct("<HHI16sIIIIIIII")
 IOCTL_RESPONSE = struct.Struct("<HHI16sIIIIII")
@@ -38,7 +36,15 @@ FSCTL_GET_OBJECT_ID = 0x0009009C
 IS_FSCTL = 0x1
 
 
-def ioctl(conn: SMBServerConnection, req: Request) -> Response:
+class IoctlHost(FileHost, Protocol):
+    """What the IOCTL handler uses of its connection beyond the files; ``connection.SMBServerConnection`` is one."""
+
+    negotiation: Optional[NegotiateResult]
+
+    def terminate(self, reason: str) -> None: ...
+
+
+def ioctl(conn: IoctlHost, req: Request) -> Response:
     (_size, _r, code, raw_id, in_offset, in_count, _max_in, _out_off, _out_count, max_out, flags, _r2) = req.unpack(
         IOCTL_REQUEST
     )
@@ -60,7 +66,7 @@ def ioctl(conn: SMBServerConnection, req: Request) -> Response:
         handle = lookup_open(conn, req, raw_id)
         if handle.fd < 0:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "pipes have no object id")
-        st = os.fstat(handle.fd)
+        st = fs.fstat(handle.fd)
         object_id = struct.pack("<QQ", st.st_ino, st.st_dev)  # stable for the life of the file
         output = object_id + bytes(16) + object_id + bytes(16)  # ObjectId, BirthVolumeId, BirthObjectId, DomainId
         file_id = handle.file_id
@@ -82,7 +88,7 @@ def ioctl(conn: SMBServerConnection, req: Request) -> Response:
     return Response(STATUS_SUCCESS, body, payload=output or b"")
 
 
-def _validate_negotiate(conn: SMBServerConnection, data: bytes) -> bytes:
+def _validate_negotiate(conn: IoctlHost, data: bytes) -> bytes:
     """MS-SMB2 3.3.5.15.12: the client's NEGOTIATE must match what we saw, else the connection is attacked."""
     result = conn.negotiation
     if result is None or len(data) < VALIDATE_REQUEST.size:

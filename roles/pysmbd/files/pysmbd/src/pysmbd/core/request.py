@@ -10,7 +10,7 @@ from .status import STATUS_INVALID_PARAMETER, STATUS_SUCCESS, SMBError
 from .wire import ANY_FILE_ID, HEADER_SIZE, Header
 
 if TYPE_CHECKING:
-    from .session import Session, Tree
+    from .state import Session, Tree
 
 
 @dataclass

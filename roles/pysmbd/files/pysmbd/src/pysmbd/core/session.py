@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Protocol
 
 from . import crypto, events
-from .context import ShareConfig
+from .context import ServerContext
 from .ntlm_acceptor import AnonymousLogon, NtlmAcceptor
 from .request import Request, Response
+from .state import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_BAD_NETWORK_NAME,
@@ -24,9 +24,6 @@ from .status import (
 )
 from .users import load_users
 from .wire import DIALECT_300, DIALECT_311, from_utf16
-
-if TYPE_CHECKING:
-    from .connection import SMBServerConnection
 
 SESSION_FLAG_IS_GUEST = 0x0001
 SESSION_FLAG_IS_NULL = 0x0002
@@ -45,41 +42,27 @@ TREE_CONNECT_RESPONSE = struct.Struct("<HBBIII")
 SIMPLE = struct.Struct("<HH")
 
 
-@dataclass
-class Tree:
-    """One TREE_CONNECT: a share (``None`` for IPC$) seen through one session."""
+class SessionHost(Protocol):
+    """What these handlers use of their connection; ``connection.SMBServerConnection`` is one.
 
-    tree_id: int
-    name: str
-    share: Optional[ShareConfig]
-    encrypt: bool
+    Named here, not imported, so that the connection (which dispatches to these handlers) and the
+    handlers do not import each other.
+    """
 
-    @property
-    def is_ipc(self) -> bool:
-        return self.share is None
-
-    @property
-    def read_only(self) -> bool:
-        return self.share is None or self.share.read_only
-
-
-@dataclass
-class Session:
-    """One SMB2 session: authentication state, keys and tree connects."""
-
-    session_id: int
+    context: ServerContext
+    sessions: dict[int, Session]
+    dialect: int
+    cipher_id: int
+    signing_algorithm: int
     preauth_hash: bytes
-    acceptor: Optional[NtlmAcceptor] = None
-    valid: bool = False
-    user: str = ""
-    is_guest: bool = False
-    signer: Optional[crypto.Signer] = None
-    encryptor: Optional[crypto.Cipher] = None
-    decryptor: Optional[crypto.Cipher] = None
-    signing_required: bool = False
-    encrypt_data: bool = False
-    trees: dict[int, Tree] = field(default_factory=dict)
-    next_tree_id: int = 1
+
+    def emit(self, event: events.Event) -> None: ...
+
+    def forget_session(self, session_id: int) -> None: ...
+
+    def close_session(self, session_id: int) -> None: ...
+
+    def close_tree(self, owner: Session, tree_id: int) -> None: ...
 
 
 def _new_session_id(existing: dict) -> int:
@@ -89,7 +72,7 @@ def _new_session_id(existing: dict) -> int:
             return candidate
 
 
-def session_setup(conn: SMBServerConnection, req: Request) -> Response:
+def session_setup(conn: SessionHost, req: Request) -> Response:
     _size, flags, security_mode, _caps, _channel, blob_offset, blob_length, _previous = req.unpack(SETUP_REQUEST)
     if flags & 0x01:  # SMB2_SESSION_FLAG_BINDING: no multichannel here
         raise SMBError(STATUS_REQUEST_NOT_ACCEPTED, "session binding is not supported")
@@ -135,7 +118,7 @@ def session_setup(conn: SMBServerConnection, req: Request) -> Response:
     return Response(STATUS_SUCCESS, body, session_id=session.session_id, force_sign=True)
 
 
-def _activate(conn: SMBServerConnection, session: Session, session_key: bytes, client_security_mode: int) -> None:
+def _activate(conn: SessionHost, session: Session, session_key: bytes, client_security_mode: int) -> None:
     signing_key, server_in, server_out = crypto.derive_session_keys(
         conn.dialect, session_key, session.preauth_hash, conn.cipher_id
     )
@@ -147,7 +130,7 @@ def _activate(conn: SMBServerConnection, session: Session, session_key: bytes, c
     session.valid = True
 
 
-def _guest_or_refuse(conn: SMBServerConnection, session: Session, token: bytes) -> Response:
+def _guest_or_refuse(conn: SessionHost, session: Session, token: bytes) -> Response:
     if not any(share.guest_ok for share in conn.context.shares.values()):
         conn.forget_session(session.session_id)
         raise SMBError(STATUS_LOGON_FAILURE, "anonymous login refused: no share allows guests")
@@ -159,13 +142,13 @@ def _guest_or_refuse(conn: SMBServerConnection, session: Session, token: bytes) 
     return Response(STATUS_SUCCESS, body, session_id=session.session_id)
 
 
-def logoff(conn: SMBServerConnection, req: Request) -> Response:
+def logoff(conn: SessionHost, req: Request) -> Response:
     assert req.session is not None
     conn.close_session(req.session.session_id)
     return Response(STATUS_SUCCESS, SIMPLE.pack(4, 0))
 
 
-def tree_connect(conn: SMBServerConnection, req: Request) -> Response:
+def tree_connect(conn: SessionHost, req: Request) -> Response:
     session = req.session
     assert session is not None
     _size, _flags, path_offset, path_length = req.unpack(TREE_CONNECT_REQUEST)
@@ -202,7 +185,7 @@ def tree_connect(conn: SMBServerConnection, req: Request) -> Response:
     return Response(STATUS_SUCCESS, body, tree_id=tree.tree_id)
 
 
-def tree_disconnect(conn: SMBServerConnection, req: Request) -> Response:
+def tree_disconnect(conn: SessionHost, req: Request) -> Response:
     assert req.session is not None and req.tree is not None
     conn.close_tree(req.session, req.tree.tree_id)
     return Response(STATUS_SUCCESS, SIMPLE.pack(4, 0))

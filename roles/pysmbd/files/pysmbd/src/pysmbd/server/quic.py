@@ -25,10 +25,8 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.packet import pull_quic_header
 
-from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
-from pysmbd.server import eventlog
+from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.listeners import ListenerNotSupported
-from pysmbd.server.tcp import CoreConnection, format_peer
 
 if TYPE_CHECKING:
     from pysmbd.config import ListenerConfig, QuicSettings
@@ -61,9 +59,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._runtime = runtime
         self._listener = listener
         self._core: Optional[CoreConnection] = None
+        self._events: Optional[CoreEvents] = None  # made once the handshake tells who the peer is
         self._stream_id: Optional[int] = None
-        self._peer = ""
-        self._admitted = False
         self._finished = False
 
     # aioquic --------------------------------------------------------------------------------------
@@ -85,21 +82,17 @@ class SMBQuicConnection(QuicConnectionProtocol):
     # internals ------------------------------------------------------------------------------------
 
     def _admit(self) -> None:
-        self._peer = format_peer(self._quic.get_peer_address())
-        registry = self._runtime.registry
-        if not registry.try_add(self):
-            eventlog.warning(
-                "connection_refused",
-                peer=self._peer,
-                listener=self._listener.describe(),
-                reason=f"max_connections ({registry.max_connections}) reached",
-            )
+        events = self._events = CoreEvents(
+            self._runtime.registry,
+            self,
+            peer=format_peer(self._quic.get_peer_address()),
+            listener=self._listener.describe(),
+            on_close_requested=self._close_after_fin,
+        )
+        self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))
+        if self._core is None:
             self._finished = True
             self.close(CLOSE_BUSY, "server busy: max_connections reached")
-            return
-        self._admitted = True
-        self._core = self._runtime.new_core_connection(peer=self._peer, transport="quic")
-        eventlog.debug("connection_opened", peer=self._peer, listener=self._listener.describe())
 
     def _stream_data(self, event: quic_events.StreamDataReceived) -> None:
         if self._core is None or self._finished:
@@ -113,7 +106,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
             if event.data:
                 self._core.receive_data(event.data, time.time())
         except Exception as exc:  # a core bug must cost one connection, not the server
-            eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            assert self._events is not None
+            self._events.core_failed(exc)
             self._finished = True
             self.close(CLOSE_PROTOCOL, "internal error")
             return
@@ -132,54 +126,30 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self.transmit()
 
     def _flush(self) -> None:
-        core = self._core
-        if core is None or self._stream_id is None:
+        core, events = self._core, self._events
+        if core is None or events is None or self._stream_id is None:
             return
         chunks = core.data_to_send()
         if chunks:
             self._quic.send_stream_data(self._stream_id, b"".join(chunks))
             self.transmit()
-        while True:
-            event = core.next_event()
-            if event is None:
-                return
-            self._handle_core_event(event)
+        events.drain(core)
 
-    def _handle_core_event(self, event: Event) -> None:
-        registry = self._runtime.registry
-        if isinstance(event, SessionEstablished):
-            registry.session_opened(self, event.session_id)
-            eventlog.info("session_established", peer=self._peer, session_id=event.session_id, user=event.user)
-        elif isinstance(event, SessionClosed):
-            registry.session_closed(self, event.session_id)
-            eventlog.info("session_closed", peer=self._peer, session_id=event.session_id)
-        elif isinstance(event, TreeConnected):
-            eventlog.info("tree_connected", peer=self._peer, session_id=event.session_id, share=event.share)
-        elif isinstance(event, ConnectionShouldClose) and not self._finished:
-            eventlog.warning("connection_dropped", peer=self._peer, reason=event.reason)
-            self._finished = True
-            if self._stream_id is not None:
-                self._quic.send_stream_data(self._stream_id, b"", end_stream=True)
-                self.transmit()
-            self._loop.call_later(CLOSE_AFTER_FIN_DELAY, self.close, CLOSE_PROTOCOL, "protocol error")
+    def _close_after_fin(self, _reason: str) -> None:
+        """The core asked to close: end the stream after what is queued, then close the connection."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._stream_id is not None:
+            self._quic.send_stream_data(self._stream_id, b"", end_stream=True)
+            self.transmit()
+        self._loop.call_later(CLOSE_AFTER_FIN_DELAY, self.close, CLOSE_PROTOCOL, "protocol error")
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         self._finished = True
         core, self._core = self._core, None
-        if core is not None:
-            try:
-                core.close()
-                while True:
-                    core_event = core.next_event()
-                    if core_event is None:
-                        break
-                    if isinstance(core_event, SessionClosed):
-                        self._runtime.registry.session_closed(self, core_event.session_id)
-            except Exception as exc:
-                eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}")
-        if self._admitted:
-            eventlog.debug("connection_closed", peer=self._peer, error=event.reason_phrase or None)
-            self._runtime.registry.remove(self)
+        if self._events is not None:
+            self._events.closed(core, event.reason_phrase or None)
 
 
 class _DrainableQuicServer(QuicServer):

@@ -14,8 +14,8 @@ from typing import Callable, List, Optional
 from pysmbd.config import Config
 from pysmbd.core.context import PipeHandler, ServerContext, ShareConfig, new_server_guid
 from pysmbd.server import eventlog
+from pysmbd.server.core_events import CoreConnection
 from pysmbd.server.registry import ConnectionRegistry
-from pysmbd.server.tcp import CoreConnection
 
 CoreFactory = Callable[[ServerContext, str, str], CoreConnection]
 # Threads for large READ/WRITE system calls; each connection runs one at a time, so this bounds how many

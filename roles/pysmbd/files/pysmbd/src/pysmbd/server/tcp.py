@@ -2,9 +2,10 @@
 
 When a connection's socket is readable, the adapter reads once into the buffer the core offers
 (``get_buffer``/``buffer_updated``: the rest of a large frame goes straight into that frame's buffer),
-lets the sans-IO core handle what is complete, queues what the core wants sent (``sockio.SendQueue`` writes it without copies while
-reading goes on, so pipelined requests keep being served), turns core events into registry updates
-and log lines, and closes the socket when the core says so. Everything about SMB is in the core.
+lets the sans-IO core handle what is complete, queues what the core wants sent (``sockio.SendQueue`` writes it
+without copies while reading goes on, so pipelined requests keep being served), hands the core's events to
+``core_events.CoreEvents`` (registry and log lines, shared with QUIC), and closes the socket when the core
+says so. Everything about SMB is in the core.
 
 A failure inside the core closes that one connection, never the server. A client that stops
 reading its responses is not read from while more than 16 MiB wait for it. Large READ and WRITE system
@@ -19,10 +20,10 @@ import asyncio
 import socket
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
 from pysmbd.server import eventlog
+from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.sockio import SendQueue
 
 if TYPE_CHECKING:
@@ -38,34 +39,20 @@ HELD_LOW_WATER = 8 * 1024 * 1024
 CLOSE_FLUSH_TIMEOUT = 10.0
 
 
-class CoreConnection(Protocol):
-    """What the adapter needs from ``pysmbd.core.connection.SMBServerConnection``."""
-
-    def receive_data(self, data: bytes, now: float) -> None: ...
-
-    def data_to_send(self) -> List[Union[bytes, memoryview]]: ...
-
-    def next_event(self) -> Optional[Event]: ...
-
-    def close(self) -> None: ...
-
-
-def format_peer(peername: object) -> str:
-    if isinstance(peername, tuple) and len(peername) >= 2:
-        host, port = peername[0], peername[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(peername or "")
-
-
 class TCPConnection:
     """One client connection accepted on a TCP listener."""
 
     def __init__(self, runtime: Runtime, listener: ListenerConfig, sock: socket.socket, peername: object) -> None:
         self._runtime = runtime
-        self._listener = listener
         self._sock = sock
         self._fd = sock.fileno()
-        self._peer = format_peer(peername)
+        self._events = CoreEvents(
+            runtime.registry,
+            self,
+            peer=format_peer(peername),
+            listener=listener.describe(),
+            on_close_requested=self._close_after_flush,
+        )
         self._loop = asyncio.get_running_loop()
         self._core: Optional[CoreConnection] = None
         self._sender = SendQueue(self._loop, sock, self._after_send)
@@ -77,23 +64,13 @@ class TCPConnection:
 
     def start(self) -> None:
         """Admit the connection (or refuse it at the limit) and start serving it."""
-        registry = self._runtime.registry
-        if not registry.try_add(self):
-            eventlog.warning(
-                "connection_refused",
-                peer=self._peer,
-                listener=self._listener.describe(),
-                reason=f"max_connections ({registry.max_connections}) reached",
-            )
+        self._core = self._events.admit(
+            lambda: self._runtime.new_core_connection(peer=self._events.peer, transport="tcp")
+        )
+        if self._core is None:
             self._finished = True
             self._sock.close()
             return
-        try:
-            self._core = self._runtime.new_core_connection(peer=self._peer, transport="tcp")
-        except Exception:
-            registry.remove(self)
-            raise
-        eventlog.debug("connection_opened", peer=self._peer, listener=self._listener.describe())
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
         if hasattr(self._core, "io_executor"):
@@ -148,11 +125,11 @@ class TCPConnection:
 
     def _flush_core(self, core: CoreConnection) -> None:
         self._sender.send(core.data_to_send())
-        self._drain_events(core)
+        self._events.drain(core)
         self._after_send()
 
     def _core_failed(self, exc: Exception) -> None:
-        eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        self._events.core_failed(exc)
         self._finish("internal error")
 
     # file IO off the event loop -------------------------------------------------------------------
@@ -217,43 +194,17 @@ class TCPConnection:
             self._timer.cancel()
             self._timer = None
         core, self._core = self._core, None
-        if core is not None:
-            try:
-                core.close()
-                self._drain_events(core)
-            except Exception as exc:
-                eventlog.error("core_failed", peer=self._peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
         self._sock.close()
-        self._runtime.registry.remove(self)
-        eventlog.debug("connection_closed", peer=self._peer, error=error)
+        self._events.closed(core, error)
 
-    # events -------------------------------------------------------------------------------------
+    def _close_after_flush(self, _reason: str) -> None:
+        """The core asked to close: send what is queued (often the error response) first, but not forever."""
+        self._should_close = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(CLOSE_FLUSH_TIMEOUT, self._finish, "close flush timed out")
 
-    def _drain_events(self, core: CoreConnection) -> None:
-        while True:
-            event = core.next_event()
-            if event is None:
-                return
-            self._handle_event(event)
-
-    def _handle_event(self, event: Event) -> None:
-        registry = self._runtime.registry
-        if isinstance(event, SessionEstablished):
-            registry.session_opened(self, event.session_id)
-            eventlog.info("session_established", peer=self._peer, session_id=event.session_id, user=event.user)
-        elif isinstance(event, SessionClosed):
-            registry.session_closed(self, event.session_id)
-            eventlog.info("session_closed", peer=self._peer, session_id=event.session_id)
-        elif isinstance(event, TreeConnected):
-            registry.tree_connected(self, event.share)
-            eventlog.info("tree_connected", peer=self._peer, session_id=event.session_id, share=event.share)
-        elif isinstance(event, ConnectionShouldClose) and not self._should_close:
-            eventlog.warning("connection_dropped", peer=self._peer, reason=event.reason)
-            # Send what is queued (often the error response) first, but not forever.
-            self._should_close = True
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = self._loop.call_later(CLOSE_FLUSH_TIMEOUT, self._finish, "close flush timed out")
+    # idle ---------------------------------------------------------------------------------------
 
     def _has_open_files(self) -> bool:
         opens = getattr(self._core, "opens", None)  # SMBServerConnection.opens: FileId -> Open
@@ -268,7 +219,7 @@ class TCPConnection:
             self._last_activity = self._loop.time()
             idle = 0.0
         if idle >= timeout:
-            eventlog.info("connection_idle_closed", peer=self._peer, idle_seconds=round(idle, 1))
+            eventlog.info("connection_idle_closed", peer=self._events.peer, idle_seconds=round(idle, 1))
             self._finish(None)
         else:
             self._timer = self._loop.call_later(timeout - idle, self._check_idle)

@@ -1,4 +1,4 @@
-"""server_ports: planning with the standard-ports policy, refusals before any change, check and diff mode.
+"""change_ports, the flow every backend runs: the standard-ports policy, refusals before any change, check and diff.
 
 The backend is the real pysmbd backend on a config in a temporary directory (no server running), so these tests
 exercise what the module does on a host, minus the reload.
@@ -11,12 +11,13 @@ import sys
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_pysmbd import PysmbdBackend
-from ansible_collections.smb.alternative_ports.plugins.modules.server_ports import (
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+    PortRequest,
     RefusedError,
-    manage_ports,
+    change_ports,
     plan_with_standard_ports,
 )
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.pysmbd import PysmbdBackend
 from tests.integration.linux.conftest import write_config
 from tests.support.net import free_tcp_ports
 from tests.support.peers import pysmbd_command
@@ -29,6 +30,10 @@ def run(args):
 
 def entry(port, transport="tcp"):
     return {"transport": transport, "port": port, "instances": "default"}
+
+
+def manage_ports(backend, values, check_mode, diff_mode=False):
+    return change_ports(backend, PortRequest.from_params(values), check_mode, diff_mode)
 
 
 def params(ports, **overrides):
@@ -96,7 +101,7 @@ def test_zero_listeners_is_refused_unless_allowed(backend):
     server = backend([old])
     with pytest.raises(RefusedError, match="no listener at all"):
         manage_ports(server, params([]), check_mode=False)
-    assert server.read_table() == [entry(old)]
+    assert server.read().table == [entry(old)]
     allowed = manage_ports(server, params([], allow_no_listeners=True), check_mode=True)
     assert allowed["after"] == []
 
@@ -144,3 +149,22 @@ def test_a_pinned_address_is_written_exactly(backend):
         {"transport": "tcp", "address": "::1", "port": new},
         {"transport": "tcp", "address": "127.0.0.1", "port": new},
     ]
+
+
+def test_restore_puts_back_the_listeners_an_earlier_change_found(backend):
+    old, new = free_tcp_ports(2)
+    server = backend([old])
+    change = manage_ports(server, params([new]), check_mode=False)
+    assert change["after"] == [entry(new)]
+    reread = PysmbdBackend(server.config_path, run, pysmbd_command())
+    restored = change_ports(reread, reread.restore_request(change), check_mode=False)
+    assert restored["after"] == [entry(old)]
+    assert restored["listeners"]["after"] == change["listeners"]["before"]
+    again = PysmbdBackend(server.config_path, run, pysmbd_command())
+    assert change_ports(again, again.restore_request(change), check_mode=False)["changed"] is False
+
+
+def test_a_bad_port_is_refused_naming_its_path_before_the_config_is_read(tmp_path):
+    absent = PysmbdBackend(str(tmp_path / "absent.toml"), run, "pysmbd")
+    with pytest.raises(RefusedError, match=r"ports\[0\]\.port: 0 is not a port"):
+        manage_ports(absent, params([0]), check_mode=True)

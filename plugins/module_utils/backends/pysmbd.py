@@ -1,6 +1,6 @@
 # Copyright: contributors to smb.alternative_ports
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""server_ports backend for pysmbd, the SMB server bundled with this collection.
+"""The pysmbd backend of server_ports and server_ports_info: pysmbd, the SMB server bundled with this collection.
 
 Private to smb.alternative_ports: no compatibility promise.
 
@@ -16,10 +16,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import write_atomically
+from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import planned_table
 from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_use import read_pidfile
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+    BackendError,
+    PortRequest,
+    PortState,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._local import LocalBackend
 
 try:
     import tomllib as _toml
@@ -41,12 +48,8 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
 RunCommand = Callable[[List[str]], Tuple[int, str, str]]
 
 
-class PysmbdError(Exception):
+class PysmbdError(BackendError):
     """A problem with pysmbd's config or server; the message says what to do."""
-
-
-class ConfigWriteError(PysmbdError):
-    """A config file could not be written (disk full, read-only, permissions); the old file is intact."""
 
 
 def parse_config(text: str, path: str) -> dict:
@@ -163,7 +166,7 @@ def _ensure_blank_line_before(parts: List[str]) -> str:
     return "\n" if joined.endswith("\n") else "\n\n"
 
 
-class PysmbdBackend:
+class PysmbdBackend(LocalBackend):
     """Reads and changes the port table of one pysmbd config file."""
 
     name = "pysmbd"
@@ -199,8 +202,9 @@ class PysmbdBackend:
             self.load()
         return listeners_of(self._config or {}, self.config_path)
 
-    def read_table(self) -> List[dict]:
-        return table_of(self.listeners)
+    def read(self) -> PortState:
+        listeners = self.listeners
+        return PortState(table_of(listeners), {"listeners": listeners})
 
     def state_dir(self) -> str:
         if self._config is None:
@@ -251,19 +255,32 @@ class PysmbdBackend:
                 problems.append(f"{where}: {self.config_path} [quic] {key} {value} does not exist ({how})")
         return problems
 
+    def bind_addresses(self, step: dict, request: PortRequest) -> Optional[List[str]]:
+        # pysmbd binds the given address: a port held on another address is no conflict.
+        return request.pinned.get((step["transport"], step["port"]), [request.address])
+
     # --- changing ------------------------------------------------------------------------------------------
-    def apply(
-        self, table: List[dict], address: str, pinned: Optional[Dict[Tuple[str, int], List[str]]] = None
-    ) -> Dict[str, object]:
-        """Make the config's listeners match ``table``; reload a running server. Returns the reload status."""
+    def predict(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
+        if not steps:
+            return state
+        after = planned_table(state.table, steps)
+        return PortState(
+            after, {"listeners": desired_listeners(self.listeners, after, request.address, request.pinned)}
+        )
+
+    def apply_ports(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
+        """Make the config's listeners match the planned table; reload a running server."""
         self._refuse_if_crashed()
+        after = planned_table(state.table, steps)
         old_text = self.text
-        new_text = replace_listeners(old_text, desired_listeners(self.listeners, table, address, pinned))
+        new_text = replace_listeners(
+            old_text, desired_listeners(self.listeners, after, request.address, request.pinned)
+        )
         write_atomically(self.config_path, new_text, validate=self._check_config)
         old_config = self._config
         self._text, self._config = new_text, parse_config(new_text, self.config_path)
         if not self.server_pids():
-            return {}
+            return self.read()
         rc, out, err = self._pysmbd("reload", "--config", self.config_path)
         if rc != 0:
             write_atomically(self.config_path, old_text)
@@ -279,7 +296,29 @@ class PysmbdBackend:
                 f"pysmbd could not apply the new listeners, so {self.config_path} was restored and the old "
                 f"listeners keep serving: {_failed_listeners(out) or (err or out).strip()}"
             )
-        return _json_or_empty(out)
+        return self.read()
+
+    def restore_request(self, previous) -> PortRequest:
+        # pysmbd reports its listeners with their addresses: put back those exactly.
+        request = super().restore_request(previous)
+        listeners = (previous.get("listeners") or {}).get("before")
+        if listeners is not None:
+            request.ports = [dict(item, instances="default") for item in listeners]
+        return request
+
+    # --- reporting -----------------------------------------------------------------------------------------
+    def result_fields(self, before: PortState, after: PortState, steps: List[dict], request: PortRequest) -> dict:
+        listeners = {"before": before.details["listeners"], "after": after.details["listeners"]}
+        return {**super().result_fields(before, after, steps, request), "listeners": listeners}
+
+    def info(self, state: PortState) -> dict:
+        running = bool(self.server_pids())
+        status: Dict[str, object] = {}
+        if running and self.executable:
+            rc, out, _err = self.run_command([self.executable, "status", "--config", self.config_path, "--json"])
+            if rc == 0:
+                status = _json_or_empty(out)
+        return {"running": running, "listeners": state.details["listeners"], "status": status}
 
     def _refuse_if_crashed(self) -> None:
         """A pidfile whose process is gone means pysmbd died (a clean stop removes it): changing the file alone
@@ -290,12 +329,6 @@ class PysmbdBackend:
                 f"pysmbd is not running: {pidfile} is left by a server that died (killed or crashed), so nothing was "
                 "changed; start pysmbd again (run the smb.alternative_ports.pysmbd role), then run this task again"
             )
-
-    def planned_listeners(
-        self, table: List[dict], address: str, pinned: Optional[Dict[Tuple[str, int], List[str]]] = None
-    ) -> List[dict]:
-        """The listeners ``apply`` would write (for check mode)."""
-        return desired_listeners(self.listeners, table, address, pinned)
 
     def _check_config(self, path: str) -> None:
         rc, out, err = self._pysmbd("check-config", path)
@@ -311,57 +344,6 @@ class PysmbdBackend:
                 "role first, or set executable"
             )
         return self.run_command([self.executable, *args])
-
-
-def write_atomically(path: str, text: str, validate: Optional[Callable[[str], None]] = None) -> None:
-    """Replace ``path`` with ``text`` so readers see the old or the new file, never half of one.
-
-    The temporary file sits in the same directory (same filesystem, so the rename is atomic), gets the old
-    file's mode and owner, is fsynced, then checked by ``validate(temp_path)``, which raises to abort.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        _write_and_replace(path, directory, text, validate)
-    except OSError as exc:  # ENOSPC, EDQUOT, EACCES, EROFS...: the rename never happened
-        raise ConfigWriteError(
-            f"cannot write {path}: {exc.strerror or exc}; the file was left as it was and nothing was applied "
-            f"(free space or fix permissions in {directory}, then run again)"
-        ) from exc
-    dir_fd = os.open(directory, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _write_and_replace(path: str, directory: str, text: str, validate: Optional[Callable[[str], None]]) -> None:
-    """Write a temporary file beside ``path``, check it, rename it over ``path``; remove it on any failure."""
-    fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            old = os.stat(path)
-        except FileNotFoundError:
-            os.chmod(temp_path, 0o644)
-        else:
-            os.chmod(temp_path, old.st_mode & 0o7777)
-            if os.geteuid() == 0:
-                os.chown(temp_path, old.st_uid, old.st_gid)
-        if validate is not None:
-            validate(temp_path)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def find_executable() -> Optional[str]:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import subprocess
 
 import pytest
 import tomllib
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_pysmbd import (
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import PortRequest
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.pysmbd import (
     PysmbdBackend,
     PysmbdError,
     desired_listeners,
     listeners_of,
     replace_listeners,
     table_of,
-    write_atomically,
 )
 
 CONFIG = """\
@@ -124,30 +122,20 @@ def test_a_header_inside_a_multiline_string_is_not_a_table():
     assert parsed["listeners"] == [{"transport": "tcp", "address": "::", "port": 2}]
 
 
-def test_write_atomically_keeps_mode_and_a_failed_check_changes_nothing(tmp_path):
-    path = tmp_path / "conf"
-    path.write_text("old\n")
-    os.chmod(path, 0o640)
-
-    def reject(temp_path):
-        assert open(temp_path).read() == "new\n"
-        raise PysmbdError("rejected")
-
-    with pytest.raises(PysmbdError):
-        write_atomically(str(path), "new\n", validate=reject)
-    assert path.read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf"], "the temporary file was left behind"
-
-    write_atomically(str(path), "new\n")
-    assert path.read_text() == "new\n"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+def apply_table(backend, ports, address):
+    """Make ``ports`` the whole table through the backend interface: read, plan exclusively, apply."""
+    request = PortRequest(
+        ports=[dict(p, instances="default") for p in ports], exclusive=True, standard_ports="close", address=address
+    )
+    state = backend.read()
+    return backend.apply(state, backend.plan(state, request), request)
 
 
 def test_apply_writes_a_config_that_pysmbd_accepts(config):
     backend = PysmbdBackend(str(config), run, pysmbd_executable())
-    backend.apply([{"transport": "tcp", "port": 4445}, {"transport": "tcp", "port": 5446}], "127.0.0.1")
+    apply_table(backend, [{"transport": "tcp", "port": 4445}, {"transport": "tcp", "port": 5446}], "127.0.0.1")
     assert run([pysmbd_executable(), "check-config", str(config)])[0] == 0
-    assert PysmbdBackend(str(config), run, pysmbd_executable()).read_table() == [
+    assert PysmbdBackend(str(config), run, pysmbd_executable()).read().table == [
         {"transport": "tcp", "port": 4445, "instances": "default"},
         {"transport": "tcp", "port": 5446, "instances": "default"},
     ]
@@ -157,7 +145,7 @@ def test_apply_refused_by_check_config_leaves_the_file_alone(config):
     before = config.read_text()
     backend = PysmbdBackend(str(config), run, pysmbd_executable())
     with pytest.raises(PysmbdError, match="check-config rejected"):
-        backend.apply([{"transport": "tcp", "port": 5446}], "not-an-address!")
+        apply_table(backend, [{"transport": "tcp", "port": 5446}], "not-an-address!")
     assert config.read_text() == before
 
 
@@ -175,4 +163,4 @@ def test_unsupported_entries_are_named(config):
 def test_a_missing_config_says_how_to_get_one(tmp_path):
     backend = PysmbdBackend(str(tmp_path / "absent.toml"), run, "pysmbd")
     with pytest.raises(PysmbdError, match=r"absent\.toml.*smb\.alternative_ports\.pysmbd role"):
-        backend.read_table()
+        backend.read()

@@ -1,6 +1,6 @@
 # Copyright: contributors to smb.alternative_ports
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""server_ports backend for Samba's smbd.
+"""The Samba backend of server_ports and server_ports_info: Samba's smbd.
 
 Private to smb.alternative_ports: no compatibility promise.
 
@@ -21,13 +21,20 @@ import signal
 import time
 from typing import Callable, List, Optional, Tuple
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_pysmbd import write_atomically
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import write_atomically
+from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import planned_table
 from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_use import (
     children_of,
     port_holders,
     process_alive,
     read_pidfile,
 )
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+    BackendError,
+    PortRequest,
+    PortState,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._local import LocalBackend
 
 RunCommand = Callable[[List[str]], Tuple[int, str, str]]
 
@@ -40,7 +47,7 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _PARAMETER = re.compile(r"^\s*([^=;#][^=]*?)\s*=\s*(.*?)\s*$")
 
 
-class SambaError(Exception):
+class SambaError(BackendError):
     """A problem with smb.conf or smbd; the message says what to do."""
 
 
@@ -160,7 +167,7 @@ def _unique(entries: List[dict]) -> List[dict]:
     return [seen[key] for key in sorted(seen)]
 
 
-class SambaBackend:
+class SambaBackend(LocalBackend):
     """Reads and changes the port table of one smb.conf and the smbd that runs from it."""
 
     name = "samba"
@@ -203,11 +210,11 @@ class SambaBackend:
         except OSError as exc:
             raise SambaError(f"cannot read {self.smb_conf}: {exc.strerror} (set smb_conf)") from exc
 
-    def read_table(self) -> List[dict]:
+    def read(self) -> PortState:
         found = find_global_parameter(self.text(), self.parameter)
         if self.parameter == "smb ports":
-            return parse_smb_ports(found[2] if found else DEFAULT_SMB_PORTS)
-        return parse_transports(found[2] if found else DEFAULT_TRANSPORTS)
+            return PortState(parse_smb_ports(found[2] if found else DEFAULT_SMB_PORTS))
+        return PortState(parse_transports(found[2] if found else DEFAULT_TRANSPORTS))
 
     def check_entries(self, table: List[dict]) -> List[str]:
         problems = []
@@ -242,7 +249,15 @@ class SambaBackend:
         value = format_smb_ports(table) if self.parameter == "smb ports" else format_transports(table)
         return set_global_parameter(self.text(), self.parameter, value)
 
-    def apply(self, table: List[dict]) -> None:
+    def apply_ports(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
+        self.write_and_restart(planned_table(state.table, steps))
+        return self.read()
+
+    def info(self, state: PortState) -> dict:
+        return {"running": bool(self.server_pids()), "samba_version": list(self.version), "parameter": self.parameter}
+
+    def write_and_restart(self, table: List[dict]) -> None:
+        """Write ``table`` into smb.conf (checked by testparm first) and restart a running smbd on it."""
         old_text = self.text()
         rc, out, err = self._run([self.testparm, "-s", "--suppress-prompt", self.smb_conf])
         if rc != 0:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._backend_samba import (
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.samba import (
     SambaBackend,
     SambaError,
     find_global_parameter,
@@ -108,8 +108,8 @@ def samba_conf(tmp_path):
 
 def test_apply_on_a_stopped_smbd_writes_what_testparm_reads_back(samba_conf):
     backend = SambaBackend(str(samba_conf), run)
-    assert backend.read_table() == [{"transport": "tcp", "port": 4445, "instances": "default"}]
-    backend.apply([{"transport": "tcp", "port": 4445}, {"transport": "tcp", "port": 14445}])
+    assert backend.read().table == [{"transport": "tcp", "port": 4445, "instances": "default"}]
+    backend.write_and_restart([{"transport": "tcp", "port": 4445}, {"transport": "tcp", "port": 14445}])
     rc, out, _err = run(["testparm", "-s", "--suppress-prompt", "--parameter-name", "smb ports", str(samba_conf)])
     assert (rc, out.strip()) == (0, "4445 14445")
 
@@ -120,7 +120,7 @@ def test_a_config_testparm_rejects_is_never_written(samba_conf):
     with pytest.raises(
         SambaError, match=r"testparm rejects .* as it is now, before any change: .*banana.*smbd was not restarted"
     ):
-        SambaBackend(str(samba_conf), run).apply([{"transport": "tcp", "port": 5446}])
+        SambaBackend(str(samba_conf), run).write_and_restart([{"transport": "tcp", "port": 5446}])
     assert samba_conf.read_text() == before
 
 
@@ -130,7 +130,7 @@ def test_an_include_that_overrides_the_line_is_caught(samba_conf, tmp_path):
     samba_conf.write_text(samba_conf.read_text().replace("[data]", f"[global]\n\tinclude = {extra}\n[data]"))
     before = samba_conf.read_text()
     with pytest.raises(SambaError, match="testparm reads smb ports as '7777' instead of '5446'"):
-        SambaBackend(str(samba_conf), run).apply([{"transport": "tcp", "port": 5446}])
+        SambaBackend(str(samba_conf), run).write_and_restart([{"transport": "tcp", "port": 5446}])
     assert samba_conf.read_text() == before
 
 

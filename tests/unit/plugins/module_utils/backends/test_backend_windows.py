@@ -6,12 +6,13 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import WindowsTaskError
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_server_ports import (
-    WINDOWS_REFUSAL,
-    run_server_ports,
-    run_server_ports_info,
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import RefusedError
+from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.windows import WINDOWS_REFUSAL
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_backend import (
+    windows_server_ports,
+    windows_server_ports_info,
 )
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import WindowsTaskError
 
 RULE_8443 = (
     "New-NetFirewallRule",
@@ -27,7 +28,7 @@ RULE_8443 = (
 
 
 def run(model_host, target, check_mode=False, **args):
-    return run_server_ports(target, args, check_mode, session_factory=model_host.session_factory)
+    return windows_server_ports(target, args, check_mode, diff_mode=True, session_factory=model_host.session_factory)
 
 
 def seed(model_host, *ports, rules=True):
@@ -150,7 +151,7 @@ def test_firewall_false_leaves_rules_alone(model_host, target):
 
 @pytest.mark.parametrize("transport", ["tcp", "rdma"])
 def test_tcp_and_rdma_are_refused_with_microsofts_reason_before_any_connection(model_host, target, transport):
-    with pytest.raises(WindowsTaskError) as caught:
+    with pytest.raises(RefusedError) as caught:
         run(model_host, target, ports=[{"transport": "quic", "port": 8443}, {"transport": transport, "port": 4445}])
     assert WINDOWS_REFUSAL in str(caught.value)
     assert f"{transport}/4445" in str(caught.value)
@@ -183,14 +184,14 @@ def test_a_failed_change_names_the_call_and_what_was_not_run(model_host, target,
 
 @pytest.mark.parametrize("port", [0, 65536, -1, "8443", None])
 def test_bad_port_numbers_are_refused_before_any_connection(model_host, target, port):
-    with pytest.raises(WindowsTaskError, match=r"ports\[0\]\.port"):
+    with pytest.raises(RefusedError, match=r"ports\[0\]\.port"):
         run(model_host, target, ports=[{"transport": "quic", "port": port}])
     assert model_host.commands == 0
 
 
 def test_info_reads_the_table_and_the_rules(model_host, target):
     seed(model_host, (9443, "None"), (8443, "Default"))
-    info = run_server_ports_info(target, {}, session_factory=model_host.session_factory)
+    info = windows_server_ports_info(target, {}, session_factory=model_host.session_factory)
     assert info["ports"] == [
         {"transport": "quic", "port": 8443, "instances": "default"},
         {"transport": "quic", "port": 9443, "instances": "none"},

@@ -1,0 +1,144 @@
+# Copyright (c) 2026 smb.alternative_ports developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Opening and closing SMB ports in the firewall a Linux host runs: firewalld, else nftables' inet filter input.
+
+This is a private module_utils file: its API may change without notice.
+
+A port is a spec ``4445/tcp`` or ``8443/udp`` (QUIC is UDP; SMB Direct shares the TCP port space). Our nftables
+rules carry the comment ``smb.alternative_ports pysmbd`` (the pysmbd role has always tagged them so), which is how
+we tell them from the administrator's: they are replaced as a set, in one nft transaction, so they always open
+exactly the server's ports. firewalld has no comments on ports: we add the ports the server listens on and remove
+only ports a change removed, never one we cannot tell is ours. With neither running, nothing is done.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, List, Optional, Set, Tuple
+
+RunCommand = Callable[..., Tuple[int, str, str]]
+TAG = "smb.alternative_ports pysmbd"
+_PROTOCOL = {"tcp": "tcp", "rdma": "tcp", "quic": "udp"}
+_NFT_RULE = re.compile(r"^\s*(tcp|udp) dport (?:\{ ([0-9, ]+) \}|([0-9]+)) accept comment \"" + re.escape(TAG) + r"\"")
+_NFT_HANDLE = re.compile(r"# handle ([0-9]+)\s*$")
+
+
+class HostFirewallError(Exception):
+    """The host firewall refused a change; the message names the command and what it said."""
+
+
+@dataclass
+class FirewallChange:
+    """What a sync did (or, in check mode, would do)."""
+
+    kind: str
+    """``firewalld``, ``nftables`` or ``none`` (no active firewall: nothing to open)."""
+    opened: List[str] = field(default_factory=list)
+    closed: List[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.opened or self.closed)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "opened": self.opened, "closed": self.closed}
+
+
+def port_specs(entries: Iterable[dict]) -> Set[str]:
+    """``{transport, port}`` entries -> ``{"4445/tcp", "8443/udp"}``."""
+    return {f"{int(entry['port'])}/{_PROTOCOL[str(entry['transport'])]}" for entry in entries}
+
+
+class HostFirewall:
+    """The active firewall of this host, found by ``detect``."""
+
+    kind = "none"
+
+    def __init__(self, run: RunCommand, program: str = "") -> None:
+        self.run = run
+        self.program = program
+        """The firewall's command (``firewall-cmd`` or ``nft``), as found on this host."""
+
+    def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
+        return FirewallChange(self.kind)
+
+    def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
+        """Carry out ``change`` (from ``plan``)."""
+
+    def _check(self, args: List[str], data: Optional[str] = None) -> str:
+        rc, out, err = self.run(args, data=data) if data is not None else self.run(args)
+        if rc != 0:
+            raise HostFirewallError(f"{' '.join(args)} failed: {(err or out).strip()}")
+        return out
+
+
+class Firewalld(HostFirewall):
+    kind = "firewalld"
+
+    def open_ports(self) -> Set[str]:
+        return set(self._check([self.program, "--permanent", "--list-ports"]).split())
+
+    def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
+        have = self.open_ports()
+        return FirewallChange(self.kind, sorted(wanted - have), sorted((removed & have) - wanted))
+
+    def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
+        # Permanent for the next reload or boot, runtime for now: firewalld keeps the two apart.
+        for spec in change.opened:
+            self._check([self.program, "--permanent", f"--add-port={spec}"])
+            self._check([self.program, f"--add-port={spec}"])
+        for spec in change.closed:
+            self._check([self.program, "--permanent", f"--remove-port={spec}"])
+            self._check([self.program, f"--remove-port={spec}"])
+
+
+class Nftables(HostFirewall):
+    kind = "nftables"
+
+    def our_rules(self) -> Tuple[Set[str], List[str]]:
+        """The ports our tagged rules open, and those rules' handles."""
+        listing = self._check([self.program, "-a", "list", "chain", "inet", "filter", "input"])
+        ports: Set[str] = set()
+        handles = []
+        for line in listing.splitlines():
+            rule = _NFT_RULE.match(line)
+            handle = _NFT_HANDLE.search(line)
+            if rule and handle:
+                numbers = rule.group(2) or rule.group(3)
+                ports.update(f"{number.strip()}/{rule.group(1)}" for number in numbers.split(","))
+                handles.append(handle.group(1))
+        return ports, handles
+
+    def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
+        have, _handles = self.our_rules()
+        return FirewallChange(self.kind, sorted(wanted - have), sorted(have - wanted))
+
+    def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
+        _have, handles = self.our_rules()
+        lines = [f"delete rule inet filter input handle {handle}" for handle in handles]
+        for protocol in ("tcp", "udp"):
+            numbers = sorted(int(spec.split("/")[0]) for spec in wanted if spec.endswith("/" + protocol))
+            if numbers:
+                joined = ", ".join(str(number) for number in numbers)
+                lines.append(f'insert rule inet filter input {protocol} dport {{ {joined} }} accept comment "{TAG}"')
+        # One transaction: the old rules go and the new ones come together, or nothing changes.
+        self._check([self.program, "-f", "-"], data="\n".join(lines) + "\n")
+
+
+def detect(run: RunCommand) -> HostFirewall:
+    """firewalld when it runs, else nftables when an ``inet filter input`` chain exists, else no firewall."""
+    firewall_cmd = _program("firewall-cmd")
+    if firewall_cmd and run([firewall_cmd, "--state"])[0] == 0:
+        return Firewalld(run, firewall_cmd)
+    nft = _program("nft")
+    if nft and run([nft, "list", "chain", "inet", "filter", "input"])[0] == 0:
+        return Nftables(run, nft)
+    return HostFirewall(run)
+
+
+def _program(command: str) -> Optional[str]:
+    # Ansible's run_command fails the whole module on a missing program, so look first (sbin may be off PATH).
+    return shutil.which(command, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))

@@ -1,0 +1,121 @@
+"""What every transport adapter does around its core connection, in one place for TCP and QUIC alike.
+
+An adapter carries bytes; this object does the rest of a connection's bookkeeping: admission against
+``max_connections``, the core's events (sessions and trees into the registry, a log line each, and the
+core's request to close handed back to the adapter, which alone knows how to flush and close its
+transport), and the end of the connection (the core closed, its sessions ended, the registry told).
+
+The registry's share bookkeeping is what lets a reload close the connections that use a removed or
+changed share (``Runtime.apply``), so every adapter must report ``TreeConnected`` here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Protocol, Union
+
+from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
+from pysmbd.server import eventlog
+from pysmbd.server.registry import ConnectionRegistry
+
+
+class CoreConnection(Protocol):
+    """What an adapter needs from ``pysmbd.core.connection.SMBServerConnection``."""
+
+    def receive_data(self, data: bytes, now: float) -> None: ...
+
+    def data_to_send(self) -> List[Union[bytes, memoryview]]: ...
+
+    def next_event(self) -> Optional[Event]: ...
+
+    def close(self) -> None: ...
+
+
+def format_peer(peername: object) -> str:
+    """``host:port`` of a socket address, with brackets around an IPv6 host."""
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername or "")
+
+
+class CoreEvents:
+    """One connection's bookkeeping, owned by its adapter (``connection`` is the adapter's object)."""
+
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        connection: object,
+        *,
+        peer: str,
+        listener: str,
+        on_close_requested: Callable[[str], None],
+    ) -> None:
+        self._registry = registry
+        self._connection = connection
+        self.peer = peer
+        self._listener = listener
+        self._on_close_requested = on_close_requested
+        self._admitted = False
+        self._close_requested = False
+
+    def admit(self, new_core: Callable[[], CoreConnection]) -> Optional[CoreConnection]:
+        """Count the connection and make its core; None (and a log line) when ``max_connections`` is reached."""
+        registry = self._registry
+        if not registry.try_add(self._connection):
+            eventlog.warning(
+                "connection_refused",
+                peer=self.peer,
+                listener=self._listener,
+                reason=f"max_connections ({registry.max_connections}) reached",
+            )
+            return None
+        try:
+            core = new_core()
+        except Exception:
+            registry.remove(self._connection)
+            raise
+        self._admitted = True
+        eventlog.debug("connection_opened", peer=self.peer, listener=self._listener)
+        return core
+
+    def drain(self, core: CoreConnection) -> None:
+        """Handle every event the core has queued."""
+        while True:
+            event = core.next_event()
+            if event is None:
+                return
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        registry, connection = self._registry, self._connection
+        if isinstance(event, SessionEstablished):
+            registry.session_opened(connection, event.session_id)
+            eventlog.info("session_established", peer=self.peer, session_id=event.session_id, user=event.user)
+        elif isinstance(event, SessionClosed):
+            registry.session_closed(connection, event.session_id)
+            eventlog.info("session_closed", peer=self.peer, session_id=event.session_id)
+        elif isinstance(event, TreeConnected):
+            registry.tree_connected(connection, event.share)
+            eventlog.info("tree_connected", peer=self.peer, session_id=event.session_id, share=event.share)
+        elif isinstance(event, ConnectionShouldClose) and not self._close_requested:
+            eventlog.warning("connection_dropped", peer=self.peer, reason=event.reason)
+            self._close_requested = True
+            self._on_close_requested(event.reason)
+
+    def core_failed(self, exc: Exception) -> None:
+        """A bug in the core: say so; the adapter then closes this one connection, never the server."""
+        eventlog.error("core_failed", peer=self.peer, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+
+    def closed(self, core: Optional[CoreConnection], error: Optional[str]) -> None:
+        """The transport is gone: close the core (its sessions end), and take the connection off the registry."""
+        self._close_requested = True  # nothing is left to flush
+        if core is not None:
+            try:
+                core.close()
+                self.drain(core)
+            except Exception as exc:
+                self.core_failed(exc)
+        if self._admitted:
+            self._admitted = False
+            self._registry.remove(self._connection)
+            eventlog.debug("connection_closed", peer=self.peer, error=error)
