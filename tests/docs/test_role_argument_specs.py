@@ -63,7 +63,7 @@ def test_entry_points_are_described_to_the_last_option(role: str) -> None:
 
 def test_every_tasks_from_the_collection_uses_is_an_entry_point() -> None:
     calls = tasks_from_calls()
-    assert ("pysmbd", "firewall") in calls, "the scan for tasks_from found nothing: it is broken"
+    assert calls, "the scan for tasks_from found nothing (molecule/windows uses client_windows): it is broken"
     missing = sorted(f"{role}:{entry}" for role, entry in calls if entry not in entry_points(role))
     assert not missing, f"tasks_from targets without an argument spec entry point: {missing}"
 
