@@ -217,9 +217,9 @@ class PysmbdBackend(LocalBackend):
         pid = read_pidfile(os.path.join(self.state_dir(), "pysmbd.pid"))
         return [pid] if pid is not None else []
 
-    def check_entries(self, table: List[dict]) -> List[str]:
+    def check_entries(self, entries: List[dict]) -> List[str]:
         problems = []
-        for entry in table:
+        for entry in entries:
             if entry["transport"] not in SUPPORTED_TRANSPORTS:
                 problems.append(
                     f"{entry['transport']}/{entry['port']}: pysmbd has no {entry['transport']} transport "
@@ -230,7 +230,7 @@ class PysmbdBackend(LocalBackend):
                     f"{entry['transport']}/{entry['port']}: instances={entry['instances']} is a Windows setting "
                     "(EnableInstances); pysmbd listeners take only 'default'"
                 )
-        quic_ports = [str(entry["port"]) for entry in table if entry["transport"] == "quic"]
+        quic_ports = [str(entry["port"]) for entry in entries if entry["transport"] == "quic"]
         if quic_ports:
             problems.extend(self._quic_problems(", ".join("quic/" + port for port in quic_ports)))
         return problems
