@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.peers import pysmbd_users_line
 from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
+from tests.support.pysmbd_server import pysmbd_users_line
 
 pytestmark = pytest.mark.netns
 
