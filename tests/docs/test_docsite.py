@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import COLLECTION_LINK, COLLECTIONS_ROOT, REPO_ROOT
+from tests.support.collection import COLLECTION_LINK, COLLECTIONS_ROOT, REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 

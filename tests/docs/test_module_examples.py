@@ -1,5 +1,5 @@
 """Every module's EXAMPLES runs as written: each block, put into a play, passes
-``ansible-playbook --syntax-check`` with this collection on ANSIBLE_COLLECTIONS_PATH (tests/conftest.py), and
+``ansible-playbook --syntax-check`` with this collection on ANSIBLE_COLLECTIONS_PATH (tests/support/collection.py), and
 every option it passes to one of our modules exists, with a documented choice where the option has
 choices and every required option given. A user copies these blocks first; a renamed option must not
 survive in them.
@@ -17,7 +17,7 @@ from typing import Iterator, List
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.support.collection import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 MODULES = sorted((REPO_ROOT / "plugins" / "modules").glob("*.py"))

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.support.collection import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 ROLES = sorted(p.name for p in (REPO_ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())

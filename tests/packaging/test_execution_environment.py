@@ -23,8 +23,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import REPO_ROOT
-from tests.packaging.conftest import VENV_BIN, BuiltCollection, run_tool
+from tests.support.collection import REPO_ROOT
+from tests.support.galaxy_build import VENV_BIN, BuiltCollection, run_tool
 
 # Names the collection may import without declaring them: Ansible itself (the execution environment brings
 # ansible-core; certified collections must not list it) and the collection's own namespace.

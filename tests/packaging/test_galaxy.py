@@ -18,8 +18,8 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from tests.conftest import REPO_ROOT
-from tests.packaging.conftest import VENV_BIN, BuiltCollection
+from tests.support.collection import REPO_ROOT
+from tests.support.galaxy_build import VENV_BIN, BuiltCollection
 
 IMPORTER_CONFIG = Path(__file__).with_name("galaxy-importer.cfg")
 LEFT_OUT = ("tests/", "bench/", "molecule/", ".venv/", ".tmp/", ".ci/", ".git/", "Makefile", "requirements.txt")
