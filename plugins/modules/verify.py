@@ -210,7 +210,18 @@ EXAMPLES = r"""
       - {transport: tcp, port: 445, expect: closed}
   delegate_to: localhost
 
-- name: Derive the endpoints from the model, with the ports a change removed, and write reports
+- name: Check the host's model (smb_alternative_ports)
+  smb.alternative_ports.validate:
+  register: validated
+
+- name: Apply its server ports
+  smb.alternative_ports.server_ports:
+    backend: pysmbd
+    ports: "{{ validated.model.server.ports }}"
+    exclusive: "{{ validated.model.server.exclusive }}"
+  register: ports
+
+- name: Derive the endpoints from the model, with the ports the change removed, and write reports
   smb.alternative_ports.verify:
     host: "{{ ansible_host | default(inventory_hostname) }}"
     model: "{{ validated.model }}"
