@@ -6,7 +6,9 @@ connections still use a share that was removed or changed.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+ListenerKey = Tuple[str, str, int]  # (transport, address, port), as pysmbd.config.ListenerConfig.key
 
 
 class ConnectionRegistry:
@@ -17,6 +19,7 @@ class ConnectionRegistry:
         self._on_change = on_change
         self._sessions: Dict[object, Set[int]] = {}
         self._shares: Dict[object, Set[str]] = {}
+        self._where: Dict[object, Tuple[Optional[ListenerKey], str]] = {}
 
     @property
     def connections(self) -> int:
@@ -26,17 +29,19 @@ class ConnectionRegistry:
     def sessions(self) -> int:
         return sum(len(ids) for ids in self._sessions.values())
 
-    def try_add(self, connection: object) -> bool:
-        """Admit a new connection unless the server is at its limit."""
+    def try_add(self, connection: object, listener: Optional[ListenerKey] = None, peer: str = "") -> bool:
+        """Admit a new connection unless the server is at its limit; ``listener`` is the one that accepted it."""
         if len(self._sessions) >= self.max_connections:
             return False
         self._sessions[connection] = set()
         self._shares[connection] = set()
+        self._where[connection] = (listener, peer)
         self._on_change()
         return True
 
     def remove(self, connection: object) -> None:
         self._shares.pop(connection, None)
+        self._where.pop(connection, None)
         if self._sessions.pop(connection, None) is not None:
             self._on_change()
 
@@ -61,3 +66,21 @@ class ConnectionRegistry:
 
     def all_connections(self) -> list:
         return list(self._sessions)
+
+    def by_listener(self) -> List[Dict[str, Any]]:
+        """Connections, sessions and client addresses per listener that accepted them, closed listeners included.
+
+        A port migration drains a port by waiting until its row is gone (``pysmbd status --json``).
+        """
+        rows: Dict[ListenerKey, Dict[str, Any]] = {}
+        for connection, (key, peer) in self._where.items():
+            if key is None:
+                continue
+            row = rows.setdefault(
+                key,
+                {"transport": key[0], "address": key[1], "port": key[2], "connections": 0, "sessions": 0, "peers": []},
+            )
+            row["connections"] += 1
+            row["sessions"] += len(self._sessions.get(connection, ()))
+            row["peers"].append(peer)
+        return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[2], k[1]))]

@@ -1,0 +1,140 @@
+"""A small fleet for the migration tests: pysmbd servers on their own loopback addresses (127.0.13.N), each with
+its own config, state and share, all on one old port, and the inventory the migrate role runs against."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from tests.support.net import free_tcp_ports
+from tests.support.peers import pysmbd_command, pysmbd_status, terminate_pid
+
+USER = "migrator"
+PASSWORD = "Migrate-pa55!"
+PLAYBOOK = "- hosts: fleet\n  gather_facts: false\n  roles:\n    - smb.alternative_ports.migrate\n"
+
+
+@dataclass
+class Server:
+    name: str
+    address: str
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "pysmbd.toml"
+
+    def status(self) -> dict:
+        return pysmbd_status(self.config)
+
+    def listening(self) -> List[int]:
+        return sorted(row["port"] for row in self.status()["listeners"] if row["state"] == "listening")
+
+    def answers(self, port: int) -> bool:
+        """A TCP connect succeeds (closed ports on loopback refuse at once)."""
+        with socket.socket() as sock:
+            sock.settimeout(3)
+            return sock.connect_ex((self.address, port)) == 0
+
+
+@dataclass
+class Fleet:
+    servers: List[Server]
+    old_port: int
+    new_port: int
+    work: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.work / "migration-state.json"
+
+    @property
+    def playbook(self) -> Path:
+        return self.work / "migrate.yml"
+
+    def state(self) -> dict:
+        return json.loads(self.state_file.read_text())
+
+    def inventory(self, host_vars: Dict[str, dict] | None = None) -> Path:
+        hosts = {
+            s.name: {
+                "ansible_host": s.address,
+                "migrate_pysmbd_config": str(s.config),
+                **(host_vars or {}).get(s.name, {}),
+            }
+            for s in self.servers
+        }
+        document = {
+            "all": {
+                "children": {"fleet": {"hosts": hosts}},
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    "migrate_pysmbd_executable": pysmbd_command(),
+                    "migrate_listen_address": "{{ ansible_host }}",
+                    "migrate_firewall": False,
+                    "migrate_from": {"transport": "tcp", "port": self.old_port},
+                    "migrate_to": {"transport": "tcp", "port": self.new_port},
+                    "migrate_state_file": str(self.state_file),
+                    "migrate_verify_timeout": 3,
+                    "migrate_drain_interval": 1,
+                },
+            }
+        }
+        path = self.work / "inventory.json"
+        path.write_text(json.dumps(document, indent=1))
+        return path
+
+
+def _users_file(work: Path) -> Path:
+    nt_hash = subprocess.run(
+        [pysmbd_command(), "hash-password"], input=PASSWORD, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
+    users = work / "users"
+    users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash}:[U          ]:LCT-00000000:\n")
+    users.chmod(0o600)
+    return users
+
+
+def _start(server: Server, users: Path, port: int) -> None:
+    (server.root / "share").mkdir(parents=True)
+    state = server.root / "state"
+    server.config.write_text(
+        f'[server]\nname = "{server.name.upper()}"\nusers_file = "{users}"\nstate_dir = "{state}"\n\n'
+        f'[[listeners]]\ntransport = "tcp"\naddress = "{server.address}"\nport = {port}\n\n'
+        f'[[shares]]\nname = "data"\npath = "{server.root / "share"}"\nread_only = false\n'
+    )
+    subprocess.run(
+        [pysmbd_command(), "serve", "--config", str(server.config), "--daemon"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+
+
+@pytest.fixture
+def fleet(tmp_path: Path):
+    old_port, new_port = free_tcp_ports(2)
+    users = _users_file(tmp_path)
+    servers = [Server(f"srv{n}", f"127.0.13.{n}", tmp_path / f"srv{n}") for n in (1, 2, 3)]
+    started = []
+    try:
+        for server in servers:
+            _start(server, users, old_port)
+            started.append(server)
+        fleet = Fleet(servers, old_port, new_port, tmp_path)
+        fleet.playbook.write_text(PLAYBOOK)
+        yield fleet
+    finally:
+        for server in started:
+            pidfile = server.root / "state" / "pysmbd.pid"
+            if pidfile.exists():
+                terminate_pid(int(pidfile.read_text().strip()))
