@@ -4,6 +4,7 @@ its own config, state and share, all on one old port, and the inventory the migr
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,11 +14,18 @@ from typing import Dict, List
 
 import pytest
 
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_port_policy import (
+    run_client_port_policy,
+)
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
 from tests.support.net import free_tcp_ports
-from tests.support.peers import pysmbd_command, pysmbd_status, terminate_pid
+from tests.support.peers import DaemonSmbd, pysmbd_command, pysmbd_status, terminate_pid
+from tests.support.plays import winrm_host_vars
+from tests.support.windows_host import EmulatedWindowsHost, HostUser
 
 USER = "migrator"
 PASSWORD = "Migrate-pa55!"
+WINDOWS_USER = "Administrator"
 PLAYBOOK = "- hosts: fleet\n  gather_facts: false\n  roles:\n    - smb.alternative_ports.migrate\n"
 
 
@@ -62,7 +70,13 @@ class Fleet:
     def state(self) -> dict:
         return json.loads(self.state_file.read_text())
 
-    def inventory(self, host_vars: Dict[str, dict] | None = None) -> Path:
+    def inventory(
+        self,
+        host_vars: Dict[str, dict] | None = None,
+        more_servers: Dict[str, dict] | None = None,
+        windows_clients: Dict[str, dict] | None = None,
+    ) -> Path:
+        """The fleet group (these pysmbd servers, plus ``more_servers``), and Windows clients outside it."""
         hosts = {
             s.name: {
                 "ansible_host": s.address,
@@ -71,9 +85,10 @@ class Fleet:
             }
             for s in self.servers
         }
+        hosts.update(more_servers or {})
         document = {
             "all": {
-                "children": {"fleet": {"hosts": hosts}},
+                "children": {"fleet": {"hosts": hosts}, "windows_clients": {"hosts": windows_clients or {}}},
                 "vars": {
                     "ansible_connection": "local",
                     "ansible_python_interpreter": sys.executable,
@@ -85,6 +100,7 @@ class Fleet:
                     "migrate_state_file": str(self.state_file),
                     "migrate_verify_timeout": 3,
                     "migrate_drain_interval": 1,
+                    "migrate_windows_clients": sorted(windows_clients or {}),
                 },
             }
         }
@@ -138,3 +154,44 @@ def fleet(tmp_path: Path):
             pidfile = server.root / "state" / "pysmbd.pid"
             if pidfile.exists():
                 terminate_pid(int(pidfile.read_text().strip()))
+
+
+@pytest.fixture
+def samba_server(tmp_path: Path, fleet: Fleet):
+    """Debian's smbd, standalone from its own smb.conf, on the fleet's old port at 127.0.0.1: inventory variables
+    of one more fleet server."""
+    smbd = DaemonSmbd(tmp_path / "samba")
+    (tmp_path / "samba").mkdir()
+
+    def listening(port: int) -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(3)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    conf = smbd.start(fleet.old_port, ready=listening)
+    yield {"samba1": {"ansible_host": "127.0.0.1", "migrate_backend": "samba", "migrate_smb_conf": str(conf)}}
+    smbd.stop()
+
+
+@pytest.fixture
+def windows_client():
+    """The emulated Windows host (real WinRM) as a client whose Alternative Port Mappings policy moves."""
+    password = "Pw-" + secrets.token_urlsafe(12)
+    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], tls=False).start()
+    target = WinRMTarget.from_values(
+        {"host": host.address[0], "port": host.address[1], "user": WINDOWS_USER, "password": password, "scheme": "http"}
+    )
+    yield {"win1": winrm_host_vars(host.address, WINDOWS_USER, password)}, target
+    host.stop()
+
+
+def policy(target) -> List[str]:
+    return run_client_port_policy(target, {"entries": []}, True)["before"]["entries"]
+
+
+def set_policy(target, lines: List[str]) -> None:
+    entries = []
+    for line in lines:
+        server, transport, port = line.rsplit(":", 2)
+        entries.append({"server": server, "transport": transport, "port": int(port)})
+    run_client_port_policy(target, {"entries": entries, "exclusive": True}, False)

@@ -9,20 +9,26 @@ a stopped run resumes from its state file, and a rollback puts every server back
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import List
 
-from tests.integration.migrate.conftest import PASSWORD, USER, Fleet
+import pytest
+
+from tests.integration.migrate.conftest import PASSWORD, USER, Fleet, policy, set_policy
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.smb_session import SmbSession
+
+# Several ansible-playbook runs each, on a shared 2-core machine: more than the suite's default 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.peer, pytest.mark.timeout(900)]
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def migrate(fleet: Fleet, *extra: str, host_vars: dict | None = None) -> PlayRun:
-    return run_playbook(fleet.playbook, fleet.inventory(host_vars), "-f", "5", *extra, timeout=300)
+def migrate(fleet: Fleet, *extra: str, **inventory: dict) -> PlayRun:
+    return run_playbook(fleet.playbook, fleet.inventory(**inventory), "-f", "5", *extra, timeout=600)
 
 
 def recap(run: PlayRun) -> dict:
@@ -58,7 +64,13 @@ class Client:
             self.stop.wait(0.1)
 
 
-def test_fleet_moves_without_losing_an_operation_then_reports_no_change(fleet: Fleet) -> None:
+def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
+    fleet: Fleet, samba_server, windows_client
+) -> None:
+    windows_hosts, windows = windows_client
+    old, new = fleet.old_port, fleet.new_port
+    set_policy(windows, [f"srv1:tcp:{old}", "other:tcp:1234", "srv2:quic:8443", f"samba1:tcp:{old}"])
+    hosts = {"more_servers": samba_server, "windows_clients": windows_hosts}
     clients = [
         Client(SmbSession(fleet.old_port, USER, PASSWORD, host=s.address), f"{s.name}.bin") for s in fleet.servers
     ]
@@ -66,11 +78,13 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(fleet: F
     for thread in threads:
         thread.start()
     outcome: dict = {}
-    runner = threading.Thread(target=lambda: outcome.update(run=migrate(fleet, "-e", "migrate_drain_timeout=120")))
+    runner = threading.Thread(
+        target=lambda: outcome.update(run=migrate(fleet, "-e", "migrate_drain_timeout=120", **hosts))
+    )
     runner.start()
     # The clients move once the state file says the client phase is done on every server: until then (preflight,
     # add, verify, clients) not one operation may fail. Then they leave the old port, as moved clients do.
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline and runner.is_alive():
         if (
             fleet.state_file.exists()
@@ -92,7 +106,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(fleet: F
     try:
         for session in new_sessions:
             assert session.write_and_read("after.bin", b"moved") == b"moved"
-        runner.join(240)
+        runner.join(600)
         run = outcome["run"]
         assert run.returncode == 0, show(run)
         assert all(c.ok > 0 for c in clients)
@@ -107,16 +121,29 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(fleet: F
         assert server.listening() == [fleet.new_port]
         assert server.answers(fleet.new_port)
         assert not server.answers(fleet.old_port)
+    samba = fleet.servers[0].__class__("samba1", "127.0.0.1", fleet.work)
+    assert samba.answers(new) and not samba.answers(old)
     assert all(done == ["preflight", "add", "clients", "drain", "remove"] for done in completed(fleet).values())
+    assert sorted(completed(fleet)) == ["samba1", "srv1", "srv2", "srv3"]
+    # The new entries come first; the stale ones for the old port are gone; another server's entry and another
+    # transport's entry stay, after them.
+    assert policy(windows) == [
+        f"srv1:tcp:{new}",
+        f"srv2:tcp:{new}",
+        f"srv3:tcp:{new}",
+        f"samba1:tcp:{new}",
+        "other:tcp:1234",
+        "srv2:quic:8443",
+    ]
 
-    again = migrate(fleet)
+    again = migrate(fleet, **hosts)
     assert again.returncode == 0, show(again)
-    assert recap(again) == {s.name: {"changed": 0, "failed": 0} for s in fleet.servers}, show(again)
+    assert recap(again) == {name: {"changed": 0, "failed": 0} for name in ["samba1", "srv1", "srv2", "srv3"]}, show(
+        again
+    )
 
 
 def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet) -> None:
-    import socket
-
     squatter = socket.socket()
     squatter.bind((fleet.servers[1].address, fleet.new_port))
     squatter.listen()
@@ -148,22 +175,28 @@ def test_failing_verify_after_add_rolls_every_server_back(fleet: Fleet) -> None:
     }
 
 
-def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet) -> None:
-    stopped = migrate(fleet, "-e", "migrate_stop_after=add")
+def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, windows_client) -> None:
+    windows_hosts, windows = windows_client
+    seeded = [f"srv3:tcp:{fleet.old_port}", "other:tcp:1234"]
+    set_policy(windows, seeded)
+    stopped = migrate(fleet, "-e", "migrate_stop_after=add", windows_clients=windows_hosts)
     assert stopped.returncode == 0, show(stopped)
     for server in fleet.servers:
-        assert server.listening() == [fleet.old_port, fleet.new_port]
+        assert server.listening() == sorted([fleet.old_port, fleet.new_port])
     added_at = {host: entry["phases"]["add"]["time"] for host, entry in fleet.state()["hosts"].items()}
     time.sleep(1.1)  # state times have a resolution of one second: a second add would show
 
-    resumed = migrate(fleet, "-e", "migrate_stop_after=clients")
+    assert policy(windows) == seeded
+    resumed = migrate(fleet, "-e", "migrate_stop_after=clients", windows_clients=windows_hosts)
     assert resumed.returncode == 0, show(resumed)
     assert {host: entry["phases"]["add"]["time"] for host, entry in fleet.state()["hosts"].items()} == added_at
     assert all(done == ["preflight", "add", "clients"] for done in completed(fleet).values())
+    assert policy(windows)[:3] == [f"srv{n}:tcp:{fleet.new_port}" for n in (1, 2, 3)]
 
-    rolled = migrate(fleet, "-e", "migrate_action=rollback")
+    rolled = migrate(fleet, "-e", "migrate_action=rollback", windows_clients=windows_hosts)
     assert rolled.returncode == 0, show(rolled)
     for server in fleet.servers:
         assert server.listening() == [fleet.old_port]
         assert not server.answers(fleet.new_port)
     assert completed(fleet) == {}
+    assert policy(windows) == seeded
