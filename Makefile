@@ -60,7 +60,7 @@ sanity: venv $(GET_PIP)
 ansible-lint: venv
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production --offline
 
-# Tests and molecule see the working tree through this link (tests/conftest.py lays the same one).
+# Tests and molecule see the working tree through this link (tests/support/collection.py lays the same one).
 collection-link:
 	mkdir -p $(TMP)/collections/ansible_collections/smb
 	ln -sfn $(abspath .) $(TMP)/collections/ansible_collections/smb/alternative_ports

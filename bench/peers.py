@@ -1,12 +1,12 @@
 """The servers the benchmarks compare, each on its own free loopback port: pysmbd, and Samba's smbd.
 
-smbd comes from the verify tests' ``start_samba`` (standalone, own smb.conf and private dirs, users only
-through nss_wrapper); this module adds what the benchmarks measure: the process tree's CPU time and memory.
+Both are started as the tests start them (tests/support/pysmbd_server.py and tests/support/samba.py: smbd
+standalone, own smb.conf and private dirs, users only through nss_wrapper); this module adds what the benchmarks
+measure: the process tree's CPU time and memory.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import signal
@@ -18,11 +18,16 @@ from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-# The top conftest first, as pytest would: it sets up what the tests assume (collection link, venv first on PATH).
-importlib.import_module("tests.conftest")
-from tests.integration.verify import conftest as verify_peers  # noqa: E402
+import pytest  # noqa: E402  (the starters fail a test with pytest.fail; a benchmark exits with the message)
 
-PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
+from tests.support.collection import use_checkout_as_collection  # noqa: E402
+from tests.support.net import free_tcp_ports  # noqa: E402
+from tests.support.pysmbd_server import start_pysmbd as start_pysmbd_server  # noqa: E402
+from tests.support.samba import NSS_WRAPPER, SambaServer, start_samba  # noqa: E402
+
+# As pytest would: what the tests assume (the collection on sys.path, this venv first on PATH).
+use_checkout_as_collection()
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 # What the benchmarks add to start_samba's smb.conf; a later line wins in smb.conf, so these override its defaults.
@@ -37,14 +42,7 @@ def need(tool: str, package: str) -> str:
 
 
 def free_port() -> int:
-    return verify_peers.free_tcp_ports(1)[0]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str, log: Optional[Path] = None) -> None:
-    try:
-        verify_peers.wait_for_port(port, process, 30, log)
-    except RuntimeError as error:  # a benchmark reports and exits, it has no test to fail
-        sys.exit(f"{what}: {error}")
+    return free_tcp_ports(1)[0]
 
 
 @dataclass
@@ -53,7 +51,7 @@ class Server:
     port: int
     process: subprocess.Popen
     log: Path
-    samba: Optional[verify_peers.SambaServer] = None
+    samba: Optional[SambaServer] = None
 
     def pids(self) -> List[int]:
         """The server's pid and its descendants (smbd forks one child per connection)."""
@@ -128,28 +126,20 @@ def start_pysmbd(
     profile_to: Optional[Path] = None,
 ) -> Server:
     """pysmbd with one signed share ``data`` at ``share``; ``profile_to`` runs it under cProfile."""
-    root = work / "pysmbd"
-    root.mkdir(parents=True, exist_ok=True)
-    share.mkdir(parents=True, exist_ok=True)
-    line = subprocess.run(
-        [PYSMBD, "hash-password", "--user", user], input=password + "\n", capture_output=True, text=True, check=True
-    )
-    (root / "users").write_text(line.stdout)
-    port = free_port()
-    config = root / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{root / "users"}"\nstate_dir = "{root / "state"}"\n'
-        f"require_signing = true\nmax_connections = {max_connections}\n"
-        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
-        f'[[shares]]\nname = "data"\npath = "{share}"\n'
-    )
-    log = root / "pysmbd.log"
-    command = [PYSMBD, "serve", "--config", str(config), "--log-file", str(log), "--log-level", "warning"]
-    if profile_to is not None:
-        command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "pysmbd", *command[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process, "pysmbd", log)
-    return Server("pysmbd", port, process, log)
+    try:
+        server = start_pysmbd_server(
+            work / "pysmbd",
+            user,
+            password,
+            [free_port()],
+            share=share,
+            server_settings=f"require_signing = true\nmax_connections = {max_connections}",
+            log_level="warning",
+            profile_to=profile_to,
+        )
+    except pytest.fail.Exception as error:  # a benchmark reports and exits, it has no test to fail
+        sys.exit(f"pysmbd: {error}")
+    return Server("pysmbd", server.tcp_port, server.process, server.log)
 
 
 def start_smbd(work: Path, share: Path, *, user: str, password: str) -> Server:
@@ -157,11 +147,11 @@ def start_smbd(work: Path, share: Path, *, user: str, password: str) -> Server:
     # Checked here too: start_samba would fail a test, a benchmark exits with the package to install.
     need("smbd", "samba")
     need("smbpasswd", "samba-common-bin")
-    if not os.path.exists(verify_peers.NSS_WRAPPER):
+    if not os.path.exists(NSS_WRAPPER):
         sys.exit("nss_wrapper is missing: apt-get install libnss-wrapper")
     port = free_port()
     try:
-        samba = verify_peers.start_samba(work, [port], {user: password}, {"data": share}, SMBD_GLOBALS)
-    except RuntimeError as error:
+        samba = start_samba(work, [port], {user: password}, {"data": share}, SMBD_GLOBALS)
+    except (RuntimeError, pytest.fail.Exception) as error:
         sys.exit(f"smbd: {error}")
     return Server("samba", port, samba.process, samba.log, samba)

@@ -21,6 +21,7 @@ from typing import Dict, Iterable, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.peers import terminate_pid
+from tests.support.pysmbd_server import PysmbdServer, pysmbd_listening_ports
 
 MAX_INSTANCES = 254  # 127.0.1.1 .. 127.0.1.254
 
@@ -125,14 +126,19 @@ def write_users(work: Path, pysmbd: str) -> str:
 
 
 def write_config(instance: Instance, users: Path, port: int) -> None:
-    (instance.root / "share").mkdir(parents=True, exist_ok=True)
-    instance.state_dir.mkdir(parents=True, exist_ok=True)
-    instance.config.write_text(
-        f'[server]\nname = "{instance.name.upper()}"\nusers_file = "{users}"\nstate_dir = "{instance.state_dir}"\n'
-        "max_connections = 100\n\n"
-        f'[[listeners]]\ntransport = "tcp"\naddress = "{instance.address}"\nport = {port}\n\n'
-        f'[[shares]]\nname = "data"\npath = "{instance.root / "share"}"\nread_only = false\n'
+    """The instance's pysmbd.toml, written as the tests write theirs (tests/support/pysmbd_server.py)."""
+    server = PysmbdServer(
+        instance.root,
+        instance.config,
+        [port],
+        address=instance.address,
+        users_file=users,
+        server_settings=f'name = "{instance.name.upper()}"\nmax_connections = 100',
+        share_settings="read_only = false",
     )
+    server.share.mkdir(parents=True, exist_ok=True)
+    instance.state_dir.mkdir(parents=True, exist_ok=True)
+    server.write_config()
 
 
 def start(instance: Instance, pysmbd: str) -> None:
@@ -193,16 +199,11 @@ def pss_kib(pids: Iterable[int]) -> int:
 
 
 def listening_ports(instance: Instance, pysmbd: str) -> List[int]:
-    done = subprocess.run(
-        [pysmbd, "status", "--config", str(instance.config), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if done.returncode != 0:
+    """The ports the instance says it listens on now; none when it does not answer ``pysmbd status``."""
+    try:
+        return pysmbd_listening_ports(instance.config)
+    except (json.JSONDecodeError, KeyError):  # not running: no status document, or one without listeners
         return []
-    return sorted(x["port"] for x in json.loads(done.stdout)["listeners"] if x["state"] == "listening")
 
 
 def write_inventory(

@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of pysmbd's protocol core with atheris (libFuzzer), for long runs.
 
-Same target and properties as the hypothesis tests (``tests/fuzz/harness.py``): an exception, a hang
+Same target and properties as the hypothesis tests (``tests/support/fuzz/harness.py``): an exception, a hang
 (5 s per call), unbounded memory, an internal error, bad framing or silence is a crash, and libFuzzer
 saves the input as ``crash-<sha1>``.
 
@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO))
 import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["pysmbd"]):
-    from tests.fuzz import corpus
-    from tests.fuzz import smb2_wire as wire
-    from tests.fuzz.harness import FuzzTarget, fuzz_context
+    from tests.support.fuzz import corpus
+    from tests.support.fuzz import smb2_wire as wire
+    from tests.support.fuzz.harness import FuzzTarget, fuzz_context
 
 WORK = Path(tempfile.mkdtemp(prefix="pysmbd-atheris-"))
 KNOWN = [text for text in os.environ.get("PYSMBD_FUZZ_KNOWN", "").split(";") if text]

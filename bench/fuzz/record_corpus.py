@@ -25,14 +25,14 @@ import uuid
 from pathlib import Path
 from typing import Callable, List
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import pytest
+
+from tests.support.net import free_port
+from tests.support.pysmbd_server import PysmbdServer
+from tests.support.pysmbd_server import start_pysmbd as start_pysmbd_server
+
 USER, PASSWORD = "corpus", "Corpus-Passw0rd"
-PYSMBD = str(Path(sys.executable).with_name("pysmbd"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RecordingProxy:
@@ -97,36 +97,18 @@ class RecordingProxy:
         self.listener.close()
 
 
-def start_pysmbd(work: Path) -> tuple[subprocess.Popen, int]:
+def start_pysmbd(work: Path) -> PysmbdServer:
+    """pysmbd (as the tests start it) with the share ``data`` and an encrypted share ``secure`` on the same files."""
     share = work / "share"
     share.mkdir()
     (share / "seed.txt").write_text("corpus seed file\n")
-    line = subprocess.run(
-        [PYSMBD, "hash-password", "--user", USER], input=PASSWORD + "\n", capture_output=True, text=True, check=True
-    )
-    (work / "users").write_text(line.stdout)
-    port = free_port()
-    config = work / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{work / "users"}"\nstate_dir = "{work / "state"}"\nrequire_signing = false\n'
-        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
-        f'[[shares]]\nname = "data"\npath = "{share}"\n'
-        f'[[shares]]\nname = "secure"\npath = "{share}"\nencrypt = true\n'
-    )
-    process = subprocess.Popen(
-        [PYSMBD, "serve", "--config", str(config), "--log-file", str(work / "pysmbd.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    sys.exit("pysmbd did not start listening within 30 s")
+    encrypted = f'[[shares]]\nname = "secure"\npath = "{share}"\nencrypt = true\n'
+    try:
+        return start_pysmbd_server(
+            work, USER, PASSWORD, [free_port()], server_settings="require_signing = false", more_shares=encrypted
+        )
+    except pytest.fail.Exception as error:  # a benchmark reports and exits, it has no test to fail
+        sys.exit(f"pysmbd: {error}")
 
 
 def smbclient_session(*options: str, commands: str = "") -> Callable[[int], None]:
@@ -236,8 +218,8 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=Path("tests/fuzz/corpus"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pysmbd-corpus-") as temp:
-        process, port = start_pysmbd(Path(temp))
-        proxy = RecordingProxy(port)
+        server = start_pysmbd(Path(temp))
+        proxy = RecordingProxy(server.tcp_port)
         try:
             for name, session in SESSIONS.items():
                 session(proxy.port)
@@ -250,8 +232,7 @@ def main() -> int:
                 print(f"{name}: {len(frames)} frames")
         finally:
             proxy.close()
-            process.terminate()
-            process.wait(timeout=15)
+            server.stop()
     return 0
 
 

@@ -32,7 +32,9 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for the shared peers module
 
-from peers import PYSMBD, Server, need, start_pysmbd, start_smbd
+from peers import Server, need, start_pysmbd, start_smbd
+
+from tests.support.peers import pysmbd_command
 
 USER, PASSWORD = "bench", "Bench-Passw0rd"
 MIB = 1024 * 1024
@@ -152,7 +154,7 @@ def run_benchmark(args: argparse.Namespace, work: Path, share: Path) -> str:
 
 
 def pysmbd_version() -> str:
-    done = subprocess.run([PYSMBD, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run([pysmbd_command(), "--version"], capture_output=True, text=True, timeout=30, check=False)
     return done.stdout.strip().split()[-1] if done.returncode == 0 else "unknown"
 
 

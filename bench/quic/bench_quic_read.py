@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
 import os
 import platform
 import sys
@@ -23,14 +22,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-importlib.import_module("tests.conftest")  # lays out ansible_collections/smb/alternative_ports on sys.path
+from tests.support.collection import use_checkout_as_collection  # noqa: E402
 
-from quic.conftest import PASSWORD, USER, start_quic_pysmbd  # noqa: E402
+use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (  # noqa: E402
     connect_smb_over_quic,
 )
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
+from tests.support.accounts import QUIC_USER as USER  # noqa: E402
+from tests.support.pysmbd_server import start_quic_pysmbd  # noqa: E402
 from tests.support.smb_session import SmbSession  # noqa: E402
 
 

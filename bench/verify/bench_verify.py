@@ -29,8 +29,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from tests.conftest import COLLECTIONS_ROOT  # noqa: E402  (importing it lays out the collection)
-from tests.integration.verify.conftest import free_tcp_ports, require_tool, start_samba, wait_for_port  # noqa: E402
+from tests.support.collection import COLLECTIONS_ROOT, use_checkout_as_collection  # noqa: E402
+from tests.support.net import free_tcp_ports  # noqa: E402
+from tests.support.peers import require_tool  # noqa: E402
+from tests.support.pysmbd_server import start_pysmbd  # noqa: E402
+from tests.support.samba import start_samba  # noqa: E402
+
+use_checkout_as_collection()
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -41,7 +46,7 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 def time_verify(ports: list, concurrency: int, rounds: int) -> tuple:
     """Best wall time of ``rounds`` runs, verify's own CPU time per run, and how many ports answered SMB."""
-    # Imported here: tests.conftest (above) is what puts the collection on sys.path.
+    # Imported here: use_checkout_as_collection (above) is what puts the collection on sys.path.
     from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import (
         Endpoint,
         ProbeSettings,
@@ -70,51 +75,19 @@ def time_loop(command_for_port, ports: list, success) -> tuple:
     return time.perf_counter() - started, answered
 
 
-class PysmbdServer:
-    """The bundled server with one TCP listener per port and a guest-readable share, for ``smbclient -L -N``."""
-
-    def __init__(self, root: Path, ports: list) -> None:
-        executable = require_tool(str(Path(sys.executable).parent / "pysmbd"), "the collection's venv (make venv)")
-        (root / "data").mkdir()
-        (root / "state").mkdir()
-        (root / "users").write_text("")
-        lines = [
-            "[server]",
-            'name = "BENCH"',
-            'users_file = "%s"' % (root / "users"),
-            'state_dir = "%s"' % (root / "state"),
-            "require_signing = false",
-            "max_connections = 1000",
-        ]
-        for port in ports:
-            lines += ["[[listeners]]", 'transport = "tcp"', 'address = "127.0.0.1"', "port = %d" % port]
-        lines += ["[[shares]]", 'name = "data"', 'path = "%s"' % (root / "data"), "guest_ok = true"]
-        (root / "pysmbd.toml").write_text("\n".join(lines) + "\n")
-        log = root / "pysmbd.log"
-        self.process = subprocess.Popen(
-            [executable, "serve", "--config", str(root / "pysmbd.toml"), "--log-file", str(log), "--log-level", "error"]
-        )
-        try:
-            for port in ports:
-                wait_for_port(port, self.process, 60, log)
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-
-
 def start_server(kind: str, root: Path, ports: list):
     if kind == "samba":
         return start_samba(root, ports, {}, timeout=120)
-    return PysmbdServer(root, ports)
+    # One TCP listener per port and a guest-readable share, for ``smbclient -L -N``.
+    return start_pysmbd(
+        root,
+        "",
+        "",
+        ports,
+        server_settings='name = "BENCH"\nrequire_signing = false\nmax_connections = 1000',
+        share_settings="guest_ok = true",
+        log_level="error",
+    )
 
 
 def server_description(kind: str) -> str:

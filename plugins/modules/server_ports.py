@@ -224,6 +224,13 @@ commands:
   type: list
   elements: str
   sample: ["New-SmbServerAlternativePort -TransportType QUIC -Port 8443 -EnableInstances Default -Force"]
+quic_certificate_sha256:
+  description:
+    - Backend V(pysmbd), the SHA-256 fingerprint of the certificate its C([quic]) table names, read on the host;
+      empty without one. The entry role pins it in verify when the model gives no CA or pin.
+  returned: when O(backend=pysmbd)
+  type: str
+  sample: "3F:0A:...:9C"
 plan:
   description: The steps, in the order they are applied.
   returned: always

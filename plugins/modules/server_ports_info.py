@@ -67,6 +67,11 @@ status:
   returned: when O(backend=pysmbd)
   type: dict
   sample: {pid: 4242, listeners: [{transport: tcp, address: 0.0.0.0, port: 4445, state: listening}], sessions: 1}
+quic_certificate_sha256:
+  description: Backend V(pysmbd), the SHA-256 fingerprint of the certificate its C([quic]) table names; empty without one.
+  returned: when O(backend=pysmbd)
+  type: str
+  sample: "3F:0A:...:9C"
 running:
   description: Whether the server process is running.
   returned: when O(backend=pysmbd) or O(backend=samba)

@@ -99,6 +99,7 @@ options:
       - Give the C(before) table of M(smb.alternative_ports.server_ports) with its C(after) table as O(current).
     type: list
     elements: dict
+    default: []
   current:
     description:
       - The port table the server has now, for example the C(after) table of M(smb.alternative_ports.server_ports);
@@ -106,7 +107,6 @@ options:
         beside the model's (without C(exclusive)) are proven too. Only with O(model).
     type: list
     elements: dict
-    default: []
   level:
     description:
       - How far to go on each endpoint expected V(open). V(tcp) only connects; V(negotiate) also sends an SMB2

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Sequence
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets import (  # noqa: F401 (re-exported)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets import (
     CallResult,
     CmdletCall,
     WindowsTaskError,
@@ -27,6 +27,21 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets imp
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import run_calls
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMSession, WinRMTarget
+
+# The Windows client modules import the cmdlet data and errors from here, with the session helpers.
+__all__ = [
+    "CallResult",
+    "CmdletCall",
+    "Outcome",
+    "Runner",
+    "WindowsTaskError",
+    "describe_calls",
+    "executor_runner",
+    "found_nothing",
+    "output_of",
+    "raise_on_failed_change",
+    "read_apply_read",
+]
 
 Runner = Callable[[List[CmdletCall], bool], List[CallResult]]
 

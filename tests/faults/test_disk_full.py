@@ -10,9 +10,12 @@ import secrets
 
 import pytest
 
-from tests.faults.conftest import answers_smb, fill_to_the_brim, write_pysmbd_files
+from tests.support.accounts import FAULTS_USER
+from tests.support.full_disk import fill_to_the_brim
 from tests.support.net import free_tcp_ports
 from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
+from tests.support.pysmbd_server import prepare_pysmbd
+from tests.support.smbclient_cli import answers_smb
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
@@ -21,7 +24,18 @@ def test_a_full_disk_leaves_the_old_config_intact_and_serving_and_a_rerun_conver
     tmp_path, tiny_tmpfs, pysmbd_servers
 ):
     old, new = free_tcp_ports(2)
-    server = pysmbd_servers(write_pysmbd_files(tmp_path, tiny_tmpfs, [old], secrets.token_urlsafe(12)))
+    config = tiny_tmpfs / "pysmbd.toml"
+    server = pysmbd_servers(
+        prepare_pysmbd(
+            tmp_path,
+            FAULTS_USER,
+            secrets.token_urlsafe(12),
+            [old],
+            config=config,
+            mode="daemon",
+            share_settings="read_only = false",
+        )
+    )
     assert server.listening_ports() == [old]
     original = server.config.read_bytes()
     filler = fill_to_the_brim(tiny_tmpfs)

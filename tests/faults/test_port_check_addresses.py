@@ -12,10 +12,9 @@ import socket
 
 import pytest
 
-from tests.faults.conftest import Pysmbd
 from tests.support.net import free_tcp_ports
-from tests.support.peers import pysmbd_users_line
 from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
+from tests.support.pysmbd_server import PysmbdServer, prepare_pysmbd
 
 pytestmark = pytest.mark.slow
 
@@ -36,22 +35,11 @@ def _bindable(address: str, port: int) -> bool:
     return True
 
 
-def pysmbd_on(root, address: str, port: int) -> Pysmbd:
-    (root / "share").mkdir(parents=True)
-    (root / "state").mkdir()
-    password = secrets.token_urlsafe(12)
-    users = root / "users"
-    users.write_text(pysmbd_users_line("u", password))
-    config = root / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{users}"\nstate_dir = "{root / "state"}"\n\n'
-        f'[[listeners]]\ntransport = "tcp"\naddress = "{address}"\nport = {port}\n\n'
-        f'[[shares]]\nname = "data"\npath = "{root / "share"}"\n'
-    )
-    return Pysmbd(config, root / "state", password)
+def pysmbd_on(root, address: str, port: int) -> PysmbdServer:
+    return prepare_pysmbd(root, "u", secrets.token_urlsafe(12), [port], address=address, mode="daemon")
 
 
-def move_task(server: Pysmbd, address: str, port: int, name: str) -> str:
+def move_task(server: PysmbdServer, address: str, port: int, name: str) -> str:
     return pysmbd_ports_task(server.config, [port], name=name, address=address, extra="ignore_errors: true")
 
 

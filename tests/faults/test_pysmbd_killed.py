@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import answers_smb
 from tests.secrets.secret_search import distinctive_password
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.net import free_tcp_ports
 from tests.support.peers import process_alive
+from tests.support.smbclient_cli import answers_smb
 
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "converge.yml"
 INSTALLED_PYSMBD = "/opt/pysmbd/venv/bin/pysmbd"  # the role's default pysmbd_venv

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import answers_smb
 from tests.support.net import free_tcp_ports
-from tests.support.peers import DaemonSmbd, process_alive, require_tool
+from tests.support.peers import process_alive, require_tool
 from tests.support.plays import localhost_play, result_of, server_ports_task
+from tests.support.samba import daemon_smbds
+from tests.support.smbclient_cli import answers_smb
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
@@ -28,9 +29,8 @@ def standalone_smbd(tmp_path):
     """``start(port)``: smbd -D from its own smb.conf under tmp_path, serving once it wrote its pid file and
     answers SMB; returns that smb.conf. Stopped afterwards, whichever pid server_ports left it with."""
     require_tool("smbclient", "smbclient")
-    smbd = DaemonSmbd(tmp_path)
-    yield lambda port: smbd.start(port, ready=answers_smb)
-    smbd.stop()
+    with daemon_smbds(tmp_path, ready=answers_smb) as start:
+        yield start
 
 
 def passes_testparm(conf: Path) -> bool:
@@ -49,7 +49,7 @@ def test_a_conf_testparm_rejects_is_left_alone_smbd_is_not_restarted_and_the_mes
 ):
     old, new = free_tcp_ports(2)
     conf = standalone_smbd(old)
-    smbd_pid = int((tmp_path / "pid" / "smbd.pid").read_text().strip())
+    smbd_pid = int((conf.parent / "pid" / "smbd.pid").read_text().strip())
     text = conf.read_text()
     conf.write_text(text.replace("\tworkgroup = WORKGROUP\n", "\tworkgroup = WORKGROUP\n" + BROKEN_LINE))
     assert not passes_testparm(conf)
@@ -62,7 +62,7 @@ def test_a_conf_testparm_rejects_is_left_alone_smbd_is_not_restarted_and_the_mes
     # It is the file as it is now that testparm rejects, before any change of ours: say so, not "the new smb.conf".
     assert "before any change" in message and "not restarted" in message, message
     assert conf.read_bytes() == left_by_someone_else
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".smb.conf")) == []
+    assert sorted(p.name for p in conf.parent.iterdir() if p.name.startswith(".smb.conf")) == []
     assert process_alive(smbd_pid) and answers_smb(old) and not answers_smb(new)
 
     conf.write_bytes(left_by_someone_else.replace(BROKEN_LINE.encode(), b""))  # the administrator fixes it

@@ -9,7 +9,7 @@ from typing import Callable, ContextManager, Iterator
 
 import pytest
 
-from .harness import FuzzTarget, fuzz_context
+from tests.support.fuzz.harness import FuzzTarget, fuzz_context
 
 OUTSIDE = b"must not be touched by any SMB request\n"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from smbprotocol.exceptions import SMBConnectionClosed
 
-from tests.support.net import free_port, wait_for_port
-from tests.support.peers import pysmbd_status, pysmbd_users_line, serve_pysmbd, stop_process
+from tests.support.net import free_port
+from tests.support.pysmbd_server import prepare_pysmbd, pysmbd_status
 from tests.support.smb_session import SmbSession
 
 USER, PASSWORD = "limit", "Limit-Passw0rd"
@@ -24,26 +24,14 @@ LIMIT = 20
 @pytest.fixture
 def limited_server(tmp_path):
     """pysmbd with max_connections = 20 on a free loopback port; stopped by the finalizer."""
-    share = tmp_path / "share"
-    share.mkdir()
-    (tmp_path / "users").write_text(pysmbd_users_line(USER, PASSWORD))
-    port = free_port()
-    config = tmp_path / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{tmp_path / "users"}"\nstate_dir = "{tmp_path / "state"}"\n'
-        f"max_connections = {LIMIT}\n"
-        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
-        f'[[shares]]\nname = "data"\npath = "{share}"\n'
-    )
-    log = tmp_path / "pysmbd.log"
-    process = serve_pysmbd(config, log)
+    server = prepare_pysmbd(tmp_path, USER, PASSWORD, [free_port()], server_settings=f"max_connections = {LIMIT}")
+    server.start()
     try:
-        wait_for_port(port, process, 30, log)
-        # The readiness probe must be gone before the test fills the server up to its limit.
-        assert _counts_settle_at(config, (0, 0)) == (0, 0), "the readiness probe is still counted"
-        yield port, config, log
+        # The server must count nothing before the test fills it up to its limit.
+        assert _counts_settle_at(server.config, (0, 0)) == (0, 0), "a connection is counted before any was made"
+        yield server.tcp_port, server.config, server.log
     finally:
-        stop_process(process)
+        server.stop()
 
 
 def _counts_settle_at(config: Path, wanted: tuple) -> tuple:

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from . import corpus, mutations
-from . import smb2_wire as wire
+from tests.support.fuzz import corpus
+from tests.support.fuzz import smb2_wire as wire
+
+from . import mutations
 from .budget import fuzz
 
 SESSIONS = corpus.sessions()

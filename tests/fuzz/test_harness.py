@@ -7,9 +7,8 @@ import time
 import pytest
 
 from pysmbd.core import connection
-
-from . import smb2_wire as wire
-from .harness import HangError, PropertyViolation, wall_clock_guard
+from tests.support.fuzz import smb2_wire as wire
+from tests.support.fuzz.harness import HangError, PropertyViolation, wall_clock_guard
 
 
 def test_the_wall_clock_guard_turns_a_hang_into_a_failure():

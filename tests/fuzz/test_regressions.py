@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from . import corpus
-from . import smb2_wire as wire
-from .harness import PropertyViolation
+from tests.support.fuzz import corpus
+from tests.support.fuzz import smb2_wire as wire
+from tests.support.fuzz.harness import PropertyViolation
 
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 

@@ -67,3 +67,12 @@ def wait_for_port(port: int, process: Optional[subprocess.Popen], timeout: float
 
 def _tail(log: Optional[Path]) -> str:
     return log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+
+
+def port_refuses(port: int) -> bool:
+    """A TCP connection to 127.0.0.1:``port`` is refused (nothing listens), rather than accepted."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return False
+    except ConnectionRefusedError:
+        return True

@@ -13,6 +13,8 @@ to bind, the old file goes back and pysmbd is reloaded again, so the old table k
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -217,9 +219,9 @@ class PysmbdBackend(LocalBackend):
         pid = read_pidfile(os.path.join(self.state_dir(), "pysmbd.pid"))
         return [pid] if pid is not None else []
 
-    def check_entries(self, table: List[dict]) -> List[str]:
+    def check_entries(self, entries: List[dict]) -> List[str]:
         problems = []
-        for entry in table:
+        for entry in entries:
             if entry["transport"] not in SUPPORTED_TRANSPORTS:
                 problems.append(
                     f"{entry['transport']}/{entry['port']}: pysmbd has no {entry['transport']} transport "
@@ -230,7 +232,7 @@ class PysmbdBackend(LocalBackend):
                     f"{entry['transport']}/{entry['port']}: instances={entry['instances']} is a Windows setting "
                     "(EnableInstances); pysmbd listeners take only 'default'"
                 )
-        quic_ports = [str(entry["port"]) for entry in table if entry["transport"] == "quic"]
+        quic_ports = [str(entry["port"]) for entry in entries if entry["transport"] == "quic"]
         if quic_ports:
             problems.extend(self._quic_problems(", ".join("quic/" + port for port in quic_ports)))
         return problems
@@ -254,6 +256,23 @@ class PysmbdBackend(LocalBackend):
             elif not os.path.isfile(value):
                 problems.append(f"{where}: {self.config_path} [quic] {key} {value} does not exist ({how})")
         return problems
+
+    def quic_certificate_sha256(self) -> str:
+        """The SHA-256 fingerprint (``AA:BB:..``) of the config's QUIC certificate, read on this host; '' without one.
+
+        verify pins it when the model gives no CA or pin: it comes over the Ansible connection, so it can be trusted.
+        """
+        if self._config is None:
+            self.load()
+        quic = (self._config or {}).get("quic")
+        path = quic.get("certificate") if isinstance(quic, dict) else None
+        if not isinstance(path, str) or not path:
+            return ""
+        try:
+            with open(path) as handle:
+                return pem_certificate_sha256(handle.read())
+        except (OSError, ValueError):
+            return ""  # check_entries names a missing certificate when a QUIC port needs it
 
     def bind_addresses(self, step: dict, request: PortRequest) -> Optional[List[str]]:
         # pysmbd binds the given address: a port held on another address is no conflict.
@@ -309,7 +328,8 @@ class PysmbdBackend(LocalBackend):
     # --- reporting -----------------------------------------------------------------------------------------
     def result_fields(self, before: PortState, after: PortState, steps: List[dict], request: PortRequest) -> dict:
         listeners = {"before": before.details["listeners"], "after": after.details["listeners"]}
-        return {**super().result_fields(before, after, steps, request), "listeners": listeners}
+        fields = {**super().result_fields(before, after, steps, request), "listeners": listeners}
+        return {**fields, "quic_certificate_sha256": self.quic_certificate_sha256()}
 
     def info(self, state: PortState) -> dict:
         running = bool(self.server_pids())
@@ -318,7 +338,12 @@ class PysmbdBackend(LocalBackend):
             rc, out, _err = self.run_command([self.executable, "status", "--config", self.config_path, "--json"])
             if rc == 0:
                 status = _json_or_empty(out)
-        return {"running": running, "listeners": state.details["listeners"], "status": status}
+        return {
+            "running": running,
+            "listeners": state.details["listeners"],
+            "status": status,
+            "quic_certificate_sha256": self.quic_certificate_sha256(),
+        }
 
     def _refuse_if_crashed(self) -> None:
         """A pidfile whose process is gone means pysmbd died (a clean stop removes it): changing the file alone
@@ -344,6 +369,15 @@ class PysmbdBackend(LocalBackend):
                 "role first, or set executable"
             )
         return self.run_command([self.executable, *args])
+
+
+def pem_certificate_sha256(text: str) -> str:
+    """The SHA-256 fingerprint of the first certificate of a PEM text, as ``openssl x509 -fingerprint`` prints it."""
+    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", text, re.S)
+    if not match:
+        raise ValueError("no PEM certificate")
+    digest = hashlib.sha256(base64.b64decode("".join(match.group(1).split()), validate=True)).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def find_executable() -> Optional[str]:

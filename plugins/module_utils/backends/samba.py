@@ -216,9 +216,9 @@ class SambaBackend(LocalBackend):
             return PortState(parse_smb_ports(found[2] if found else DEFAULT_SMB_PORTS))
         return PortState(parse_transports(found[2] if found else DEFAULT_TRANSPORTS))
 
-    def check_entries(self, table: List[dict]) -> List[str]:
+    def check_entries(self, entries: List[dict]) -> List[str]:
         problems = []
-        for entry in table:
+        for entry in entries:
             where = f"{entry['transport']}/{entry['port']}"
             if entry["transport"] == "rdma":
                 problems.append(f"{where}: Samba has no SMB Direct (RDMA) listener; use tcp")

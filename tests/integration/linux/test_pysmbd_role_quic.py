@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from tests.integration.linux.conftest import gen_cert
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.net import free_tcp_ports, free_udp_port
+from tests.support.pysmbd_server import gen_cert
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +166,48 @@ def test_half_a_quic_pair_is_refused_before_the_config_is_written(work_dir):
     assert run.returncode != 0
     assert "set both pysmbd_quic_certificate and pysmbd_quic_private_key" in run.stdout
     assert not (work_dir / "etc" / "pysmbd.toml").exists()
+
+
+def test_a_quic_move_rolled_back_by_a_play_that_gives_no_pin_verifies_the_restored_port(work_dir):
+    """The entry role pins the certificate the host reports (issue: the restored QUIC port failed verification)."""
+    (tcp_port,) = free_tcp_ports(1)
+    old_quic, new_quic = free_udp_port(), free_udp_port()
+    listeners = f"""\
+        pysmbd_listeners:
+          - {{transport: tcp, address: 127.0.0.1, port: {tcp_port}}}
+          - {{transport: quic, address: 127.0.0.1, port: {old_quic}}}
+        """
+    installed = run_role(work_dir, listeners)
+    assert installed.returncode == 0, installed.stdout[-4000:]
+    # A later play, without the pysmbd role (so no pysmbd_managed fact and no pin given): the new listeners bind
+    # 127.0.0.2 while verify probes 127.0.0.1, so the new table fails and the role rolls back.
+    playbook = work_dir / "move.yml"
+    playbook.write_text(
+        textwrap.dedent(
+            f"""\
+            - hosts: localhost
+              gather_facts: false
+              vars:
+                alternative_ports_pysmbd_config: {work_dir}/etc/pysmbd.toml
+                alternative_ports_pysmbd_executable: {Path(sys.executable).parent}/pysmbd
+                alternative_ports_listen_address: 127.0.0.2
+                smb_alternative_ports:
+                  backend: pysmbd
+                  server:
+                    exclusive: true
+                    firewall: false
+                    ports: [{{transport: tcp, port: {tcp_port}}}, {{transport: quic, port: {new_quic}}}]
+              roles:
+                - smb.alternative_ports.alternative_ports
+            """
+        )
+    )
+    moved = run_playbook(
+        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", timeout=300
+    )
+    assert moved.returncode != 0, "the new QUIC port cannot answer on 127.0.0.1: verification had to fail"
+    assert "and verification of the restored table passed" in moved.stdout, moved.stdout[-4000:]
+    restored = [name for name in moved.results if name.endswith("Verify every endpoint")]
+    rows = {(r["transport"], r["port"]): r for r in moved.results[restored[-1]]["localhost"]["results"]}
+    assert rows[("quic", old_quic)]["status"] == "smb" and rows[("quic", old_quic)]["tls_validation"] == "on"
+    assert rows[("quic", new_quic)]["expect"] == "closed"

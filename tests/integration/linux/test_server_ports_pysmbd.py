@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import smbclient
 
-from tests.integration.linux.conftest import PASSWORD, USER
+from tests.support.accounts import E2E_PASSWORD as PASSWORD
+from tests.support.accounts import E2E_USER as USER
 from tests.support.ansible_run import run_playbook
 from tests.support.net import free_tcp_ports
 from tests.support.peers import pysmbd_command

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.linux.conftest import gen_cert
 from tests.support.ansible_run import PlayRun
 from tests.support.net import free_tcp_ports, free_udp_port
 from tests.support.plays import localhost_play
+from tests.support.pysmbd_server import gen_cert
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_tcp_ports
-from tests.support.peers import DaemonSmbd, require_tool
+from tests.support.peers import require_tool
 from tests.support.plays import localhost_play, result_of, server_ports_task
+from tests.support.samba import daemon_smbds
 
 pytestmark = [pytest.mark.slow, pytest.mark.peer]
 
@@ -30,9 +31,8 @@ def standalone_smbd(tmp_path):
     """``start(port)``: smbd -D from its own smb.conf under tmp_path, serving once it listens; returns that
     smb.conf. Stopped afterwards, whichever pid server_ports left it with."""
     require_tool("smbclient", "smbclient")
-    smbd = DaemonSmbd(tmp_path)
-    yield lambda port: smbd.start(port, ready=listening)
-    smbd.stop()
+    with daemon_smbds(tmp_path, ready=listening) as start:
+        yield start
 
 
 def server_ports(tmp_path: Path, conf: Path, ports: list):

@@ -8,40 +8,22 @@ import socket
 import time
 
 import pytest
-from pysmbd_runtime_helpers import run_pysmbd
 
 from tests.support.net import free_tcp_ports
-from tests.support.peers import pysmbd_users_line
+from tests.support.pysmbd_server import prepare_pysmbd, run_pysmbd
 
 
 @pytest.fixture
 def daemon_config(tmp_path):
     """A config like the other tests', but the server is started by the test with --daemon."""
-    root = tmp_path / "daemon"
-    share = root / "share"
-    share.mkdir(parents=True)
-    (root / "users").write_text(pysmbd_users_line("alice", "pw"))
-    config = root / "pysmbd.toml"
+    server = prepare_pysmbd(tmp_path / "daemon", "alice", "pw", [], mode="daemon")
 
     def write(ports):
-        listeners = "".join(f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n' for port in ports)
-        config.write_text(
-            f'[server]\nusers_file = "{root / "users"}"\nstate_dir = "{root / "state"}"\n'
-            f'{listeners}[[shares]]\nname = "data"\npath = "{share}"\n'
-        )
-        return config
+        server.write_config(ports)
+        return server.config
 
-    yield root, write
-    pid_file = root / "state" / "pysmbd.pid"
-    if pid_file.exists():
-        pid = int(pid_file.read_text())
-        os.kill(pid, signal.SIGTERM)
-        for _attempt in range(200):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+    yield server.root, write
+    server.stop()
 
 
 def test_daemon_detaches_writes_pidfile_and_stops_on_sigterm(daemon_config):

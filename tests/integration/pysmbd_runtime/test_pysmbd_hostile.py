@@ -7,10 +7,11 @@ import socket
 import struct
 
 import pytest
-from pysmbd_runtime_helpers import smbclient
 from smbprotocol.exceptions import LogonFailure, SMBResponseException
 
+from tests.support.accounts import RUNTIME_PASSWORD, RUNTIME_USER
 from tests.support.smb_session import SmbSession
+from tests.support.smbclient_cli import run_smbclient
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -111,9 +112,9 @@ def test_smb1_only_client_is_refused_cleanly_and_smb2_wildcard_is_answered(serve
 def test_bad_credentials_fail_cleanly(server_and_bystander, smb_sessions):
     server = server_and_bystander[0]
     port = server.ports[0]
-    wrong = smbclient(port, "//127.0.0.1/data", "-c", "ls", password="wrong-password")
+    wrong = run_smbclient(port, "//127.0.0.1/data", "-c", "ls", password="wrong-password", user=RUNTIME_USER)
     assert wrong.returncode != 0 and "NT_STATUS_LOGON_FAILURE" in wrong.stdout + wrong.stderr
-    unknown = smbclient(port, "//127.0.0.1/data", "-c", "ls", user="mallory", password="x")
+    unknown = run_smbclient(port, "//127.0.0.1/data", "-c", "ls", user="mallory", password="x")
     assert unknown.returncode != 0 and "NT_STATUS_LOGON_FAILURE" in unknown.stdout + unknown.stderr
     with pytest.raises(LogonFailure):
         smb_sessions(port, password="wrong-password")
@@ -161,5 +162,5 @@ def test_smbclient_cannot_climb_out_of_the_share(server_and_bystander, tmp_path)
     secret.write_text("outside the share")
     target = tmp_path / "got.txt"
     for command in (f"get ..\\outside.txt {target}", f"cd ..; get outside.txt {target}", f"get /etc/passwd {target}"):
-        smbclient(port, "//127.0.0.1/data", "-c", command)
+        run_smbclient(port, "//127.0.0.1/data", "-c", command, user=RUNTIME_USER, password=RUNTIME_PASSWORD)
         assert not target.exists(), f"{command!r} fetched a file outside the share"

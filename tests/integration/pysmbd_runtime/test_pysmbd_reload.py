@@ -8,10 +8,12 @@ import socket
 import time
 
 import pytest
-from pysmbd_runtime_helpers import port_refuses, run_pysmbd, smbclient
 from smbprotocol.exceptions import SMBConnectionClosed, SMBResponseException
 
-from tests.support.net import free_tcp_ports
+from tests.support.accounts import RUNTIME_PASSWORD, RUNTIME_USER
+from tests.support.net import free_tcp_ports, port_refuses
+from tests.support.pysmbd_server import run_pysmbd
+from tests.support.smbclient_cli import run_smbclient
 
 
 def test_session_survives_a_reload_that_adds_one_port_and_removes_another(pysmbd_server, smb_sessions):
@@ -35,7 +37,7 @@ def test_session_survives_a_reload_that_adds_one_port_and_removes_another(pysmbd
     # A connection accepted on the removed port is not cut by the reload either.
     assert on_removed.write_and_read("removed.txt", b"still here") == b"still here"
     assert port_refuses(removed)
-    listing = smbclient(added, "-L", "//127.0.0.1")
+    listing = run_smbclient(added, "-L", "//127.0.0.1", user=RUNTIME_USER, password=RUNTIME_PASSWORD)
     assert listing.returncode == 0, listing.stdout + listing.stderr
     assert "data" in listing.stdout and "Team data" in listing.stdout
     assert server.alive()
@@ -77,14 +79,14 @@ def test_smbclient_lists_shares_and_sees_a_share_added_by_reload(pysmbd_server):
     (port,) = server.ports
     extra = server.root / "extra"
     extra.mkdir()
-    listing = smbclient(port, "-L", "//127.0.0.1")
+    listing = run_smbclient(port, "-L", "//127.0.0.1", user=RUNTIME_USER, password=RUNTIME_PASSWORD)
     assert listing.returncode == 0, listing.stdout + listing.stderr
     lines = [line.split() for line in listing.stdout.splitlines()]
     assert ["data", "Disk", "Team", "data"] in lines
     assert ["IPC$", "IPC", "IPC", "Service", "(pysmbd", "on", "PYSMBD)"] in lines
     server.write_config(server.ports, shares=f'[[shares]]\nname = "extra"\npath = "{extra}"\ncomment = "More"\n')
     assert server.reload().returncode == 0
-    listing = smbclient(port, "-L", "//127.0.0.1")
+    listing = run_smbclient(port, "-L", "//127.0.0.1", user=RUNTIME_USER, password=RUNTIME_PASSWORD)
     assert ["extra", "Disk", "More"] in [line.split() for line in listing.stdout.splitlines()]
 
 
@@ -94,7 +96,9 @@ def test_smbclient_lists_shares_and_sees_a_share_added_by_reload(pysmbd_server):
 )
 def test_smbclient_lists_shares_with_each_protection(pysmbd_server, protection):
     server = pysmbd_server(port_count=1)
-    listing = smbclient(server.ports[0], "-L", "//127.0.0.1", *protection)
+    listing = run_smbclient(
+        server.ports[0], "-L", "//127.0.0.1", *protection, user=RUNTIME_USER, password=RUNTIME_PASSWORD
+    )
     assert listing.returncode == 0, listing.stdout + listing.stderr
     assert ["data", "Disk", "Team", "data"] in [line.split() for line in listing.stdout.splitlines()]
 

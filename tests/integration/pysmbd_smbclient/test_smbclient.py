@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+from tests.support.accounts import THREADED_PASSWORD as PASSWORD
+from tests.support.accounts import THREADED_USER as USER
+from tests.support.peers import require_tool
+
 pytestmark = pytest.mark.peer
 
 # -m SMB2 caps smbclient at 2.1, which has no encryption; encryption is tested with -m SMB3.
@@ -45,11 +49,9 @@ def test_smb2_cannot_encrypt_and_says_so(pysmbd_server):
 def test_wrong_password_is_logon_failure(pysmbd_server):
     import subprocess
 
-    from .conftest import USER, require_binary
-
     result = subprocess.run(
         [
-            require_binary("smbclient", "smbclient"),
+            require_tool("smbclient", "smbclient"),
             "//127.0.0.1/share",
             "-p",
             str(pysmbd_server.port),
@@ -87,11 +89,9 @@ def test_encrypted_share_needs_encryption(pysmbd_server):
 def test_list_shares(pysmbd_server):
     import subprocess
 
-    from .conftest import PASSWORD, USER, require_binary
-
     result = subprocess.run(
         [
-            require_binary("smbclient", "smbclient"),
+            require_tool("smbclient", "smbclient"),
             "-L",
             "//127.0.0.1",
             "-p",

@@ -11,7 +11,8 @@ from smbprotocol.connection import Connection
 from smbprotocol.exceptions import LogonFailure, SMBOSError
 from smbprotocol.session import Session
 
-from .conftest import PASSWORD, USER
+from tests.support.accounts import THREADED_PASSWORD as PASSWORD
+from tests.support.accounts import THREADED_USER as USER
 
 
 @pytest.fixture

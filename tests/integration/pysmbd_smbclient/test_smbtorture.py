@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD, USER, require_binary
+from tests.support.accounts import THREADED_PASSWORD as PASSWORD
+from tests.support.accounts import THREADED_USER as USER
+from tests.support.peers import require_tool
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
@@ -24,7 +26,7 @@ RESULT_LINE = re.compile(r"^(success|failure|error|skip): (\S+)")
 
 def run_suite(port: int, suite: str) -> dict[str, str]:
     """Outcome per subtest (``success``, ``failure``, ``error`` or ``skip``) of one smbtorture suite."""
-    command = [require_binary("smbtorture", "samba-testsuite"), "//127.0.0.1/share", "-p", str(port)]
+    command = [require_tool("smbtorture", "samba-testsuite"), "//127.0.0.1/share", "-p", str(port)]
     command += ["-U", f"{USER}%{PASSWORD}", suite]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     outcomes: dict[str, str] = {}

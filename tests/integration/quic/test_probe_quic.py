@@ -18,24 +18,14 @@ from aioquic.quic.configuration import QuicConfiguration
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import build_negotiate_request
-
-from .conftest import free_port
+from tests.support.net import free_port
+from tests.support.quic_probe import probe_loopback_quic
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def probe(port: int, *, level: str = "negotiate", timeout: float = 3.0, **options):
-    return asyncio.run(
-        probe_quic(
-            "localhost",
-            "127.0.0.1",
-            port,
-            timeout=timeout,
-            level=level,
-            negotiate_request=build_negotiate_request(),
-            **options,
-        )
-    )
+def probe(port: int, **options):
+    return probe_loopback_quic(port, **options)
 
 
 def test_pysmbd_quic_port_answers_smb_311_with_its_ca(quic_pysmbd) -> None:

@@ -2,50 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
-from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import build_negotiate_request
-
-from .conftest import PYSMBD, RUNNER, start_quic_pysmbd, wait_until
+from tests.support.polling import wait_until
+from tests.support.pysmbd_server import QUIC_RUNNER, start_quic_pysmbd
+from tests.support.quic_probe import probe_loopback_quic
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def status(server) -> dict:
-    done = subprocess.run(
-        [PYSMBD, "status", "--config", str(server.config), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def probe(port: int, timeout: float = 3.0):
-    return asyncio.run(
-        probe_quic(
-            "localhost",
-            "127.0.0.1",
-            port,
-            timeout=timeout,
-            level="negotiate",
-            validate_certs=False,
-            negotiate_request=build_negotiate_request(),
-        )
-    )
+    return probe_loopback_quic(port, timeout=timeout, validate_certs=False)
 
 
 def test_pysmbd_status_lists_the_quic_listener(quic_pysmbd) -> None:
-    rows = {(row["transport"], row["port"]): row for row in status(quic_pysmbd)["listeners"]}
+    rows = {(row["transport"], row["port"]): row for row in quic_pysmbd.status()["listeners"]}
     assert rows[("quic", quic_pysmbd.quic_port)]["state"] == "listening"
     assert rows[("tcp", quic_pysmbd.tcp_port)]["state"] == "listening"
 
@@ -56,7 +31,7 @@ def test_a_key_that_does_not_load_fails_the_start_naming_the_files(tmp_path) -> 
     server.stop()
     server.certificate.private_key.write_text("not a PEM key\n")
     run = subprocess.run(
-        [sys.executable, str(RUNNER), "--config", str(server.config)],
+        [sys.executable, str(QUIC_RUNNER), "--config", str(server.config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -74,11 +49,11 @@ def test_a_taken_udp_port_fails_the_reload_and_the_old_quic_port_keeps_serving(q
         squatter.bind(("127.0.0.1", 0))
         taken = squatter.getsockname()[1]
         old_port = quic_pysmbd.quic_port
-        quic_pysmbd.write_config(quic_pysmbd.tcp_port, taken)
+        quic_pysmbd.write_config(quic_port=taken)
         answer = quic_pysmbd.reload()
         assert answer.startswith("RELOADED failed"), answer
         assert f"quic://127.0.0.1:{taken}" in answer and "in use" in answer
-        rows = {(row["transport"], row["port"]): row["state"] for row in status(quic_pysmbd)["listeners"]}
+        rows = {(row["transport"], row["port"]): row["state"] for row in quic_pysmbd.status()["listeners"]}
         assert rows[("quic", taken)] == "failed"
         assert rows[("quic", old_port)] == "listening"
     kept = probe(old_port)

@@ -5,6 +5,7 @@ QUIC transport against pysmbd's QUIC listener; the 3.1.1-only rule; a reload tha
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import os
 import select
@@ -26,9 +27,13 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     build_negotiate_request,
     parse_negotiate_response,
 )
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD
+from tests.support.accounts import QUIC_USER as USER
+from tests.support.net import free_port
+from tests.support.polling import wait_until
+from tests.support.pysmbd_server import start_quic_pysmbd
+from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
-
-from .conftest import PASSWORD, USER, free_port, start_quic_pysmbd
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,7 +100,8 @@ def test_a_file_put_over_tcp_reads_back_identical_over_quic(quic_pysmbd, quic_se
 
 
 class DatagramRelay:
-    """A UDP relay between one client and the server that remembers the largest datagram in each direction."""
+    """A UDP relay between one client and the server that remembers the largest datagram in each direction, and
+    how many datagrams of each size the server sent."""
 
     def __init__(self, server_port: int) -> None:
         self.server = ("127.0.0.1", server_port)
@@ -105,6 +111,7 @@ class DatagramRelay:
         self.inside.connect(self.server)
         self.port = self.outside.getsockname()[1]
         self.largest = {"to_server": 0, "to_client": 0}
+        self.sizes_to_client: collections.Counter = collections.Counter()
         self._client = None
         self._running = True
         self._thread = threading.Thread(target=self._relay, daemon=True)
@@ -120,6 +127,7 @@ class DatagramRelay:
                     self.inside.send(data)
                 elif self._client is not None:
                     self.largest["to_client"] = max(self.largest["to_client"], len(data))
+                    self.sizes_to_client[len(data)] += 1
                     self.outside.sendto(data, self._client)
 
     def close(self) -> None:
@@ -144,8 +152,12 @@ def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagra
     finally:
         relay.close()
         server.stop()
-    # A bulk read fills whole datagrams: the server sends exactly the configured size, never more.
-    assert relay.largest["to_client"] == datagram
+    # The server never sends more than the configured size, and a bulk read fills its datagrams up to it: qh3
+    # keeps a STREAM packet up to 29 bytes short (room for the largest frame header), so "full" means within 32.
+    full_sized = collections.Counter({size: n for size, n in relay.sizes_to_client.items() if size > datagram // 2})
+    bulk_size = full_sized.most_common(1)[0][0]  # the size of most data-carrying datagrams (not ACKs)
+    assert relay.largest["to_client"] <= datagram
+    assert datagram - 32 <= bulk_size <= datagram, relay.sizes_to_client.most_common(4)
     assert relay.largest["to_server"] == datagram
 
 
@@ -295,26 +307,14 @@ def test_tcp_negotiate_gets_no_transport_capabilities_context(quic_pysmbd) -> No
 
 
 def test_reload_moves_the_quic_port_and_keeps_the_open_session(quic_pysmbd, quic_session) -> None:
-    from .conftest import wait_until
-
     old_port = quic_pysmbd.quic_port
     quic_session.put("before.txt", b"written before the reload\n")
     new_port = free_port(socket.SOCK_DGRAM)
-    quic_pysmbd.write_config(quic_pysmbd.tcp_port, new_port)
+    quic_pysmbd.write_config(quic_port=new_port)
     assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
 
     def probe(port: int, timeout: float = 3.0):
-        return asyncio.run(
-            probe_quic(
-                "localhost",
-                "127.0.0.1",
-                port,
-                timeout=timeout,
-                level="negotiate",
-                validate_certs=False,
-                negotiate_request=build_negotiate_request(),
-            )
-        )
+        return probe_loopback_quic(port, timeout=timeout, validate_certs=False)
 
     new = probe(new_port)
     assert (new.status, new.answer.dialect) == ("smb", "3.1.1"), new.error
@@ -340,7 +340,7 @@ def test_a_reload_that_changes_a_share_closes_its_quic_connections_as_it_does_tc
         assert quic_session.write_and_read("before.txt", b"writable before") == b"writable before"
         assert over_tcp.write_and_read("tcp.txt", b"writable before") == b"writable before"
         quic_pysmbd.share_settings = "read_only = true"
-        quic_pysmbd.write_config(quic_pysmbd.tcp_port, quic_pysmbd.quic_port)
+        quic_pysmbd.write_config()
         assert quic_pysmbd.reload() == "RELOADED ok", quic_pysmbd.log_tail()
         # Both connections were closed by the server: neither keeps writing through its old, writable tree.
         with pytest.raises(SMBConnectionClosed):

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD
+from tests.support.accounts import QUIC_USER as USER
 from tests.support.ansible_run import PlayRun, run_playbook
-
-from .conftest import PASSWORD, USER, free_port
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.timeout(240)]
 

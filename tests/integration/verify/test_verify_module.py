@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import SAMBA_PASSWORD, SAMBA_USER
 from tests.support.ansible_run import PlayRun, run_playbook
-
-from .conftest import SAMBA_PASSWORD, SAMBA_USER, free_tcp_ports
+from tests.support.net import free_tcp_ports
 
 pytestmark = [pytest.mark.peer]
 

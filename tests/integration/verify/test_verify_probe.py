@@ -16,9 +16,10 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._probe impor
     run_probes,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import SessionCredentials
-from tests.support.net import free_udp_port
-
-from .conftest import SAMBA_PASSWORD, SAMBA_USER, free_tcp_ports, start_samba
+from tests.support.accounts import SAMBA_PASSWORD, SAMBA_USER
+from tests.support.net import free_tcp_ports, free_udp_port
+from tests.support.peers import require_tool
+from tests.support.samba import start_samba
 
 pytestmark = [pytest.mark.peer]
 
@@ -200,8 +201,6 @@ def test_session_logs_off_cleanly(samba):
 
 def _smbstatus_sessions(samba) -> str:
     import subprocess
-
-    from .conftest import require_tool
 
     smbstatus = require_tool("smbstatus", "samba")
     deadline = time.monotonic() + 5

@@ -1,4 +1,5 @@
-"""Emulated Windows hosts (real WS-Management over HTTP and HTTPS) for the Windows modules' tests over WinRM."""
+"""Emulated Windows hosts (real WS-Management over HTTP and HTTPS) for the Windows modules' tests over WinRM.
+Reaching them and reading what they saw: tests/support/windows_over_winrm.py."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ import secrets
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
+from tests.support.accounts import WINDOWS_USER
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
-
-USER = "Administrator"
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def password() -> str:
 @pytest.fixture
 def http_host(password):
     """NTLM with message encryption over HTTP, on a free loopback port."""
-    host = EmulatedWindowsHost(users=[HostUser(USER, password)], tls=False).start()
+    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], tls=False).start()
     yield host
     host.stop()
 
@@ -28,29 +27,6 @@ def http_host(password):
 @pytest.fixture
 def https_host(password):
     """Basic (or NTLM) over HTTPS with a self-signed certificate."""
-    host = EmulatedWindowsHost(users=[HostUser(USER, password)], tls=True).start()
+    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], tls=True).start()
     yield host
     host.stop()
-
-
-def target_of(host: EmulatedWindowsHost, password: str, **overrides) -> WinRMTarget:
-    address, port = host.address
-    values = {
-        "host": address,
-        "port": port,
-        "user": USER,
-        "password": password,
-        "scheme": "https" if host.tls else "http",
-    }
-    values.update(overrides)
-    return WinRMTarget.from_values(values)
-
-
-def changing_calls(host: EmulatedWindowsHost) -> list[tuple[str, dict]]:
-    """The calls that change state, in order, as (command, parameters) — what a reviewer reads in an audit log."""
-    return [(c["command"], c["parameters"]) for c in host.calls if not c["command"].startswith(("Get-", "Test-"))]
-
-
-def round_trips(host: EmulatedWindowsHost) -> tuple[int, int]:
-    counters = host.counters
-    return counters["shells_created"], counters["executions"]

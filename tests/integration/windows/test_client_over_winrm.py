@@ -10,7 +10,7 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_cli
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_quic_server_access import (
     run_quic_server_access,
 )
-from tests.integration.windows.conftest import changing_calls, round_trips, target_of
+from tests.support.windows_over_winrm import changing_calls, round_trips, target_of
 
 REMOTE = "\\\\fs1.contoso.com\\data"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.windows.conftest import USER
+from tests.support.accounts import WINDOWS_USER as USER
 
 REPO = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent

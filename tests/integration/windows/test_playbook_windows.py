@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.windows.conftest import USER
+from tests.support.accounts import WINDOWS_USER as USER
 from tests.support.ansible_run import run_playbook
 from tests.support.plays import winrm_host_vars
 

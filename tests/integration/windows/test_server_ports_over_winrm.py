@@ -9,7 +9,7 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_bac
     windows_server_ports,
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMError
-from tests.integration.windows.conftest import changing_calls, round_trips, target_of
+from tests.support.windows_over_winrm import changing_calls, round_trips, target_of
 
 QUIC = {"TransportType": "QUIC"}
 

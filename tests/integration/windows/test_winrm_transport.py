@@ -16,8 +16,8 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm impor
     WinRMError,
     WinRMTarget,
 )
-from tests.integration.windows.conftest import round_trips, target_of
 from tests.support.net import free_port
+from tests.support.windows_over_winrm import round_trips, target_of
 
 
 def test_ntlm_with_message_encryption_over_http(http_host, password, monkeypatch):

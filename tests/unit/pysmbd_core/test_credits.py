@@ -7,8 +7,9 @@ import os
 from pysmbd.core.connection import MAX_CREDITS, SMBServerConnection
 from pysmbd.core.credits import MAX_SEQUENCE, SequenceWindow
 from pysmbd.core.events import ConnectionShouldClose
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import (
     compound,
     create_request,

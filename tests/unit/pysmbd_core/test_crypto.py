@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.events import ConnectionShouldClose
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import events, framed, header, negotiate_request, responses, session_setup_request
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.context import ShareConfig
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import (
     ANY_FILE_ID,
     FLAG_RELATED,

@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
 from pysmbd.core import files
 from pysmbd.core.connection import PREAUTH_MAX_FRAME_SIZE, SMBServerConnection
 from pysmbd.core.events import ConnectionShouldClose
-from pysmbd.core.users import nt_hash
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 from tests.support.net import free_port
-from tests.support.peers import require_tool, serve_pysmbd, stop_process, wait_until_running
+from tests.support.peers import require_tool
+from tests.support.pysmbd_server import prepare_pysmbd
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import (
     close_request,
     create_request,
@@ -347,24 +348,13 @@ def test_after_login_frames_up_to_max_frame_size_are_accepted(tree):
 @pytest.fixture
 def served_share(tmp_path):
     """``pysmbd serve`` (the TCP adapter with its IO thread pool) on a free loopback port; yields (port, share)."""
-    share = tmp_path / "share"
-    share.mkdir()
-    users = tmp_path / "users"
-    users.write_text(f"{USER}:1000:{'X' * 32}:{nt_hash(PASSWORD).hex().upper()}:[U          ]:LCT-00000000:\n")
-    port = free_port()
-    config = tmp_path / "pysmbd.toml"
-    config.write_text(
-        f'[server]\nusers_file = "{users}"\nstate_dir = "{tmp_path / "state"}"\n'
-        f'[[listeners]]\naddress = "127.0.0.1"\nport = {port}\n'
-        f'[[shares]]\nname = "data"\npath = "{share}"\n'
-    )
-    log = tmp_path / "pysmbd.log"
-    process = serve_pysmbd(config, log)
+    server = prepare_pysmbd(tmp_path, USER, PASSWORD, [free_port()])
+    server.start()
     try:
-        wait_until_running(process, config, log)
-        yield port, share
+        yield server.tcp_port, server.share
     finally:
-        stop_process(process)
+        server.stop()
+    log = server.log
     assert "core_failed" not in log.read_text()
 
 

@@ -7,8 +7,9 @@ import struct
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.events import SessionEstablished, TreeConnected
+from tests.support.accounts import CORE_PASSWORD as PASSWORD
+from tests.support.accounts import CORE_USER as USER
 
-from .conftest import PASSWORD, USER
 from .wire_helpers import events, framed, login, responses, tree_connect_request
 
 STATUS_LOGON_FAILURE = 0xC000006D

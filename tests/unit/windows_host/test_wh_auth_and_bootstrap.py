@@ -65,5 +65,5 @@ def test_bootstrap_from_the_module_source_matches_the_imported_constant():
     from_source = bootstrap_source.bootstrap_from_source()
     from_import = bootstrap_source.bootstrap_from_import()
     assert from_source, "plugins/plugin_utils/_powershell.py must assign BOOTSTRAP or BOOTSTRAP_SCRIPT a string literal"
-    if from_import is not None:  # importable when the collection path is on sys.path (tests/conftest.py)
+    if from_import is not None:  # importable when the collection path is on sys.path (tests/support/collection.py)
         assert from_source == from_import

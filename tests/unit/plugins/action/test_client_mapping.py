@@ -8,8 +8,8 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMError
-from tests.unit.plugins.conftest import ModelHost
-from tests.unit.plugins.plugin_utils.windows_action_runner import HOST_VARS, ActionRunner
+from tests.support.windows_action_runner import HOST_VARS, ActionRunner
+from tests.support.windows_model_session import ModelHost
 
 REMOTE = "\\\\fs1.contoso.com\\data"
 

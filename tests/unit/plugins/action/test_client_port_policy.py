@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.plugins.conftest import ModelHost
-from tests.unit.plugins.plugin_utils.windows_action_runner import ActionRunner
+from tests.support.windows_action_runner import ActionRunner
+from tests.support.windows_model_session import ModelHost
 
 FS1 = {"server": "fs1.contoso.com", "transport": "tcp", "port": 4445}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.plugins.conftest import ModelHost
-from tests.unit.plugins.plugin_utils.windows_action_runner import ActionRunner
+from tests.support.windows_action_runner import ActionRunner
+from tests.support.windows_model_session import ModelHost
 
 THUMB = "0123456789ABCDEF0123456789ABCDEF01234567"
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from tests.integration.windows.conftest import USER
 from tests.integration.windows.test_playbook_windows import write_inventory, write_playbook
+from tests.support.accounts import WINDOWS_USER as USER
 from tests.support.ansible_run import run_playbook
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
 

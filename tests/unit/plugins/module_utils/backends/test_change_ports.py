@@ -18,9 +18,10 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._ba
     plan_with_standard_ports,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.pysmbd import PysmbdBackend
-from tests.integration.linux.conftest import write_config
+from tests.support.accounts import E2E_PASSWORD, E2E_USER
 from tests.support.net import free_tcp_ports
 from tests.support.peers import pysmbd_command
+from tests.support.pysmbd_server import prepare_pysmbd
 
 
 def run(args):
@@ -52,7 +53,7 @@ def params(ports, **overrides):
 @pytest.fixture
 def backend(tmp_path):
     def make(ports):
-        server = write_config(tmp_path, ports)
+        server = prepare_pysmbd(tmp_path, E2E_USER, E2E_PASSWORD, ports)
         return PysmbdBackend(str(server.config), run, pysmbd_command())
 
     return make

@@ -276,7 +276,7 @@ class SMBServerConnection:
 
     @property
     def _chunks(self) -> list[range]:
-        # For tests/fuzz/harness.py, which sums len() over what was the core's list of input chunks.
+        # For tests/support/fuzz/harness.py, which sums len() over what was the core's list of input chunks.
         return [range(self._receiver.buffered), range(self.held_bytes)]
 
     def _frame_limit(self) -> int:

@@ -193,7 +193,7 @@ class PysmbdServer:
 
     def _make_listener(self, config: ListenerConfig) -> Listener:
         if config.transport == "quic":
-            from pysmbd.server.quic import QUICListener  # aioquic is imported only where QUIC is served
+            from pysmbd.server.quic import QUICListener  # qh3 is imported only where QUIC is served
 
             return QUICListener(config, self.runtime, self.config.quic)
         return TCPListener(config, self.runtime)

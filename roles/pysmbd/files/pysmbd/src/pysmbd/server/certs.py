@@ -19,11 +19,11 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Union
+from typing import Iterable, List, Tuple, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -52,12 +52,16 @@ def fingerprint_sha256(certificate_der: bytes) -> str:
     return ":".join("%02x" % byte for byte in hashlib.sha256(certificate_der).digest())
 
 
-def build_self_signed(names: Iterable[str] = DEFAULT_NAMES, *, days: int = DEFAULT_DAYS) -> tuple:
-    """Return ``(certificate, private_key)`` objects for ``names`` (first one is the CN); nothing is written."""
+def build_self_signed(names: Iterable[str] = DEFAULT_NAMES, *, days: int = DEFAULT_DAYS, key=None) -> tuple:
+    """Return ``(certificate, private_key)`` objects for ``names`` (first one is the CN); nothing is written.
+
+    ``key`` (a ``cryptography`` private key) is made, ECDSA P-256, when not given.
+    """
     name_list: List[str] = [name for name in names if name]
     if not name_list:
         raise ValueError("give at least one host name or address for the certificate")
-    key = ec.generate_private_key(ec.SECP256R1())
+    if key is None:
+        key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name_list[0][:64])])
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
@@ -97,6 +101,24 @@ def generate_self_signed(
         private_key=private_key_path,
         fingerprint_sha256=fingerprint_sha256(certificate.public_bytes(serialization.Encoding.DER)),
     )
+
+
+def read_pem_pair(certificate: Path, private_key: Path) -> Tuple[bytes, bytes]:
+    """A listener's certificate chain and key as PEM, checked here: the chain as given, the key as unencrypted PKCS#8.
+
+    qh3 reads PKCS#8 keys best and aborts the process on some malformed input (a Rust panic, which is not an
+    Exception), so the files are parsed with ``cryptography`` first: a bad file raises ``ValueError`` (or
+    ``TypeError`` for a key with a password, ``OSError`` for a missing file) that the listener reports.
+    """
+    chain = certificate.read_bytes()
+    x509.load_pem_x509_certificates(chain)  # ValueError when there is no PEM certificate
+    key = serialization.load_pem_private_key(private_key.read_bytes(), password=None)
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
+        raise ValueError(f"a {type(key).__name__} cannot sign TLS 1.3 here; use an ECDSA, RSA or Ed25519 key")
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return chain, pkcs8
 
 
 def add_gen_cert_parser(commands: argparse._SubParsersAction) -> None:

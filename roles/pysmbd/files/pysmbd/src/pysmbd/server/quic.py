@@ -1,4 +1,4 @@
-"""The SMB over QUIC adapter: aioquic carries the bytes, the sans-IO core speaks SMB.
+"""The SMB over QUIC adapter: qh3 carries the bytes, the sans-IO core speaks SMB.
 
 SMB over QUIC (MS-SMB2 2.1) is TLS 1.3 with ALPN ``smb`` and one client-initiated bidirectional stream
 per connection that carries exactly what Direct TCP carries, 4-byte framing included. So this file only
@@ -8,6 +8,10 @@ the same stream. A second stream is refused (reset), since SMB never opens one.
 A UDP socket serves every connection of its port, so closing a listener the way TCP does would cut
 the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
 socket closes once the last connection on it has ended (or on shutdown, through the registry).
+
+qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust) keeps aioquic's sans-IO
+``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
+subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Optional
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.asyncio.server import QuicServer
-from aioquic.buffer import Buffer
-from aioquic.quic import events as quic_events
-from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
-from aioquic.quic.packet import pull_quic_header
+from cryptography.exceptions import UnsupportedAlgorithm
+from qh3._hazmat import pull_quic_header
+from qh3.asyncio.protocol import QuicConnectionProtocol
+from qh3.asyncio.server import QuicServer
+from qh3.quic import events as quic_events
+from qh3.quic.configuration import QuicConfiguration
+from qh3.quic.connection import QuicConnection, QuicConnectionError
 
+from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.listeners import ListenerNotSupported
 
@@ -62,8 +67,14 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._events: Optional[CoreEvents] = None  # made once the handshake tells who the peer is
         self._stream_id: Optional[int] = None
         self._finished = False
+        self._peer_address: object = None
 
-    # aioquic --------------------------------------------------------------------------------------
+    # qh3 ------------------------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: object) -> None:  # type: ignore[override]
+        if self._peer_address is None:
+            self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
+        super().datagram_received(data, addr)  # type: ignore[arg-type]
 
     def quic_event_received(self, event: quic_events.QuicEvent) -> None:
         if isinstance(event, quic_events.HandshakeCompleted):
@@ -77,7 +88,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
 
     def close(self, error_code: int = CLOSE_NORMAL, reason_phrase: str = "") -> None:  # type: ignore[override]
         """Close the connection (server shutdown, or the core asked for it)."""
-        super().close(error_code=error_code, reason_phrase=reason_phrase)
+        self._quic.close(error_code=error_code, reason_phrase=reason_phrase)
+        self.transmit()
 
     # internals ------------------------------------------------------------------------------------
 
@@ -85,7 +97,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
         events = self._events = CoreEvents(
             self._runtime.registry,
             self,
-            peer=format_peer(self._quic.get_peer_address()),
+            peer=format_peer(self._peer_address),
             listener=self._listener.describe(),
             listener_key=self._listener.key,
             on_close_requested=self._close_after_fin,
@@ -122,7 +134,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._quic.stop_stream(stream_id, STREAM_REFUSED)
             if _is_client_bidirectional(stream_id):
                 self._quic.reset_stream(stream_id, STREAM_REFUSED)
-        except ValueError:
+        except (ValueError, QuicConnectionError):
             pass  # a stream we cannot stop (already finished): nothing to refuse
         self.transmit()
 
@@ -132,7 +144,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         chunks = core.data_to_send()
         if chunks:
-            self._quic.send_stream_data(self._stream_id, b"".join(chunks))
+            for chunk in chunks:  # qh3 copies each into its send queue: no need to join them first
+                self._quic.send_stream_data(self._stream_id, chunk)
             self.transmit()
         events.drain(core)
 
@@ -154,7 +167,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
 
 
 class _DrainableQuicServer(QuicServer):
-    """aioquic's connection router, plus a mode that serves existing connections but accepts no new one."""
+    """qh3's connection router, plus a mode that serves existing connections but accepts no new one."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -167,10 +180,10 @@ class _DrainableQuicServer(QuicServer):
 
     def _belongs_to_a_connection(self, data: bytes) -> bool:
         try:
-            header = pull_quic_header(Buffer(data=data), host_cid_length=self._configuration.connection_id_length)
+            destination_cid = pull_quic_header(data, 0, self._configuration.connection_id_length)[3]
         except ValueError:
             return False
-        return header.destination_cid in self._protocols
+        return destination_cid in self._protocols
 
     def stop_accepting(self) -> None:
         self.accepting = False
@@ -196,7 +209,7 @@ def server_configuration(settings: QuicSettings, idle_timeout: float) -> QuicCon
         max_stream_data=FLOW_CONTROL_WINDOW,
         max_datagram_size=settings.max_datagram_size,
     )
-    configuration.load_cert_chain(str(settings.certificate), str(settings.private_key))
+    configuration.load_cert_chain(*read_pem_pair(settings.certificate, settings.private_key))
     return configuration
 
 
@@ -214,7 +227,7 @@ class QUICListener:
             raise ListenerNotSupported("a quic listener needs [quic] certificate and private_key in the config")
         try:
             configuration = server_configuration(self._settings, self._runtime.idle_timeout)
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise ListenerNotSupported(
                 f"cannot load the QUIC certificate {self._settings.certificate} or key {self._settings.private_key}:"
                 f" {exc}; give a PEM certificate and its unencrypted PEM key (pysmbd gen-cert makes a pair)"

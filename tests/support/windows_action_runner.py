@@ -1,6 +1,6 @@
 """Drive the Windows action plugins in process, with their WinRM session replaced by the emulated host's model.
 
-Used by tests/unit/plugins/action/test_client*.py and test_quic*.py.
+Used by tests/unit/plugins/action/test_client*.py and test_quic*.py, with tests/support/windows_model_session.py.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import SimpleNamespace
 
-from tests.unit.plugins.conftest import ModelHost
+from tests.support.windows_model_session import ModelHost
 
 HOST_VARS = {
     "inventory_hostname": "win1",

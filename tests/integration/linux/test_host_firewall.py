@@ -1,4 +1,4 @@
-"""The pysmbd role's firewall script against real nftables, in a network namespace the test creates."""
+"""The Linux backends' host firewall against real nftables, in a network namespace the test creates."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
+from tests.support.pysmbd_server import pysmbd_users_line
+
 pytestmark = pytest.mark.netns
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "pysmbd" / "files" / "pysmbd-firewall.sh"
 CONNECT = (
     "import socket, sys\n"
     "try:\n    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close(); print('open')\n"
@@ -41,6 +43,7 @@ def namespace():
             ["ip", "netns", "exec", name, *args], capture_output=True, text=True, timeout=30, check=False
         )
 
+    run.netns = name
     run("ip", "link", "set", "lo", "up")
     run("nft", "add table inet filter")
     run("nft", "add chain inet filter input { type filter hook input priority 0; policy drop; }")
@@ -66,30 +69,6 @@ def namespace():
     subprocess.run(["ip", "netns", "del", name], check=True, timeout=30)
 
 
-def test_the_script_opens_the_ports_in_a_dropping_nftables_chain_once(namespace):
-    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "TimeoutError"
-    first = namespace("sh", str(SCRIPT), "tcp/4445 udp/8443")
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("changed:")
-    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "open"
-    assert namespace("sh", str(SCRIPT), "tcp/4445 udp/8443").stdout.strip() == "unchanged"
-    rules = namespace("nft", "list chain inet filter input").stdout
-    assert 'tcp dport 4445 accept comment "smb.alternative_ports pysmbd"' in rules
-    assert 'udp dport 8443 accept comment "smb.alternative_ports pysmbd"' in rules
-    # A new port set replaces the old rules in one transaction.
-    assert namespace("sh", str(SCRIPT), "tcp/14445").stdout.startswith("changed:")
-    rules = namespace("nft", "list chain inet filter input").stdout
-    assert "4445 accept" not in rules.replace("14445", "") and "tcp dport 14445 accept" in rules
-    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "TimeoutError"
-
-
-def test_a_quic_port_is_opened_for_udp_datagrams(namespace):
-    assert namespace(sys.executable, "-c", UDP_ASK, "8443").stdout.strip() == "TimeoutError"
-    assert namespace("sh", str(SCRIPT), "tcp/4445 udp/8443").stdout.startswith("changed:")
-    assert namespace(sys.executable, "-c", UDP_ASK, "8443").stdout.strip() == "ping"
-    assert namespace(sys.executable, "-c", CONNECT, "8443").stdout.strip() != "open"  # UDP only, not TCP
-
-
 def netns_runner(namespace):
     """A run_command for _host_firewall that runs each command inside the test's namespace."""
 
@@ -113,6 +92,7 @@ def test_the_backends_firewall_opens_moves_and_closes_ports_in_nftables(namespac
     firewall.apply(change, wanted)
     assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "open"
     assert namespace(sys.executable, "-c", UDP_ASK, "8443").stdout.strip() == "ping"
+    assert namespace(sys.executable, "-c", CONNECT, "8443").stdout.strip() != "open"  # UDP only, not TCP
     assert not firewall.plan(wanted, removed=set()).changed, "a second run must change nothing"
 
     moved = port_specs([{"transport": "tcp", "port": 14445}])
@@ -125,9 +105,42 @@ def test_the_backends_firewall_opens_moves_and_closes_ports_in_nftables(namespac
     assert firewall.our_rules()[0] == {"14445/tcp"}
 
 
-def test_the_script_and_the_backend_agree_on_which_rules_are_theirs(namespace):
-    from ansible_collections.smb.alternative_ports.plugins.module_utils._host_firewall import Nftables
+def test_the_pysmbd_role_opens_its_listeners_and_a_port_change_moves_the_rule(namespace, tmp_path):
+    """The role's firewall entry point and a later port change, run by Ansible with the module inside the namespace."""
+    python = tmp_path / "python-in-netns"
+    python.write_text(f'#!/bin/sh\nexec ip netns exec {namespace.netns} {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    users = tmp_path / "users"
+    users.write_text(pysmbd_users_line("fw", "fw-password") + "\n")
+    config = tmp_path / "pysmbd.toml"
+    config.write_text(
+        f'[server]\nname = "FW"\nstate_dir = "{tmp_path}"\nusers_file = "{users}"\n\n'
+        '[[listeners]]\ntransport = "tcp"\naddress = "127.0.0.1"\nport = 4445\n'
+    )
+    role = f"""
+    - name: open
+      ansible.builtin.include_role:
+        name: smb.alternative_ports.pysmbd
+        tasks_from: firewall
+      vars:
+        pysmbd_config_path: {config}
+        pysmbd_venv: {Path(sys.executable).parent.parent}
+        pysmbd_firewall_ports: [{{transport: tcp, address: 127.0.0.1, port: 4445}}]
+    """
+    first = localhost_play(tmp_path, role, "-e", f"ansible_python_interpreter={python}")
+    assert first.returncode == 0, first.stdout[-3000:]
+    opened = result_of(first, "Open the listeners' ports in the host firewall")
+    assert opened["changed"] is True and opened["firewall"] == {
+        "kind": "nftables",
+        "opened": ["4445/tcp"],
+        "closed": [],
+    }
+    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "open"
+    again = localhost_play(tmp_path, role, "-e", f"ansible_python_interpreter={python}", name="again.yml")
+    assert result_of(again, "Open the listeners' ports in the host firewall")["changed"] is False
 
-    assert namespace("sh", str(SCRIPT), "tcp/4445 udp/8443").stdout.startswith("changed:")
-    firewall = Nftables(netns_runner(namespace), shutil.which("nft"))
-    assert firewall.our_rules()[0] == {"4445/tcp", "8443/udp"}
+    move = pysmbd_ports_task(config, [14445])
+    moved = localhost_play(tmp_path, move, "-e", f"ansible_python_interpreter={python}", name="move.yml")
+    assert moved.returncode == 0, moved.stdout[-3000:]
+    assert result_of(moved, "change ports")["firewall"]["closed"] == ["4445/tcp"]
+    assert namespace(sys.executable, "-c", CONNECT, "4445").stdout.strip() == "TimeoutError"

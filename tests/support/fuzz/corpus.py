@@ -11,7 +11,7 @@ from typing import Dict, List
 
 from . import smb2_wire as wire
 
-CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "fuzz" / "corpus"  # tests/fuzz/corpus
 ALL_FF_SESSION = 0xFFFFFFFFFFFFFFFF
 
 

@@ -1,6 +1,6 @@
 """Run pysmbd's own server with the QUIC adapter registered, until ``pysmbd serve`` registers it itself.
 
-    python quic_server_runner.py --config pysmbd.toml
+    python tests/support/pysmbd_quic_runner.py --config pysmbd.toml
 
 This is ``PysmbdServer`` (config loader, Runtime and its ServerContext, listener manager, SIGHUP reload,
 status file, SIGTERM) with one change: ``_make_listener`` returns ``pysmbd.server.quic.QUICListener`` for

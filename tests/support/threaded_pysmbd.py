@@ -1,19 +1,26 @@
-"""A private asyncio adapter that carries bytes between sockets and the pysmbd core, for tests only.
+"""pysmbd's protocol core served from a thread of the test: a private asyncio adapter, for tests only.
 
 The real listeners live in ``pysmbd.server`` (the runtime); this page exists so the core's end-to-end
-tests do not depend on it. It runs a server in a background thread on 127.0.0.1, port 0.
+tests (smbclient, smbprotocol, smbtorture against the core) do not depend on it. It runs a server in a
+background thread on 127.0.0.1, port 0. ``serve_core(tmp_path)`` lays out the shares those tests use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from pysmbd.core.connection import SMBServerConnection
 from pysmbd.core.context import ServerContext
 from pysmbd.core.events import ConnectionShouldClose
+from pysmbd.core.users import nt_hash
+from tests.support.accounts import THREADED_PASSWORD, THREADED_USER
+from tests.support.peers import require_tool
 
 
 class _CoreProtocol(asyncio.Protocol):
@@ -80,7 +87,58 @@ class ThreadedServer:
         self._thread.join(10)
 
 
-def main() -> None:  # manual use, from the checkout: python -m tests.integration.pysmbd_smbclient.adapter SHARE USERS
+@dataclass
+class RunningServer:
+    port: int
+    share: Path
+    read_only_share: Path
+    encrypted_share: Path
+    workdir: Path
+
+    def smbclient(
+        self, *args: str, share: str = "share", timeout: int = 60, anonymous: bool = False
+    ) -> subprocess.CompletedProcess:
+        """Run Samba's smbclient against this server; returns the finished process (never raises)."""
+        command = [require_tool("smbclient", "smbclient"), f"//127.0.0.1/{share}", "-p", str(self.port)]
+        command += ["-N"] if anonymous else ["-U", f"{THREADED_USER}%{THREADED_PASSWORD}"]
+        command += list(args)
+        return subprocess.run(command, cwd=self.workdir, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def serve_core(tmp_path: Path, *, guest_share: bool = False) -> Iterator[RunningServer]:
+    """Serve shares ``share``, ``ro`` (read-only, with readme.txt) and ``enc`` (encrypted) under ``tmp_path``, and
+    with ``guest_share`` a share ``pub`` that allows guests (its directory is ``workdir/../pub``), to the account
+    THREADED_USER; yields once, for a fixture."""
+    from pysmbd.core.context import ShareConfig
+    from pysmbd.rpc.pipes import open_pipe
+    from tests.support.pysmbd_context import make_context
+
+    share = tmp_path / "share"
+    read_only = tmp_path / "ro"
+    encrypted = tmp_path / "enc"
+    workdir = tmp_path / "client"
+    for directory in (share, read_only, encrypted, workdir):
+        directory.mkdir()
+    (read_only / "readme.txt").write_text("read me\n")
+    users = tmp_path / "users"
+    users.write_text(
+        f"{THREADED_USER}:1000:{'X' * 32}:{nt_hash(THREADED_PASSWORD).hex().upper()}:[U          ]:LCT-00000000:\n"
+    )
+    shares = {
+        "share": ShareConfig("share", share, comment="test share"),
+        "ro": ShareConfig("ro", read_only, read_only=True),
+        "enc": ShareConfig("enc", encrypted, encrypt=True),
+    }
+    if guest_share:
+        (tmp_path / "pub").mkdir()
+        shares["pub"] = ShareConfig("pub", tmp_path / "pub", guest_ok=True)
+    context = make_context(users_file=users, shares=shares)
+    context.pipe_factory = lambda name: open_pipe(name, context)
+    with ThreadedServer(context) as server:
+        yield RunningServer(server.port, share, read_only, encrypted, workdir)
+
+
+def main() -> None:  # manual use, from the checkout: python -m tests.support.threaded_pysmbd SHARE USERS
     import logging
     import sys
 
