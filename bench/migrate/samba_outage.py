@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "bench" / "fleet"))
 
 import fleet as fleet_bench  # noqa: E402  (environment(), VENV_BIN)
 
-from tests.integration.verify.conftest import free_tcp_ports, start_samba, wait_for_port  # noqa: E402
+from tests.support.net import free_tcp_ports, wait_for_port  # noqa: E402
+from tests.support.samba import start_samba  # noqa: E402
 from tests.support.smb_session import SmbSession  # noqa: E402
 
 USER, PASSWORD = "mover", "Outage-pa55!"
@@ -147,7 +148,8 @@ def samba_round(work: Path) -> dict:
 
 
 def pysmbd_round(work: Path) -> dict:
-    from tests.support.peers import pysmbd_command, pysmbd_users_line
+    from tests.support.peers import pysmbd_command
+    from tests.support.pysmbd_server import pysmbd_users_line
 
     old, new = free_tcp_ports(2)
     (work / "share").mkdir()

@@ -19,8 +19,10 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_cli
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
 from tests.support.net import free_tcp_ports
-from tests.support.peers import DaemonSmbd, pysmbd_command, pysmbd_status, terminate_pid
+from tests.support.peers import pysmbd_command, terminate_pid
 from tests.support.plays import winrm_host_vars
+from tests.support.pysmbd_server import pysmbd_status
+from tests.support.samba import daemon_smbds
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
 
 USER = "migrator"
@@ -160,17 +162,15 @@ def fleet(tmp_path: Path):
 def samba_server(tmp_path: Path, fleet: Fleet):
     """Debian's smbd, standalone from its own smb.conf, on the fleet's old port at 127.0.0.1: inventory variables
     of one more fleet server."""
-    smbd = DaemonSmbd(tmp_path / "samba")
-    (tmp_path / "samba").mkdir()
 
     def listening(port: int) -> bool:
         with socket.socket() as sock:
             sock.settimeout(3)
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
-    conf = smbd.start(fleet.old_port, ready=listening)
-    yield {"samba1": {"ansible_host": "127.0.0.1", "migrate_backend": "samba", "migrate_smb_conf": str(conf)}}
-    smbd.stop()
+    with daemon_smbds(tmp_path, ready=listening) as start:
+        conf = start(fleet.old_port)
+        yield {"samba1": {"ansible_host": "127.0.0.1", "migrate_backend": "samba", "migrate_smb_conf": str(conf)}}
 
 
 @pytest.fixture

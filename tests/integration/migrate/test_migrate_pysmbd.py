@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import List
+from xml.etree import ElementTree
 
 import pytest
 
@@ -79,7 +80,9 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         thread.start()
     outcome: dict = {}
     runner = threading.Thread(
-        target=lambda: outcome.update(run=migrate(fleet, "-e", "migrate_drain_timeout=120", **hosts))
+        target=lambda: outcome.update(
+            run=migrate(fleet, "-e", "migrate_drain_timeout=120", "-e", f"migrate_report_dir={fleet.work}", **hosts)
+        )
     )
     runner.start()
     # The clients move once the state file says the client phase is done on every server: until then (preflight,
@@ -89,11 +92,16 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         if (
             fleet.state_file.exists()
             and all("clients" in done for done in completed(fleet).values())
-            and len(completed(fleet)) == len(fleet.servers)
+            and len(completed(fleet)) == len(fleet.servers) + len(samba_server)
         ):
             break
         time.sleep(0.2)
     moved_at = time.monotonic()
+    # The drain waits for these clients to leave: a run that ended already has failed.
+    if not runner.is_alive():
+        for client in clients:
+            client.stop.set()
+        pytest.fail("the migration ended before its drain:\n" + show(outcome["run"]))
     failures_through_clients = sum(1 for c in clients for t in c.failures if t <= moved_at)
     for client in clients:
         client.stop.set()
@@ -135,6 +143,15 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         "other:tcp:1234",
         "srv2:quic:8443",
     ]
+
+    # The batch's report: one matrix per phase in the HTML page, and nmap XML of the remove phase in which every
+    # server's new port is open and its old one closed.
+    name = f"tcp-{old}-to-tcp-{new}-srv1"
+    html = (fleet.work / f"{name}.html").read_text()
+    assert all(host in html for host in ("srv1", "srv2", "srv3", "samba1"))
+    scan = ElementTree.parse(fleet.work / f"{name}-remove.xml").getroot()
+    states = [(p.get("portid"), p.find("state").get("state")) for p in scan.iter("port")]
+    assert sorted(states) == sorted([(str(new), "open")] * 4 + [(str(old), "closed")] * 4), states
 
     again = migrate(fleet, **hosts)
     assert again.returncode == 0, show(again)
