@@ -2,11 +2,18 @@
 
 It gives ``pysmbd status`` its counts, enforces ``max_connections``, and tells a reload which
 connections still use a share that was removed or changed.
+
+Slots are kept for users with credentials: at the limit, a new connection takes the slot of the oldest
+connection that has no session (never logged in, or logged off), which is closed; only when every slot holds
+a session is the new connection refused. So 2,000 connections that never log in cannot lock out a user who
+can (they once held every slot for the whole idle timeout).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from pysmbd.server import eventlog
 
 ListenerKey = Tuple[str, str, int]  # (transport, address, port), as pysmbd.config.ListenerConfig.key
 
@@ -30,14 +37,23 @@ class ConnectionRegistry:
         return sum(len(ids) for ids in self._sessions.values())
 
     def try_add(self, connection: object, listener: Optional[ListenerKey] = None, peer: str = "") -> bool:
-        """Admit a new connection unless the server is at its limit; ``listener`` is the one that accepted it."""
-        if len(self._sessions) >= self.max_connections:
-            return False
+        """Admit a new connection, making room by closing the oldest one without a session if the server is at
+        its limit; False when every slot holds a session. ``listener`` is the one that accepted it."""
+        while len(self._sessions) >= self.max_connections:
+            idle = self._oldest_without_session()
+            if idle is None:
+                return False
+            eventlog.info("connection_evicted", reason="no session yet; a new connection needed its slot")
+            self.remove(idle)
+            idle.close()  # type: ignore[attr-defined]
         self._sessions[connection] = set()
         self._shares[connection] = set()
         self._where[connection] = (listener, peer)
         self._on_change()
         return True
+
+    def _oldest_without_session(self) -> Optional[object]:
+        return next((connection for connection, ids in self._sessions.items() if not ids), None)
 
     def remove(self, connection: object) -> None:
         self._shares.pop(connection, None)
