@@ -198,11 +198,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    for _ in range(args.rounds):
-        for round_ in (samba_round, pysmbd_round):
-            with tempfile.TemporaryDirectory(prefix="smb-ap-outage-") as directory:
-                Path(directory).chmod(0o755)
-                rows.append(round_(Path(directory)))
+    for server_round in [samba_round, pysmbd_round] * args.rounds:
+        with tempfile.TemporaryDirectory(prefix="smb-ap-outage-") as directory:
+            Path(directory).chmod(0o755)
+            rows.append(server_round(Path(directory)))
     print("| server | rc | preflight + add, s | failed client operations | outage, s |")
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
