@@ -16,8 +16,6 @@ description:
   - Without O(phase) and O(forget) it only reads the file (a missing file is an empty state).
   - The file is replaced atomically. It holds port tables and client addresses, no secret.
   - Runs on the controller only; use it with C(run_once) (the role does).
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.ACTION
