@@ -75,6 +75,13 @@ EXAMPLES = r"""
   run_once: true
   register: state
 
+- name: Add the new port beside the old one
+  smb.alternative_ports.server_ports:
+    backend: pysmbd
+    ports:
+      - {transport: tcp, port: 4445}
+  register: added
+
 - name: Record the add phase for this batch
   smb.alternative_ports.migration_state:
     path: "{{ playbook_dir }}/migration-state.json"
