@@ -2,18 +2,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared ``attributes`` documentation (and the author) of the collection's modules.
 
-Each fragment is built from the pieces below, so a module lists two or three fragments instead of repeating them.
+WINDOWS and POSIX_AND_WINDOWS carry the author, the action group and the action attributes too, so a module lists
+two or three fragments instead of repeating them. The texts are literals: ansible-test's yamllint reads them as such.
 """
 
 from __future__ import annotations
 
-_AUTHOR = """\
+
+class ModuleDocFragment:
+    # Every module: the author and the action group.
+    DOCUMENTATION = r"""
+options: {}
 author:
   - smb.alternative_ports developers (@smb-alternative-ports)
-"""
-
-# Every module belongs to the action group used by module_defaults.
-_ACTION_GROUP = """\
+attributes:
   action_group:
     description: Use C(group/smb.alternative_ports.alternative_ports) in C(module_defaults) to set defaults for this module.
     support: full
@@ -21,8 +23,10 @@ _ACTION_GROUP = """\
       - smb.alternative_ports.alternative_ports
 """
 
-# Controller-side work: the module runs through its action plugin on the controller.
-_ACTION = """\
+    # The action plugin's attributes alone (modules that also list the base fragment).
+    ACTION = r"""
+options: {}
+attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
     support: full
@@ -34,28 +38,57 @@ _ACTION = """\
     support: none
 """
 
-
-def _platform(platforms: str) -> str:
-    return (
-        "  platform:\n    description: Target OS/families that can be operated against.\n"
-        f"    support: full\n    platforms: {platforms}\n"
-    )
-
-
-class ModuleDocFragment:
-    # Every module: the author and the action group.
-    DOCUMENTATION = "options: {}\n" + _AUTHOR + "attributes:\n" + _ACTION_GROUP
-
-    # The action plugin's attributes alone (modules that also list the base fragment).
-    ACTION = "options: {}\nattributes:\n" + _ACTION
-
     # A Windows-only module run by its action plugin on the controller over WinRM (replaces the base fragment).
-    WINDOWS = "options: {}\n" + _AUTHOR + "attributes:\n" + _ACTION_GROUP + _ACTION + _platform("windows")
+    WINDOWS = r"""
+options: {}
+author:
+  - smb.alternative_ports developers (@smb-alternative-ports)
+attributes:
+  action_group:
+    description: Use C(group/smb.alternative_ports.alternative_ports) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - smb.alternative_ports.alternative_ports
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
+    support: full
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+  bypass_host_loop:
+    description: Forces a 'global' task that does not execute per host.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: windows
+"""
 
     # Linux hosts (in the module) and Windows hosts (over WinRM from the controller); replaces the base fragment.
-    POSIX_AND_WINDOWS = (
-        "options: {}\n" + _AUTHOR + "attributes:\n" + _ACTION_GROUP + _ACTION + _platform("[posix, windows]")
-    )
+    POSIX_AND_WINDOWS = r"""
+options: {}
+author:
+  - smb.alternative_ports developers (@smb-alternative-ports)
+attributes:
+  action_group:
+    description: Use C(group/smb.alternative_ports.alternative_ports) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - smb.alternative_ports.alternative_ports
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
+    support: full
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+  bypass_host_loop:
+    description: Forces a 'global' task that does not execute per host.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [posix, windows]
+"""
 
     # Modules that only read.
     READ_ONLY = r"""
