@@ -9,7 +9,7 @@ import struct
 import spnego
 
 from pysmbd.core.connection import SMBServerConnection
-from pysmbd.core.events import SessionEstablished, TreeConnected
+from pysmbd.core.events import LoginFailed, SessionEstablished, TreeConnected
 from pysmbd.core.users import nt_hash
 from tests.support.accounts import CORE_PASSWORD as PASSWORD
 from tests.support.accounts import CORE_USER as USER
@@ -34,7 +34,7 @@ def test_wrong_password_is_logon_failure(context):
     conn = SMBServerConnection(context)
     seen, _session_id = login(conn, USER, "not-it")
     assert seen[-1].status == STATUS_LOGON_FAILURE
-    assert events(conn) == []
+    assert events(conn) == [LoginFailed(USER)]  # the adapter counts it against the client's address
     assert conn.sessions == {}
 
 
@@ -81,7 +81,7 @@ def test_garbage_security_blob_is_a_logon_failure_not_a_crash(context):
         (answer,) = responses(conn)
         assert answer.status == STATUS_LOGON_FAILURE
     assert conn.sessions == {}
-    assert events(conn) == []
+    assert [type(event) for event in events(conn)] == [LoginFailed] * 3
 
 
 def test_failed_logins_are_logged_at_info_with_user_and_client(context, caplog):

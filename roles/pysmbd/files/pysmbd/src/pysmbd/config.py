@@ -43,6 +43,20 @@ class ServerSettings:
     """Open files, directories and pipes of all clients together (the unit's LimitNOFILE is set above it)."""
     max_opens_per_session: int = 4096
     """Opens one session may hold: one user cannot take every descriptor from the others."""
+    max_connections_per_address: int = 64
+    """Connections one client address may hold (0: no cap); its oldest one without a session makes room first."""
+    login_timeout: float = 30.0
+    """Seconds a connection has, from its accept, to establish a session; then it is closed."""
+    frame_timeout: float = 60.0
+    """Seconds a client has to finish sending a frame once its first byte arrived (slow-drip clients)."""
+    login_failure_limit: int = 5
+    """Failed logins from one address within ``login_failure_window`` before its new logins are delayed (0: off)."""
+    login_failure_window: float = 60.0
+    """Seconds a failed login counts against its address."""
+    login_delay_max: float = 30.0
+    """The longest delay (1, 2, 4, ... seconds) a new login from a guessing address waits."""
+    refused_log_interval: float = 60.0
+    """Refused and evicted connections log one line per address per interval plus a summary with a count (0: all)."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,13 @@ _SERVER_KEYS = (
     "max_frame_size",
     "max_open_files",
     "max_opens_per_session",
+    "max_connections_per_address",
+    "login_timeout",
+    "frame_timeout",
+    "login_failure_limit",
+    "login_failure_window",
+    "login_delay_max",
+    "refused_log_interval",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
@@ -286,7 +307,29 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
         max_frame_size=checker.integer(
             table, "max_frame_size", "server", defaults.max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE
         ),
+        **_read_admission(checker, table, defaults),
     )
+
+
+def _read_admission(checker: _Checker, table: Dict[str, Any], defaults: ServerSettings) -> Dict[str, Any]:
+    """The settings that keep one client address from taking the server from the others."""
+    values: Dict[str, Any] = {
+        "max_connections_per_address": checker.integer(
+            table, "max_connections_per_address", "server", defaults.max_connections_per_address, 0, 1_000_000
+        ),
+        "login_failure_limit": checker.integer(
+            table, "login_failure_limit", "server", defaults.login_failure_limit, 0, 10_000
+        ),
+    }
+    for key, low, high in (
+        ("login_timeout", 1, 3600),
+        ("frame_timeout", 1, 3600),
+        ("login_failure_window", 1, 86400),
+        ("login_delay_max", 1, 3600),
+        ("refused_log_interval", 0, 86400),
+    ):
+        values[key] = checker.number(table, key, "server", getattr(defaults, key), low, high)
+    return values
 
 
 def _read_listeners(checker: _Checker, data: Dict[str, Any]) -> List[ListenerConfig]:

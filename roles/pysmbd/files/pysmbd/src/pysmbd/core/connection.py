@@ -18,6 +18,9 @@ Rules of this file:
   one that does not ends the connection, as Windows and Samba do.
 * Before any session is established a frame may not exceed ``PREAUTH_MAX_FRAME_SIZE`` (NEGOTIATE and
   SESSION_SETUP are small): an unauthenticated peer cannot make the server buffer 8 MiB.
+* An adapter that throttles password guessing sets ``login_delay`` and ``call_later``: a frame that starts a new
+  session (SESSION_SETUP with SessionId 0) then waits the delay it names, held like a frame behind a deferred IO,
+  so the connection goes on receiving but nothing of it is handled until the timer fires.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
   tree are already looked up and whose signature is already checked, and returns a ``Response`` or
   raises ``SMBError``.
@@ -88,6 +91,8 @@ from .wire import (
 
 log = logging.getLogger("pysmbd.core")
 HEADER_NEXT = struct.Struct("<I")
+_COMMAND = struct.Struct("<H")  # the command, at offset 12 of the SMB2 header
+_SESSION_ID = struct.Struct("<Q")  # the SessionId, at offset 40
 
 STATUS_INTERNAL_ERROR = 0xC00000E5
 MAX_CREDITS = 8192
@@ -255,6 +260,13 @@ class SMBServerConnection:
         self.io_executor: Optional[IOExecutor] = None
         """Set by an adapter that can run file IO on worker threads; None runs it inline (tests, QUIC)."""
         self._io_pending = False
+        self.login_delay: Optional[Callable[[], float]] = None
+        """Set by an adapter that throttles logins: seconds a new SESSION_SETUP must wait now (0: none)."""
+        self.call_later: Optional[Callable[[float, Callable[[], None]], None]] = None
+        """Set with ``login_delay``: call back after the delay, then send what ``data_to_send`` returns."""
+        self._delay_served: Optional[Buffer] = None  # the frame whose delay just ended: it is not delayed again
+        self.frames_received = 0
+        """Frames taken off the stream so far (the adapter's deadline for finishing a frame restarts at each)."""
         self._held: collections.deque[tuple[Buffer, float, Optional[Session], Optional[bytearray]]] = (
             collections.deque()
         )
@@ -305,7 +317,13 @@ class SMBServerConnection:
                 return
             if received is None:
                 return
+            self.frames_received += 1
             self._handle_frame(received.buffer, received.length, now)
+
+    @property
+    def partial_frame_bytes(self) -> int:
+        """Bytes of a frame that has begun to arrive and is not complete yet."""
+        return self._receiver.buffered
 
     @property
     def buffered_bytes(self) -> int:
@@ -447,7 +465,37 @@ class SMBServerConnection:
             self._held.append((message, now, encrypted_by, pooled))
             self.held_bytes += len(message)
             return
+        if self._login_waits(message, now, encrypted_by, pooled):
+            return
         self._handle_compound(message, now, encrypted_by, pooled)
+
+    def _login_waits(
+        self, message: Buffer, now: float, encrypted_by: Optional[Session], pooled: Optional[bytearray]
+    ) -> bool:
+        """Hold a frame that starts a new session while its client address must wait (password guessing)."""
+        if self.login_delay is None or self.call_later is None or message is self._delay_served:
+            return False
+        if len(message) < HEADER_SIZE or _COMMAND.unpack_from(message, 12)[0] != SESSION_SETUP:
+            return False
+        if _SESSION_ID.unpack_from(message, 40)[0] != 0:
+            return False
+        seconds = self.login_delay()
+        if seconds <= 0:
+            return False
+        self._held.appendleft((message, now, encrypted_by, pooled))
+        self.held_bytes += len(message)
+        self._io_pending = True
+        self.emit(events.LoginDelayed(seconds))
+
+        def waited() -> None:
+            self._io_pending = False
+            if not self._closed:
+                self._delay_served = self._held[0][0] if self._held else None
+                self._run_held()
+                self._delay_served = None
+
+        self.call_later(seconds, waited)
+        return True
 
     def _start_io(
         self,
@@ -491,6 +539,8 @@ class SMBServerConnection:
         while held and not self._io_pending and not self._closing:
             message, now, encrypted_by, pooled = held.popleft()
             self.held_bytes -= len(message)
+            if self._login_waits(message, now, encrypted_by, pooled):
+                return
             self._handle_compound(message, now, encrypted_by, pooled)
         if self._closing:
             held.clear()

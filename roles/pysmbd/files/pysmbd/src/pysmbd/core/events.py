@@ -46,3 +46,19 @@ class ConnectionShouldClose(Event):
 
     reason: str
     """Why, in words fit for a log line (never contains secrets)."""
+
+
+@dataclass(frozen=True)
+class LoginFailed(Event):
+    """A SESSION_SETUP failed to authenticate (wrong password, unknown user, malformed token)."""
+
+    user: str
+    """The user the client claimed (``DOMAIN\\user``), empty when the token named none; never a password."""
+
+
+@dataclass(frozen=True)
+class LoginDelayed(Event):
+    """A new SESSION_SETUP waits before it is handled: its client address failed too many logins lately."""
+
+    seconds: float
+    """How long it waits."""

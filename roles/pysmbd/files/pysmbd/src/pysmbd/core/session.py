@@ -108,6 +108,7 @@ def session_setup(conn: SessionHost, req: Request) -> Response:
         return _guest_or_refuse(conn, session, acceptor.anonymous_completion(logon))
     except Exception as error:  # SpnegoError, or any malformed token: a failed logon, never a server error
         _log_failed_login(conn, acceptor.user, error)
+        conn.emit(events.LoginFailed(acceptor.user or ""))
         conn.forget_session(session.session_id)
         raise SMBError(STATUS_LOGON_FAILURE, "authentication failed") from error
     body = SETUP_RESPONSE.pack(9, 0, 72, len(out_token)) + out_token

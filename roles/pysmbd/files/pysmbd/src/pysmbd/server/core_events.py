@@ -11,10 +11,20 @@ changed share (``Runtime.apply``), so every adapter must report ``TreeConnected`
 
 from __future__ import annotations
 
+import time
 from typing import Callable, List, Optional, Protocol, Union
 
-from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
+from pysmbd.core.events import (
+    ConnectionShouldClose,
+    Event,
+    LoginDelayed,
+    LoginFailed,
+    SessionClosed,
+    SessionEstablished,
+    TreeConnected,
+)
 from pysmbd.server import eventlog
+from pysmbd.server.admission import LoginThrottle, peer_host
 from pysmbd.server.registry import ConnectionRegistry, ListenerKey
 
 
@@ -50,10 +60,13 @@ class CoreEvents:
         listener: str,
         on_close_requested: Callable[[str], None],
         listener_key: Optional[ListenerKey] = None,
+        login_throttle: Optional[LoginThrottle] = None,
     ) -> None:
         self._registry = registry
         self._connection = connection
         self.peer = peer
+        self.host = peer_host(peer)
+        self._login_throttle = login_throttle
         self._listener = listener
         self._listener_key = listener_key
         self._on_close_requested = on_close_requested
@@ -61,15 +74,12 @@ class CoreEvents:
         self._close_requested = False
 
     def admit(self, new_core: Callable[[], CoreConnection]) -> Optional[CoreConnection]:
-        """Count the connection and make its core; None (and a log line) when ``max_connections`` is reached."""
+        """Count the connection and make its core; None (and a log line, rate-limited per address) when the server,
+        or the client's address, has no slot left."""
         registry = self._registry
-        if not registry.try_add(self._connection, self._listener_key, self.peer):
-            eventlog.warning(
-                "connection_refused",
-                peer=self.peer,
-                listener=self._listener,
-                reason=f"max_connections ({registry.max_connections}) reached",
-            )
+        refusal = registry.admit(self._connection, self._listener_key, self.peer)
+        if refusal is not None:
+            self.log_limited("connection_refused", listener=self._listener, reason=refusal)
             return None
         try:
             core = new_core()
@@ -79,6 +89,19 @@ class CoreEvents:
         self._admitted = True
         eventlog.debug("connection_opened", peer=self.peer, listener=self._listener)
         return core
+
+    def log_limited(self, event: str, **fields: object) -> None:
+        """A warning about this connection that a flood from its address must not repeat thousands of times."""
+        limiter = self._registry.connection_log
+        if limiter is None:
+            eventlog.warning(event, peer=self.peer, **fields)
+        else:
+            limiter.log(event, self.host, time.monotonic(), peer=self.peer, **fields)
+
+    def login_delay(self) -> float:
+        """The core's ``login_delay``: how long a new login from this address waits now."""
+        throttle = self._login_throttle
+        return 0.0 if throttle is None else throttle.delay(self.host, time.monotonic())
 
     def drain(self, core: CoreConnection) -> None:
         """Handle every event the core has queued."""
@@ -99,6 +122,11 @@ class CoreEvents:
         elif isinstance(event, TreeConnected):
             registry.tree_connected(connection, event.share)
             eventlog.info("tree_connected", peer=self.peer, session_id=event.session_id, share=event.share)
+        elif isinstance(event, LoginFailed):
+            if self._login_throttle is not None:
+                self._login_throttle.failed(self.host, time.monotonic())
+        elif isinstance(event, LoginDelayed):
+            self.log_limited("login_delayed", seconds=event.seconds, reason="too many failed logins from this address")
         elif isinstance(event, ConnectionShouldClose) and not self._close_requested:
             eventlog.warning("connection_dropped", peer=self.peer, reason=event.reason)
             self._close_requested = True

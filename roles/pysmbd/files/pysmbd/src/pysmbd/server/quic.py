@@ -5,6 +5,10 @@ per connection that carries exactly what Direct TCP carries, 4-byte framing incl
 moves bytes: stream data goes into ``SMBServerConnection(transport="quic")`` and its output goes back on
 the same stream. A second stream is refused (reset), since SMB never opens one.
 
+Admission is the TCP adapter's, once the handshake tells who the peer is: the per-address cap and
+``max_connections`` (``CoreEvents.admit``), the login deadline, the deadline to finish a frame, and login
+delays after repeated failures (the core holds the delayed SESSION_SETUP; qh3's flow control bounds the rest).
+
 A UDP socket serves every connection of its port, so closing a listener the way TCP does would cut
 the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
 socket closes once the last connection on it has ended (or on shutdown, through the registry).
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from qh3._hazmat import pull_quic_header
@@ -68,6 +72,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._stream_id: Optional[int] = None
         self._finished = False
         self._peer_address: object = None
+        self._login_timer: Optional[asyncio.TimerHandle] = None
+        self._frame_timer: Optional[asyncio.TimerHandle] = None
+        self._frame_started: Optional[float] = None
+        self._frames_seen = 0
 
     # qh3 ------------------------------------------------------------------------------------------
 
@@ -101,11 +109,72 @@ class SMBQuicConnection(QuicConnectionProtocol):
             listener=self._listener.describe(),
             listener_key=self._listener.key,
             on_close_requested=self._close_after_fin,
+            login_throttle=self._runtime.login_throttle,
         )
         self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))
         if self._core is None:
             self._finished = True
-            self.close(CLOSE_BUSY, "server busy: max_connections reached")
+            self.close(CLOSE_BUSY, "server busy: no connection slot for this client")
+            return
+        self._login_timer = self._loop.call_later(self._runtime.login_timeout, self._check_login)
+        if hasattr(self._core, "login_delay"):
+            self._core.login_delay = events.login_delay  # type: ignore[attr-defined]
+            self._core.call_later = self._wait_for_login  # type: ignore[attr-defined]
+
+    def _check_login(self) -> None:
+        self._login_timer = None
+        if self._finished or self._events is None or self._runtime.registry.has_session(self):
+            return
+        self._events.log_limited(
+            "connection_login_timeout", reason=f"no session within login_timeout ({self._runtime.login_timeout:g} s)"
+        )
+        self._finished = True
+        self.close(CLOSE_PROTOCOL, "no session within the login timeout")
+
+    def _watch_frame(self) -> None:
+        """The TCP adapter's frame deadline, over the stream's bytes."""
+        core = self._core
+        frames = getattr(core, "frames_received", 0)
+        if frames != self._frames_seen:
+            self._frames_seen = frames
+            self._frame_started = None
+        if not getattr(core, "partial_frame_bytes", 0):
+            self._frame_started = None
+        elif self._frame_started is None:
+            self._frame_started = self._loop.time()
+            if self._frame_timer is None:
+                self._frame_timer = self._loop.call_later(self._runtime.frame_timeout, self._check_frame)
+
+    def _check_frame(self) -> None:
+        self._frame_timer = None
+        if self._finished or self._frame_started is None or self._events is None:
+            return
+        timeout = self._runtime.frame_timeout
+        elapsed = self._loop.time() - self._frame_started
+        if elapsed < timeout:
+            self._frame_timer = self._loop.call_later(timeout - elapsed, self._check_frame)
+            return
+        self._events.log_limited(
+            "connection_frame_timeout", reason=f"a frame was not completed within frame_timeout ({timeout:g} s)"
+        )
+        self._finished = True
+        self.close(CLOSE_PROTOCOL, "frame not completed in time")
+
+    def _wait_for_login(self, seconds: float, resume: Callable[[], None]) -> None:
+        """The core's ``call_later`` for a delayed login."""
+        self._loop.call_later(seconds, self._login_waited, resume)
+
+    def _login_waited(self, resume: Callable[[], None]) -> None:
+        if self._finished or self._core is None or self._events is None:
+            return
+        try:
+            resume()
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            self._events.core_failed(exc)
+            self._finished = True
+            self.close(CLOSE_PROTOCOL, "internal error")
+            return
+        self._flush()
 
     def _stream_data(self, event: quic_events.StreamDataReceived) -> None:
         if self._core is None or self._finished:
@@ -124,6 +193,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._finished = True
             self.close(CLOSE_PROTOCOL, "internal error")
             return
+        self._watch_frame()
         self._flush()
         if event.end_stream and not self._finished:
             self._finished = True  # the client finished its side: nothing more will come
@@ -161,6 +231,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         self._finished = True
+        for timer in (self._login_timer, self._frame_timer):
+            if timer is not None:
+                timer.cancel()
+        self._login_timer = self._frame_timer = None
         core, self._core = self._core, None
         if self._events is not None:
             self._events.closed(core, event.reason_phrase or None)

@@ -6,6 +6,7 @@ and limits on their next request, and new connections get them from the start.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from typing import Callable, List, Optional
 from pysmbd.config import Config
 from pysmbd.core.context import PipeHandler, ServerContext, ShareConfig, new_server_guid
 from pysmbd.server import eventlog
+from pysmbd.server.admission import LoginThrottle, RateLimitedLog
 from pysmbd.server.core_events import CoreConnection
 from pysmbd.server.registry import ConnectionRegistry
 
@@ -27,6 +29,16 @@ def default_core_factory(context: ServerContext, peer: str, transport: str) -> C
     from pysmbd.core.connection import SMBServerConnection  # the core is imported only when serving
 
     return SMBServerConnection(context, transport=transport, peer=peer)
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> bool:
+    """The rate-limited log's scheduler: ``call_later`` on the running loop (summaries wait for the next event
+    when there is none, as in tests that drive the runtime without a loop)."""
+    try:
+        asyncio.get_running_loop().call_later(delay, callback)
+    except RuntimeError:
+        return False
+    return True
 
 
 def share_configs(config: Config) -> dict:
@@ -64,7 +76,16 @@ class Runtime:
     ) -> None:
         self.config = config
         self._core_factory = core_factory
-        self.registry = ConnectionRegistry(config.server.max_connections, on_change)
+        self.connection_log = RateLimitedLog(config.server.refused_log_interval, schedule=_call_later)
+        self.registry = ConnectionRegistry(
+            config.server.max_connections,
+            on_change,
+            max_connections_per_address=config.server.max_connections_per_address,
+            connection_log=self.connection_log,
+        )
+        self.login_throttle = LoginThrottle(
+            config.server.login_failure_limit, config.server.login_failure_window, config.server.login_delay_max
+        )
         self.context = ServerContext(
             server_name=config.server.name,
             workgroup=config.server.workgroup,
@@ -88,6 +109,14 @@ class Runtime:
     def idle_timeout(self) -> float:
         return self.config.server.idle_timeout
 
+    @property
+    def login_timeout(self) -> float:
+        return self.config.server.login_timeout
+
+    @property
+    def frame_timeout(self) -> float:
+        return self.config.server.frame_timeout
+
     def apply(self, config: Config) -> List[str]:
         """Take a reloaded configuration (listeners are the manager's business).
 
@@ -110,6 +139,11 @@ class Runtime:
             connection.close()
         self.config = config
         self.registry.max_connections = config.server.max_connections
+        self.registry.max_connections_per_address = config.server.max_connections_per_address
+        self.connection_log.interval = config.server.refused_log_interval
+        self.login_throttle.failure_limit = config.server.login_failure_limit
+        self.login_throttle.window = config.server.login_failure_window
+        self.login_throttle.max_delay = config.server.login_delay_max
         context = self.context
         context.server_name = config.server.name
         context.workgroup = config.server.workgroup

@@ -12,6 +12,12 @@ reading its responses is not read from while more than 16 MiB wait for it. Large
 calls run in the runtime's IO thread pool (``core.io_executor``); the completion comes back on the event
 loop, and reading pauses while more than 16 MiB of requests wait behind a slow disk. There is no task per
 connection: an idle connection costs a socket, a core object and a timer.
+
+Deadlines keep slots for clients that log in (``admission``): a connection that has no session
+``login_timeout`` seconds after its accept is closed, and so is one that does not finish a frame within
+``frame_timeout`` seconds of its first byte (a byte every few seconds once kept a connection forever); time
+spent while the server itself stopped reading (back-pressure) does not count. A login the runtime's
+``LoginThrottle`` delays waits on a timer with this connection's reading paused, never on the event loop.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class TCPConnection:
             listener=listener.describe(),
             listener_key=listener.key,
             on_close_requested=self._close_after_flush,
+            login_throttle=runtime.login_throttle,
         )
         self._loop = asyncio.get_running_loop()
         self._core: Optional[CoreConnection] = None
@@ -62,6 +69,11 @@ class TCPConnection:
         self._finished = False
         self._last_activity = 0.0
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._login_timer: Optional[asyncio.TimerHandle] = None
+        self._frame_timer: Optional[asyncio.TimerHandle] = None
+        self._frame_started: Optional[float] = None  # when the first byte of the frame now arriving came
+        self._frames_seen = 0
+        self._login_waiting = False  # a delayed login waits: reading stays paused
 
     def start(self) -> None:
         """Admit the connection (or refuse it at the limit) and start serving it."""
@@ -74,8 +86,12 @@ class TCPConnection:
             return
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
+        self._login_timer = self._loop.call_later(self._runtime.login_timeout, self._check_login)
         if hasattr(self._core, "io_executor"):
             self._core.io_executor = self._submit_io  # type: ignore[attr-defined]
+        if hasattr(self._core, "login_delay"):
+            self._core.login_delay = self._events.login_delay  # type: ignore[attr-defined]
+            self._core.call_later = self._wait_for_login  # type: ignore[attr-defined]
         self._resume_reading()
 
     def close(self) -> None:
@@ -122,6 +138,7 @@ class TCPConnection:
         except Exception as exc:  # a core bug must cost one connection, not the server
             self._core_failed(exc)
             return
+        self._watch_frame(core)
         self._flush_core(core)
 
     def _flush_core(self, core: CoreConnection) -> None:
@@ -182,7 +199,12 @@ class TCPConnection:
                 self._finish(None)
         elif sender.pending > SEND_HIGH_WATER or held > HELD_HIGH_WATER:
             self._pause_reading()
-        elif not self._reading and sender.pending <= SEND_LOW_WATER and held <= HELD_LOW_WATER:
+        elif (
+            not self._reading
+            and not self._login_waiting
+            and sender.pending <= SEND_LOW_WATER
+            and held <= HELD_LOW_WATER
+        ):
             self._resume_reading()
 
     def _finish(self, error: Optional[str]) -> None:
@@ -191,9 +213,10 @@ class TCPConnection:
         self._finished = True
         self._pause_reading()
         self._sender.close()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._login_timer, self._frame_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._login_timer = self._frame_timer = None
         core, self._core = self._core, None
         self._sock.close()
         self._events.closed(core, error)
@@ -204,6 +227,65 @@ class TCPConnection:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self._loop.call_later(CLOSE_FLUSH_TIMEOUT, self._finish, "close flush timed out")
+
+    # deadlines and login delays --------------------------------------------------------------------
+
+    def _check_login(self) -> None:
+        self._login_timer = None
+        if self._finished or self._runtime.registry.has_session(self):
+            return
+        self._events.log_limited(
+            "connection_login_timeout", reason=f"no session within login_timeout ({self._runtime.login_timeout:g} s)"
+        )
+        self._finish(None)
+
+    def _watch_frame(self, core: CoreConnection) -> None:
+        """Start the frame deadline when a frame begins to arrive; stop it when no frame is incomplete."""
+        frames = getattr(core, "frames_received", 0)
+        if frames != self._frames_seen:
+            self._frames_seen = frames
+            self._frame_started = None
+        if not getattr(core, "partial_frame_bytes", 0):
+            self._frame_started = None
+        elif self._frame_started is None:
+            self._frame_started = self._loop.time()
+            if self._frame_timer is None:
+                self._frame_timer = self._loop.call_later(self._runtime.frame_timeout, self._check_frame)
+
+    def _check_frame(self) -> None:
+        self._frame_timer = None
+        if self._finished or self._frame_started is None:
+            return
+        now = self._loop.time()
+        if not self._reading:  # the server stopped reading (back-pressure, a delayed login): not the client's delay
+            self._frame_started = now
+        timeout = self._runtime.frame_timeout
+        elapsed = now - self._frame_started
+        if elapsed < timeout:
+            self._frame_timer = self._loop.call_later(timeout - elapsed, self._check_frame)
+            return
+        self._events.log_limited(
+            "connection_frame_timeout", reason=f"a frame was not completed within frame_timeout ({timeout:g} s)"
+        )
+        self._finish(None)
+
+    def _wait_for_login(self, seconds: float, resume: Callable[[], None]) -> None:
+        """The core's ``call_later`` for a delayed login: stop reading, then resume the core after ``seconds``."""
+        self._login_waiting = True
+        self._pause_reading()
+        self._loop.call_later(seconds, self._login_waited, resume)
+
+    def _login_waited(self, resume: Callable[[], None]) -> None:
+        self._login_waiting = False
+        core = self._core
+        if self._finished or core is None:
+            return
+        try:
+            resume()
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            self._core_failed(exc)
+            return
+        self._flush_core(core)
 
     # idle ---------------------------------------------------------------------------------------
 
