@@ -155,3 +155,31 @@ def test_eviction_lines_go_through_the_rate_limit(log_lines):
     evicted = log_lines("connection_evicted")
     assert [event for event, _ in evicted] == ["connection_evicted"]
     assert json.dumps(evicted[0][1])  # fields are plain values: the JSON formatter writes them
+
+
+def test_check_config_names_each_bad_admission_setting(write_config):
+    from pysmbd.config import ConfigError, load_config
+
+    path = write_config(
+        server='max_connections_per_address = -1\nlogin_timeout = 0\nframe_timeout = "60"\n'
+        "login_failure_limit = 1.5\nlogin_delay_max = 99999\nrefused_log_interval = -1"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert [str(problem.path) for problem in raised.value.problems] == [
+        "server.max_connections_per_address",
+        "server.login_failure_limit",
+        "server.login_timeout",
+        "server.frame_timeout",
+        "server.login_delay_max",
+        "server.refused_log_interval",
+    ]
+    assert "give an integer from 0 to 1000000" in raised.value.problems[0].problem
+
+
+def test_the_admission_settings_default_to_a_cap_deadlines_and_a_delay(write_config):
+    from pysmbd.config import load_config
+
+    server = load_config(write_config()).server
+    assert (server.max_connections_per_address, server.login_timeout, server.frame_timeout) == (64, 30, 60)
+    assert (server.login_failure_limit, server.login_failure_window, server.login_delay_max) == (5, 60, 30)
