@@ -33,10 +33,17 @@ class _CoreProtocol(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self._core = SMBServerConnection(self._context, peer=str(peer))
+        # a waiting LOCK ended by another connection's request: send its answer after that request
+        self._core.on_output = lambda: asyncio.get_running_loop().call_soon(self._flush)
 
     def data_received(self, data: bytes) -> None:
         assert self._core is not None and self._transport is not None
         self._core.receive_data(data, time.time())
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._core is None or self._transport is None or self._transport.is_closing():
+            return
         chunks = self._core.data_to_send()
         if chunks:
             self._transport.writelines(chunks)

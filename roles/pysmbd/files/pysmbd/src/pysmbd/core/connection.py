@@ -21,6 +21,9 @@ Rules of this file:
 * An adapter that throttles password guessing sets ``login_delay`` and ``call_later``: a frame that starts a new
   session (SESSION_SETUP with SessionId 0) then waits the delay it names, held like a frame behind a deferred IO,
   so the connection goes on receiving but nothing of it is handled until the timer fires.
+* A request may go asynchronous (a LOCK that waits for a range, ``lock_waiters``): it is answered STATUS_PENDING
+  with an AsyncId at once, and finally when it ends, possibly while another connection's request is handled;
+  then ``on_output`` tells the adapter there is something to send. SMB2 CANCEL ends it with STATUS_CANCELLED.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
   tree are already looked up and whose signature is already checked, and returns a ``Response`` or
   raises ``SMBError``.
@@ -35,7 +38,7 @@ from typing import Any, Callable, Optional, Union
 
 from cryptography.exceptions import InvalidTag
 
-from . import crypto, events, files, info, ioctl, negotiate, session
+from . import crypto, events, files, info, ioctl, lock_waiters, negotiate, session
 from .context import ServerContext
 from .credits import SequenceWindow
 from .files import Open
@@ -44,11 +47,14 @@ from .request import FRAME_PREFIX, ChainState, DeferredIO, Request, Response, er
 from .state import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
+    STATUS_CANCELLED,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER,
+    STATUS_LOCK_NOT_GRANTED,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_NETWORK_NAME_DELETED,
     STATUS_NOT_SUPPORTED,
+    STATUS_PENDING,
     STATUS_SUCCESS,
     STATUS_USER_SESSION_DELETED,
     SMBError,
@@ -64,6 +70,7 @@ from .wire import (
     DIALECT_311,
     DIALECT_WILDCARD,
     ECHO,
+    FLAG_ASYNC,
     FLAG_SIGNED,
     FLUSH,
     HEADER_SIZE,
@@ -264,6 +271,12 @@ class SMBServerConnection:
         """Set by an adapter that throttles logins: seconds a new SESSION_SETUP must wait now (0: none)."""
         self.call_later: Optional[Callable[[float, Callable[[], None]], None]] = None
         """Set with ``login_delay``: call back after the delay, then send what ``data_to_send`` returns."""
+        self.on_output: Optional[Callable[[], None]] = None
+        """Set by the adapter: called when a response was queued outside ``receive_data`` (an asynchronous request
+        ended because of another connection); the adapter then sends what ``data_to_send`` returns."""
+        self._waiting: dict[int, lock_waiters.LockWaiter] = {}  # AsyncId -> the request's waiter
+        self._async_of_message: dict[int, int] = {}  # MessageId -> AsyncId, for a CANCEL in the sync form
+        self._next_async_id = 1
         self._delay_served: Optional[Buffer] = None  # the frame whose delay just ended: it is not delayed again
         self.frames_received = 0
         """Frames taken off the stream so far (the adapter's deadline for finishing a frame restarts at each)."""
@@ -356,6 +369,8 @@ class SMBServerConnection:
         self._closed = True
         for session_id in list(self.sessions):
             self.close_session(session_id)
+        for waiter in list(self._waiting.values()):  # none should be left: each waits on an open closed above
+            lock_waiters.end(waiter, STATUS_CANCELLED)
         self._receiver.clear()
         self._pool.clear()
         self._held.clear()
@@ -633,12 +648,15 @@ class SMBServerConnection:
             if not self._take_sequence(header):
                 return
             request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
-            request.may_defer = offset == 0 and not header.next_command and self.io_executor is not None
+            request.alone = offset == 0 and not header.next_command
+            request.may_defer = request.alone and self.io_executor is not None
             request.budget_left = budget - used if answered else None
             outcome = self._handle_request(request, encrypted_by)
             if outcome is not None and outcome[1].deferred is not None:
                 self._start_io(outcome, encrypted_by, pooled)
                 return
+            if outcome is not None and outcome[1].waits is not None:
+                outcome = self._go_async(outcome, encrypted_by)
             if outcome is not None:
                 outcome, used = _within_budget(outcome, used, budget, first=not answered)
                 answered.append(outcome)
@@ -653,7 +671,8 @@ class SMBServerConnection:
     ) -> Optional[tuple[Header, Response, Optional[Session]]]:
         header = req.header
         if header.command == CANCEL:
-            return None  # we answer everything synchronously: there is never anything to cancel
+            self._cancel(header)
+            return None  # a CANCEL itself is never answered (MS-SMB2 3.3.5.16)
         if not header.is_related:  # an unrelated request starts a new chain inside the compound
             req.chain.file_id = None
             req.chain.status = STATUS_SUCCESS
@@ -687,6 +706,43 @@ class SMBServerConnection:
                 owner = None
         _update_chain(req, response)
         return header, response, owner
+
+    # ----------------------------------------------------------------- asynchronous requests
+
+    def _go_async(
+        self, outcome: tuple[Header, Response, Optional[Session]], encrypted_by: Optional[Session]
+    ) -> tuple[Header, Response, Optional[Session]]:
+        """Queue the request's waiter and answer STATUS_PENDING with a new AsyncId (MS-SMB2 3.3.4.2)."""
+        header, response, owner = outcome
+        assert response.waits is not None
+        queue, waiter = response.waits
+        if len(self._waiting) >= lock_waiters.MAX_WAITERS_PER_CONNECTION:
+            return header, Response(STATUS_LOCK_NOT_GRANTED, error_body()), owner
+        async_id = self._next_async_id
+        self._next_async_id += 1
+
+        def finish(status: int) -> None:
+            self._waiting.pop(async_id, None)
+            self._async_of_message.pop(header.message_id, None)
+            if self._closed:
+                return
+            body = b"\x04\x00\x00\x00" if status == STATUS_SUCCESS else error_body()
+            self._send([(header, Response(status, body, async_id=async_id), owner)], encrypted_by)
+            if self.on_output is not None:
+                self.on_output()
+
+        waiter.finish = finish
+        lock_waiters.wait(queue, waiter)
+        self._waiting[async_id] = waiter
+        self._async_of_message[header.message_id] = async_id
+        return header, Response(STATUS_PENDING, error_body(), async_id=async_id), owner
+
+    def _cancel(self, header: Header) -> None:
+        """SMB2 CANCEL: end the request it names (by AsyncId, or by MessageId before the interim answer came)."""
+        async_id = header.async_id if header.flags & FLAG_ASYNC else self._async_of_message.get(header.message_id)
+        waiter = self._waiting.get(async_id or 0)
+        if waiter is not None:
+            lock_waiters.end(waiter, STATUS_CANCELLED)
 
     def _take_sequence(self, header: Header) -> bool:
         """Use the request's MessageId (its CreditCharge numbers from there on a multi-credit connection) from
@@ -771,13 +827,15 @@ class SMBServerConnection:
         encrypt_with: Optional[Session] = encrypted_by
         for index, (header, response, owner) in enumerate(answered):
             last = index == len(answered) - 1
-            credits = self._grant_credits(header)
+            final_async = response.async_id is not None and response.status != STATUS_PENDING
+            credits = 0 if final_async else self._grant_credits(header)  # MS-SMB2 3.3.4.3: the interim granted them
             head = pack_response_header(
                 header,
                 response.status,
                 credits,
                 session_id=response.session_id,
                 tree_id=response.tree_id,
+                async_id=response.async_id,
             )
             head += response.body
             payload = response.payload
@@ -864,6 +922,6 @@ class SMBServerConnection:
     def _should_sign(self, header: Header, response: Response, owner: Session) -> bool:
         if owner.is_guest or (not owner.valid and not response.force_sign):
             return False
-        if response.status == STATUS_MORE_PROCESSING_REQUIRED:
-            return False
+        if response.status in (STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING):
+            return False  # an interim response SHOULD NOT be signed (MS-SMB2 3.3.4.2)
         return response.force_sign or header.is_signed or owner.signing_required

@@ -17,10 +17,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
-from . import fs, sharing
+from . import fs, lock_waiters, sharing
 from .context import PipeHandler, ServerContext
 from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
-from .request import FRAME_PREFIX, DeferredIO, Request, Response
+from .request import FRAME_PREFIX, DeferredIO, Request, Response, error_body
 from .state import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -40,6 +40,7 @@ from .status import (
     STATUS_OBJECT_NAME_COLLISION,
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_PENDING,
     STATUS_RANGE_NOT_LOCKED,
     STATUS_SHARING_VIOLATION,
     STATUS_SUCCESS,
@@ -111,6 +112,8 @@ class SharedFile:
     """Byte-range locks of every open of the file."""
     handles: dict = field(default_factory=dict)
     """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
+    lock_waiters: list = field(default_factory=list)
+    """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first."""
 
 
 def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
@@ -664,8 +667,10 @@ def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool)
 def lock(conn: FileHost, req: Request) -> Response:
     """Byte-range locks (MS-SMB2 3.3.5.14, MS-FSA 2.1.5.8-2.1.5.9), kept with the file for every open of it.
 
-    Locks are granted or refused at once (a request that may wait is answered as if it may not); a request
-    that fails part-way releases the locks it took, as 3.3.5.14 says.
+    A single range without FAIL_IMMEDIATELY that conflicts waits (``Response.waits``: the connection answers
+    STATUS_PENDING and the final answer comes when the range is free, see ``lock_waiters``) when the request is
+    alone in its frame; in a compound it fails at once. A request that fails part-way releases the locks it
+    took, as 3.3.5.14 says.
     """
     _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
     handle = lookup_open(conn, req, raw_id)
@@ -676,9 +681,13 @@ def lock(conn: FileHost, req: Request) -> Response:
     if len(req.message) < 64 + 24 + count * 24:
         raise SMBError(STATUS_INVALID_PARAMETER, "truncated lock array")
     elements = [LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24) for i in range(count)]
-    locks = handle.shared.locks
+    shared = handle.shared
+    locks = shared.locks
     if elements[0][2] == LOCK_UNLOCK:
-        _unlock(locks, handle, elements)
+        try:
+            _unlock(locks, handle, elements)
+        finally:  # what was unlocked before a bad element stays unlocked: its waiters may go on
+            lock_waiters.grant_free(shared.lock_waiters, locks)
         return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
     taken = []
     try:
@@ -691,6 +700,9 @@ def lock(conn: FileHost, req: Request) -> Response:
             if locks.held_by(handle.lock_owner) >= MAX_LOCKS_PER_OPEN or locks.count >= MAX_LOCKS_PER_FILE:
                 raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many locks on this file")
             if locks.lock_conflicts(offset, length, handle.lock_owner, exclusive):
+                if flags in _LOCK_FLAGS_ALONE and req.alone:
+                    waiter = lock_waiters.LockWaiter(handle.lock_owner, offset, length, exclusive)
+                    return Response(STATUS_PENDING, error_body(), waits=(shared.lock_waiters, waiter))
                 raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
             taken.append(locks.add(offset, length, handle.lock_owner, exclusive))
     except SMBError:
@@ -713,6 +725,10 @@ def _unlock(locks: FileLocks, handle: Open, elements: list[tuple[int, int, int, 
 
 
 def release_locks(conn: FileHost, handle: Open) -> None:
-    """Drop the locks of an open that is closing (its file's other opens may use the ranges at once)."""
-    if handle.shared is not None:
-        handle.shared.locks.release_owner(handle.lock_owner)
+    """Drop the locks of an open that is closing (its file's other opens may use the ranges at once): its own
+    waiting LOCK requests end with STATUS_RANGE_NOT_LOCKED, and the other opens' waiters may take the ranges."""
+    shared = handle.shared
+    if shared is not None:
+        lock_waiters.end_for_open(shared.lock_waiters, handle.lock_owner, STATUS_RANGE_NOT_LOCKED)
+        shared.locks.release_owner(handle.lock_owner)
+        lock_waiters.grant_free(shared.lock_waiters, shared.locks)

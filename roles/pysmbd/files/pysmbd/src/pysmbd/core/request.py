@@ -45,6 +45,8 @@ class Request:
     may_defer: bool = False
     """The handler may answer with ``Response.deferred``: the connection has an IO executor and this request
     is alone in its frame (a compound is answered in one piece)."""
+    alone: bool = False
+    """The request is alone in its frame: it may be answered asynchronously (``Response.waits``)."""
 
     @property
     def body(self) -> memoryview:
@@ -96,6 +98,12 @@ class Response:
     deferred: Optional[DeferredIO] = None
     """Set when the answer waits for file IO run off the connection's thread (see ``DeferredIO``); the rest of
     this Response is then unused."""
+    waits: Optional[tuple[list, Any]] = None
+    """(queue, ``lock_waiters.LockWaiter``) when the request goes asynchronous: this Response (STATUS_PENDING) is
+    the interim one, and the connection answers again when the waiter ends."""
+    async_id: Optional[int] = None
+    """Set on the interim and final responses of an asynchronous request (MS-SMB2 3.3.4.2): the header takes the
+    ASYNC form, and a final response grants no credits (3.3.4.3)."""
     frame_buffer: Optional[bytearray] = None
     """Set when ``payload`` is a view at offset ``FRAME_PREFIX`` of this buffer: the transport header, the SMB2
     header and the body are then written in front of it, so a large READ is signed and sent without a copy."""

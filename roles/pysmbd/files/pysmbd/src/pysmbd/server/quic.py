@@ -120,6 +120,13 @@ class SMBQuicConnection(QuicConnectionProtocol):
         if hasattr(self._core, "login_delay"):
             self._core.login_delay = events.login_delay  # type: ignore[attr-defined]
             self._core.call_later = self._wait_for_login  # type: ignore[attr-defined]
+        if hasattr(self._core, "on_output"):
+            # a waiting LOCK ended by another connection: send its answer once the current work is done
+            self._core.on_output = lambda: self._loop.call_soon(self._flush_if_open)  # type: ignore[attr-defined]
+
+    def _flush_if_open(self) -> None:
+        if not self._finished:
+            self._flush()
 
     def _check_login(self) -> None:
         self._login_timer = None

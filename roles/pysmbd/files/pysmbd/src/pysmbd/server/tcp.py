@@ -92,6 +92,8 @@ class TCPConnection:
         if hasattr(self._core, "login_delay"):
             self._core.login_delay = self._events.login_delay  # type: ignore[attr-defined]
             self._core.call_later = self._wait_for_login  # type: ignore[attr-defined]
+        if hasattr(self._core, "on_output"):
+            self._core.on_output = self._output_ready  # type: ignore[attr-defined]
         self._resume_reading()
 
     def close(self) -> None:
@@ -145,6 +147,15 @@ class TCPConnection:
         self._sender.send(core.data_to_send())
         self._events.drain(core)
         self._after_send()
+
+    def _output_ready(self) -> None:
+        """The core queued a response outside a read (a waiting LOCK ended): send it once the current work is done."""
+        self._loop.call_soon(self._flush_if_open)
+
+    def _flush_if_open(self) -> None:
+        core = self._core
+        if not self._finished and core is not None:
+            self._flush_core(core)
 
     def _core_failed(self, exc: Exception) -> None:
         self._events.core_failed(exc)
