@@ -111,7 +111,7 @@ sys.stdin.read()  # hold them until the test closes our stdin
 def test_two_thousand_connections_from_many_addresses_leave_room_for_a_user(pysmbd_server, smb_sessions):
     """Issue 14's acceptance with the per-address cap and the deadlines on: 2,000 connections that never log in,
     from 40 addresses (50 each, under the cap of 64), then a user with credentials logs in and works."""
-    server = pysmbd_server(server="max_connections = 1000\nmax_connections_per_address = 64\nlogin_timeout = 600")
+    server = pysmbd_server(server="max_connections = 1000\nmax_connections_per_address = 64")  # default deadlines
     (port,) = server.ports
     flood = subprocess.Popen(
         [sys.executable, "-c", _FLOOD, str(port), "2000", "40"],
