@@ -72,6 +72,8 @@ class CoreEvents:
         self._on_close_requested = on_close_requested
         self._admitted = False
         self._close_requested = False
+        self.refusal: Optional[str] = None
+        """Why ``admit`` refused the connection (for a transport that can tell its client)."""
 
     def admit(self, new_core: Callable[[], CoreConnection]) -> Optional[CoreConnection]:
         """Count the connection and make its core; None (and a log line, rate-limited per address) when the server,
@@ -79,6 +81,7 @@ class CoreEvents:
         registry = self._registry
         refusal = registry.admit(self._connection, self._listener_key, self.peer)
         if refusal is not None:
+            self.refusal = refusal
             self.log_limited("connection_refused", listener=self._listener, reason=refusal)
             return None
         try:

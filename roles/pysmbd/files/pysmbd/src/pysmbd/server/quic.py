@@ -114,7 +114,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))
         if self._core is None:
             self._finished = True
-            self.close(CLOSE_BUSY, "server busy: no connection slot for this client")
+            self.close(CLOSE_BUSY, f"server busy: {events.refusal}")
             return
         self._login_timer = self._loop.call_later(self._runtime.login_timeout, self._check_login)
         if hasattr(self._core, "login_delay"):

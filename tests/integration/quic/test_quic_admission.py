@@ -1,0 +1,61 @@
+"""Admission over SMB over QUIC, as over TCP: the login deadline and the per-address cap."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from tests.support.pysmbd_server import start_quic_pysmbd
+from tests.support.quic_probe import probe_loopback_quic
+
+from .test_smb_over_quic import QuicSession
+
+
+def log_events(server, event: str) -> list:
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == event]
+
+
+def test_a_quic_connection_that_never_logs_in_is_closed_at_login_timeout(tmp_path) -> None:
+    from smbprotocol.connection import Connection
+
+    from plugins.module_utils._probe_quic import connect_smb_over_quic
+
+    server = start_quic_pysmbd(tmp_path / "pysmbd", server_settings="login_timeout = 3")
+    try:
+        idle = Connection(uuid.uuid4(), "127.0.0.1", server.quic_port, require_signing=True)
+        connect_smb_over_quic(idle, 10, cafile=str(server.certificate.certificate))  # NEGOTIATE, then nothing
+        try:
+            for _wait in range(300):
+                if log_events(server, "connection_login_timeout"):
+                    break
+                time.sleep(0.05)
+            (closed,) = log_events(server, "connection_login_timeout")
+            assert "login_timeout (3 s)" in closed["reason"]
+        finally:
+            idle.disconnect()
+        session = QuicSession(server.quic_port, str(server.certificate.certificate))  # logs in in time: kept
+        try:
+            session.put("in-time.txt", b"kept\n")
+            assert session.get("in-time.txt") == b"kept\n"
+        finally:
+            session.close()
+    finally:
+        server.stop()
+
+
+def test_a_quic_client_over_the_per_address_cap_is_told_why(tmp_path) -> None:
+    server = start_quic_pysmbd(tmp_path / "pysmbd", server_settings="max_connections_per_address = 1")
+    try:
+        first = QuicSession(server.quic_port, str(server.certificate.certificate))
+        try:
+            refused = probe_loopback_quic(server.quic_port, timeout=3.0, validate_certs=False)
+            assert refused.status == "not_smb"
+            assert "max_connections_per_address (1) reached for 127.0.0.1" in refused.error
+            first.put("mine.txt", b"still mine\n")
+            assert first.get("mine.txt") == b"still mine\n"
+        finally:
+            first.close()
+    finally:
+        server.stop()
