@@ -106,6 +106,8 @@ class TCPConnection:
         if not self._reading and not self._finished:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
+            if self._frame_started is not None:  # the time reading was paused is not the client's to pay for
+                self._frame_started = self._loop.time()
 
     def _pause_reading(self) -> None:
         if self._reading:
