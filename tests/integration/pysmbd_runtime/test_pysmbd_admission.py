@@ -135,7 +135,7 @@ def test_one_address_at_its_cap_cannot_take_another_addresses_slot(pysmbd_server
     server = pysmbd_server(server="max_connections_per_address = 5\nlogin_timeout = 600")
     (port,) = server.ports
     user = smb_sessions(port)  # from 127.0.0.1
-    hogs = [connect_from("127.0.0.9", port) for _ in range(30)]
+    hogs = [connect_from("127.0.0.9", port) for _hog in range(30)]
     try:
         for hog in hogs:
             hog.setblocking(False)
@@ -209,7 +209,7 @@ def test_refused_connections_write_one_line_and_a_summary_not_one_line_each(pysm
     server = pysmbd_server(server="max_connections_per_address = 1\nrefused_log_interval = 2\nlogin_timeout = 600")
     (port,) = server.ports
     holder = smb_sessions(port)  # 127.0.0.1's only slot, held by a session: newcomers from there are refused
-    for _ in range(50):
+    for _attempt in range(50):
         with connect_from("127.0.0.1", port) as refused:
             refused.settimeout(10)
             assert closed_by_server(refused)

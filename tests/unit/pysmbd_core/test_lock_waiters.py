@@ -122,8 +122,8 @@ def test_waiters_are_served_in_arrival_order(clients, context):
     first, second, mine, theirs = two_opens(clients)
     third = Client(context, CORE_USER, CORE_PASSWORD)
     other = third.open("data.bin", disposition=1, access=FULL)[1]
-    early, _ = start_waiting(second, theirs)
-    late, _ = start_waiting(third, other)
+    early, _interim = start_waiting(second, theirs)
+    late, _interim = start_waiting(third, other)
     assert first.send(lock_request, mine, (100, 10, UNLOCK)).status == 0
     assert [(answer.message_id, answer.status) for answer in responses(second.conn)] == [(early, 0)]
     assert responses(third.conn) == []  # still waiting: the earlier waiter took the range

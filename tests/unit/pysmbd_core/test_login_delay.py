@@ -44,7 +44,7 @@ def test_a_delayed_login_is_answered_only_when_its_timer_fires_and_others_log_in
     guesser.receive_data(framed(session_setup_request(1, 0, token)), now=1.0)
     assert responses(guesser) == []
     assert events(guesser) == [LoginDelayed(4.0)]
-    assert [seconds for seconds, _ in timers.waiting] == [4.0]
+    assert [seconds for seconds, _callback in timers.waiting] == [4.0]
 
     other = SMBServerConnection(context, peer="10.0.0.7:4000")  # another address: its login_delay is unset
     seen, session_id = login(other, USER, PASSWORD)

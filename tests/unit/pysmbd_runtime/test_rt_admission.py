@@ -113,7 +113,7 @@ def test_a_flood_of_refusals_writes_one_line_then_one_summary_per_address(log_li
     for number in range(500):
         limited.log("connection_refused", "10.0.0.1", now=number / 100, peer=f"10.0.0.1:{number}", reason="full")
     limited.log("connection_refused", "10.0.0.2", now=1.0, peer="10.0.0.2:1", reason="full")
-    assert [event for event, _ in log_lines("connection_refused")] == ["connection_refused"] * 2
+    assert [event for event, _fields in log_lines("connection_refused")] == ["connection_refused"] * 2
     limited.flush(now=30.0)  # the interval has not ended: nothing more yet
     assert len(log_lines("connection_refused")) == 2
     limited.flush(now=60.0)
@@ -131,12 +131,12 @@ def test_the_summary_comes_by_itself_when_the_flood_stops(log_lines):
         schedule=lambda delay, callback: scheduled.append((delay, callback)) or True,
         clock=lambda: clock[0],
     )
-    for _ in range(3):
+    for _line in range(3):
         limited.log("connection_evicted", "10.0.0.1", now=0.0, peer="10.0.0.1:1")
-    assert [delay for delay, _ in scheduled] == [10.0]  # one timer, however many lines were held back
+    assert [delay for delay, _callback in scheduled] == [10.0]  # one timer, however many lines were held back
     clock[0] = 10.0
     scheduled[0][1]()
-    assert [fields["count"] for _, fields in log_lines("connection_evicted_summary")] == [2]
+    assert [fields["count"] for _event, fields in log_lines("connection_evicted_summary")] == [2]
 
 
 def test_an_interval_of_zero_logs_every_line(log_lines):
@@ -153,7 +153,7 @@ def test_eviction_lines_go_through_the_rate_limit(log_lines):
     for number in range(50):
         registry.try_add(Connection(str(number)), peer=f"10.0.0.1:{number}")
     evicted = log_lines("connection_evicted")
-    assert [event for event, _ in evicted] == ["connection_evicted"]
+    assert [event for event, _fields in evicted] == ["connection_evicted"]
     assert json.dumps(evicted[0][1])  # fields are plain values: the JSON formatter writes them
 
 
