@@ -55,12 +55,13 @@ def send_waiting_lock(session, handle, offset: int, length: int):
     pytest.fail("no interim STATUS_PENDING response within 30 s")
 
 
-def test_a_lock_waits_for_another_users_range_and_is_granted_when_it_is_unlocked(pysmbd_server, smb_sessions):
+@pytest.mark.parametrize("encrypt", [False, True], ids=["signed", "encrypted"])
+def test_a_lock_waits_for_another_users_range_and_is_granted_when_it_is_unlocked(pysmbd_server, smb_sessions, encrypt):
     from smbprotocol.header import NtStatus
     from smbprotocol.open import LockFlags
 
     server = pysmbd_server()
-    first, second = smb_sessions(server.ports[0]), smb_sessions(server.ports[0])
+    first, second = smb_sessions(server.ports[0]), smb_sessions(server.ports[0], encrypt=encrypt)
     mine = open_for_both(first, "db.bin", create=True)
     mine.write(b"\0" * 200, 0)
     theirs = open_for_both(second, "db.bin", create=False)
