@@ -42,7 +42,8 @@ def test_recorded_session_replays_up_to_the_login_then_is_refused(new_target, na
     assert outcomes[0][0] == (wire.NEGOTIATE, 0), outcomes[0]
     setups = [o for f, o in zip(frames, outcomes) if corpus.first_command(f) == wire.SESSION_SETUP]
     assert setups[0] == [(wire.SESSION_SETUP, wire.STATUS_MORE_PROCESSING_REQUIRED)]
-    assert setups[1] == [(wire.SESSION_SETUP, STATUS_LOGON_FAILURE)]
+    # refused, and reported to the adapter, which counts it against the client's address
+    assert setups[1] == [(wire.SESSION_SETUP, STATUS_LOGON_FAILURE), "LoginFailed"]
     # Everything after the refused login is refused too (no session), or ends the connection (encrypted frames).
     for outcome in outcomes[len(LOGIN_PREFIXES[name]) + 1 :]:
         assert (
