@@ -133,7 +133,11 @@ def start_pysmbd(
             password,
             [free_port()],
             share=share,
-            server_settings=f"require_signing = true\nmax_connections = {max_connections}",
+            # every client of a benchmark comes from 127.0.0.1: the per-address cap must not be what is measured
+            server_settings=(
+                f"require_signing = true\nmax_connections = {max_connections}\n"
+                f"max_connections_per_address = {max_connections}"
+            ),
             log_level="warning",
             profile_to=profile_to,
         )
