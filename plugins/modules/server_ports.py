@@ -208,6 +208,15 @@ firewall:
       type: list
       elements: str
       sample: [445/tcp]
+problems:
+  description:
+    - When the change was refused (the task failed and nothing changed, in check mode too), every reason, one
+      sentence each, naming the host, the port and the fix; C(msg) joins them. A port another process holds names
+      it; on Windows also an excluded port range and HTTP/3 on UDP 443.
+  returned: when the change was refused
+  type: list
+  elements: str
+  sample: ["Administrator@fs1:5986: quic/8443: UDP port 8443 is held on 0.0.0.0 by nginx (pid 2216): stop it or pick another port"]
 firewall_rules:
   description:
     - Backend V(windows) with O(firewall=true), the collection's inbound UDP rules for QUIC ports after the change
@@ -294,7 +303,7 @@ def main() -> None:
             request = PortRequest.from_params(module.params)
         result = change_ports(backend, request, module.check_mode, module._diff)
     except RefusedError as exc:
-        module.fail_json(msg=str(exc), backend=backend.name)
+        module.fail_json(msg=str(exc), backend=backend.name, problems=exc.problems)
     except (BackendError, ConfigWriteError) as exc:
         module.fail_json(
             msg=str(exc), backend=backend.name, exception=traceback.format_exc(), **getattr(exc, "result", {})

@@ -113,4 +113,5 @@ def test_the_action_result_of_a_refusal_is_a_failed_task_naming_host_and_process
     assert result["failed"] is True and result["backend"] == "windows"
     assert result["msg"].startswith("refused, nothing was changed: ")
     assert "127.0.0.1" in result["msg"] and "nginx (pid 2216)" in result["msg"]
+    assert result["problems"] == [result["msg"].removeprefix("refused, nothing was changed: ")]
     assert http_host.state.alternative_ports == []

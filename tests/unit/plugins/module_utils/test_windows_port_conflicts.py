@@ -66,7 +66,13 @@ def test_the_conflict_read_asks_one_endpoint_call_per_port_and_http_only_for_qui
         ("netsh.exe", {}, ["interface", "ipv6", "show", "excludedportrange", "protocol=udp"]),
         ("Get-Process", {}, None),
     ]
-    assert reads.calls[2].as_request()["arguments"] == ["interface", "ipv4", "show", "excludedportrange", "protocol=udp"]
+    assert reads.calls[2].as_request()["arguments"] == [
+        "interface",
+        "ipv4",
+        "show",
+        "excludedportrange",
+        "protocol=udp",
+    ]
     assert reads.calls[2].describe() == "netsh.exe interface ipv4 show excludedportrange protocol=udp"
     assert conflict_reads([{"transport": "quic", "port": 443}]).calls[-1].command == "Get-ItemProperty"
     tcp = conflict_reads([{"transport": "rdma", "port": 5446}]).calls[0]
