@@ -115,3 +115,22 @@ def test_the_action_result_of_a_refusal_is_a_failed_task_naming_host_and_process
     assert "127.0.0.1" in result["msg"] and "nginx (pid 2216)" in result["msg"]
     assert result["problems"] == [result["msg"].removeprefix("refused, nothing was changed: ")]
     assert http_host.state.alternative_ports == []
+
+
+def test_a_check_mode_play_reports_the_holder_as_the_migrate_preflight_reads_it(tmp_path, http_host, password):
+    """ansible-playbook --check, as the migrate role's preflight runs server_ports: failed, problems, no change."""
+    from tests.integration.windows.test_playbook_windows import write_inventory, write_playbook
+    from tests.support.ansible_run import run_playbook
+
+    plant_listener(http_host.state, "udp", 8443, 2216, "nginx")
+    task = {
+        "name": "Preflight",
+        "smb.alternative_ports.server_ports": {"ports": [QUIC_8443]},
+        "check_mode": True,
+        "ignore_errors": True,
+    }
+    run = run_playbook(write_playbook(tmp_path, [task]), write_inventory(tmp_path, http_host, password))
+    result = run.results["Preflight"]["win1"]
+    assert result["failed"] is True and result["backend"] == "windows"
+    assert len(result["problems"]) == 1 and "nginx (pid 2216)" in result["problems"][0]
+    assert http_host.state.alternative_ports == [] and http_host.state.firewall_rules == []
