@@ -27,6 +27,7 @@ from .binding import ENUMS, OBJECT, STRINGS, UINT16S, Param
 from .catalog import CmdletSpec, register
 from .cmdlet_errors import CmdletError, cim_not_found
 from .state import WindowsState
+from .wildcard import has_wildcard, wildcard_match
 
 SYSTEM_PID = 4
 HTTP_PARAMETERS_KEY = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters"
@@ -88,13 +89,16 @@ def _smb_quic_endpoints(state: WindowsState) -> list[dict[str, Any]]:
 
 
 def _filter_ports(rows: list[dict[str, Any]], args: dict[str, Any], command: str, cim_class: str) -> list[Any]:
-    wanted = args.get("LocalPort")
-    if wanted is None:
-        return rows
-    for port in wanted:
-        if not any(row["LocalPort"] == port for row in rows):
-            raise cim_not_found(command, cim_class, "LocalPort", port)
-    return [row for row in rows if row["LocalPort"] in wanted]
+    """-LocalAddress and -LocalPort as a CDXML query applies them: a value that matches nothing is an error."""
+    for prop in ("LocalAddress", "LocalPort"):
+        wanted = args.get(prop)
+        if wanted is None:
+            continue
+        for value in wanted:
+            if not any(row[prop] == value for row in rows):
+                raise cim_not_found(command, cim_class, prop, value)
+        rows = [row for row in rows if row[prop] in wanted]
+    return rows
 
 
 def get_udp_endpoint(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
@@ -115,12 +119,21 @@ def get_tcp_connection(state: WindowsState, args: dict[str, Any], command: str) 
 
 def get_process(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
     processes = [dict(process) for process in state.network["processes"]]
+    for pattern in args.get("Name") or []:
+        if not has_wildcard(pattern) and not any(wildcard_match(pattern, p["ProcessName"]) for p in processes):
+            raise CmdletError(
+                f'Cannot find a process with the name "{pattern}". Verify the process name and call the cmdlet again.',
+                "ObjectNotFound",
+                "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand",
+            )
+    if args.get("Name") is not None:
+        processes = [p for p in processes if any(wildcard_match(n, p["ProcessName"]) for n in args["Name"])]
     if args.get("Id") is None:
         return processes
-    wanted = args["Id"] if isinstance(args["Id"], list) else [args["Id"]]
+    wanted = [_to_pid(command, value) for value in (args["Id"] if isinstance(args["Id"], list) else [args["Id"]])]
     found = []
     for pid in wanted:
-        match = [process for process in processes if process["Id"] == int(pid)]
+        match = [process for process in processes if process["Id"] == pid]
         if not match:
             raise CmdletError(
                 f"Cannot find a process with the process identifier {pid}.",
@@ -129,6 +142,20 @@ def get_process(state: WindowsState, args: dict[str, Any], command: str) -> list
             )
         found.extend(match)
     return found
+
+
+def _to_pid(command: str, value: Any) -> int:
+    """-Id is Int32[]: a number or a string of digits binds; anything else fails as the parameter binder says."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**31 - 1:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and int(value.strip()) <= 2**31 - 1:
+        return int(value.strip())
+    raise CmdletError(
+        f'Cannot bind parameter \'Id\'. Cannot convert value "{value}" to type "System.Int32". Error: "Input '
+        'string was not in a correct format."',
+        "InvalidArgument",
+        f"CannotConvertArgumentNoMessage,{command}",
+    )
 
 
 register(
