@@ -157,9 +157,7 @@ def port_conflicts(
             if pid in seen:
                 continue
             seen.add(pid)
-            if pid == SYSTEM_PID and (
-                (transport, port) in own or http3 or (transport == "quic" and port == HTTP3_PORT and quic_serves)
-            ):
+            if _smb_server_holds(pid, transport, port, own, quic_serves) or (pid == SYSTEM_PID and http3):
                 continue  # the SMB server's own listener, or the HTTP/3 sentence below says it better
             problems.append(f"{where}: {_holder_reason(protocol, port, pid, found.processes, row.get('LocalAddress'))}")
         if http3:
@@ -170,6 +168,13 @@ def port_conflicts(
                 "(EnableHttp3 = 0, then restart the HTTP service) if nothing needs it"
             )
     return problems
+
+
+def _smb_server_holds(pid: Optional[int], transport: str, port: int, own: set, quic_serves: bool) -> bool:
+    """System (pid 4) on one of the server's alternative ports, or on UDP 443 while SMB over QUIC serves."""
+    if pid != SYSTEM_PID:
+        return False
+    return (transport, port) in own or (transport == "quic" and port == HTTP3_PORT and quic_serves)
 
 
 def _holder_reason(protocol: str, port: int, pid: Optional[int], processes: Mapping[int, str], address: Any) -> str:
