@@ -22,6 +22,12 @@ description:
     and a UDP port another process holds is refused like a TCP one. Samba has no QUIC listener.
   - On Linux it runs on the target. With O(backend=windows) (or V(auto) on a WinRM or PSRP host) the work runs on
     the controller over WinRM, and Windows can move only its SMB over QUIC listener.
+  - On Windows a new QUIC port is refused before any change (check mode too) when another process holds the UDP
+    port (named as C(Get-NetUDPEndpoint) and C(Get-Process) report it), when the kernel (System, pid 4) holds it
+    although it is not one of the server's own alternative ports (likely http.sys), when it lies in an excluded
+    port range (C(netsh interface ipv4 show excludedportrange protocol=udp); the message gives the range and the
+    fix), and for UDP 443 while http.sys serves HTTP/3 (C(EnableHttp3) = 1). That check costs one more read on the
+    host, only when the plan adds ports.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
   - smb.alternative_ports.attributes.CHANGES_STATE
