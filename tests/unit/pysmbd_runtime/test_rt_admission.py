@@ -183,3 +183,30 @@ def test_the_admission_settings_default_to_a_cap_deadlines_and_a_delay(write_con
     server = load_config(write_config()).server
     assert (server.max_connections_per_address, server.login_timeout, server.frame_timeout) == (64, 30, 60)
     assert (server.login_failure_limit, server.login_failure_window, server.login_delay_max) == (5, 60, 30)
+
+
+def test_connections_dropped_for_bad_frames_are_logged_once_per_address_then_summed_up(log_lines):
+    from pysmbd.core.events import ConnectionShouldClose
+    from pysmbd.server.core_events import CoreEvents
+
+    class BrokenFraming:
+        """A core that has just asked to be closed."""
+
+        def __init__(self) -> None:
+            self.pending = [ConnectionShouldClose("frame is neither SMB2 nor SMB1")]
+
+        def next_event(self):
+            return self.pending.pop() if self.pending else None
+
+    registry = ConnectionRegistry(max_connections=10, connection_log=RateLimitedLog(60))
+    for number in range(20):
+        events = CoreEvents(
+            registry, Connection(str(number)), peer=f"10.0.0.1:{number}", listener="tcp", on_close_requested=len
+        )
+        events.drain(BrokenFraming())  # type: ignore[arg-type]
+    dropped = log_lines("connection_dropped")
+    assert [(event, fields["reason"]) for event, fields in dropped] == [
+        ("connection_dropped", "frame is neither SMB2 nor SMB1")
+    ]
+    registry.connection_log.flush(now=1e12)
+    assert [fields["count"] for _event, fields in log_lines("connection_dropped_summary")] == [19]

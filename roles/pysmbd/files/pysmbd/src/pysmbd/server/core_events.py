@@ -131,7 +131,7 @@ class CoreEvents:
         elif isinstance(event, LoginDelayed):
             self.log_limited("login_delayed", seconds=event.seconds, reason="too many failed logins from this address")
         elif isinstance(event, ConnectionShouldClose) and not self._close_requested:
-            eventlog.warning("connection_dropped", peer=self.peer, reason=event.reason)
+            self.log_limited("connection_dropped", reason=event.reason)  # a flood of bad frames: one line a minute
             self._close_requested = True
             self._on_close_requested(event.reason)
 
