@@ -133,17 +133,22 @@ EXAMPLES = r"""
 
 RETURN = r"""
 moved:
-  description: The mappings recreated on their new port (in check mode, that would be), without credentials.
+  description:
+    - The mappings recreated on their new port (in check mode, that would be), without credentials, each with the
+      O(moves[].server) it reaches (lower case).
   returned: always
   type: list
   elements: dict
   sample:
-    - local_path: "Z:"
+    - server: fs1.contoso.com
+      local_path: "Z:"
       remote_path: \\fs1.contoso.com\data
       from: {transport: quic, port: 8443}
       to: {transport: quic, port: 9443}
 unknown:
-  description: Mappings a move reaches that O(mappings) does not describe with a credential (left as they are).
+  description:
+    - Mappings a move reaches that O(mappings) does not describe with a credential (left as they are), each with the
+      O(moves[].server) it reaches, its paths, transport and port.
   returned: always
   type: list
   elements: dict

@@ -46,6 +46,7 @@ def server_of(remote_path: str) -> str:
 def _endpoint(value: Mapping[str, Any], where: str) -> Dict[str, Any]:
     transport = str(value.get("transport") or "").lower()
     port = value.get("port")
+    port = int(port) if isinstance(port, str) and port.strip().isdigit() else port  # a templated "4445"
     if transport not in _PORT_OPTION or not isinstance(port, int) or not 1 <= port <= 65535:
         raise WindowsTaskError(f"{where} must be {{transport: tcp|quic|rdma, port: 1-65535}}, not {dict(value)}")
     return {"transport": transport, "port": port}
@@ -118,7 +119,11 @@ def plan_moves(
         move = _move_for(mapping, moves)
         if move is None:
             continue
-        shown = {"local_path": mapping["local_path"], "remote_path": mapping["remote_path"]}
+        shown = {
+            "server": move["server"],
+            "local_path": mapping["local_path"],
+            "remote_path": mapping["remote_path"],
+        }
         entry = _described(mapping, described)
         if entry is None:
             unknown.append({**shown, "transport": mapping["transport"], "port": mapping["port"]})
@@ -164,7 +169,7 @@ def run_client_mapping_move(
     )
     if not check_mode and outcome.changes:
         for row in plans["moved"]:
-            found = find_mapping(outcome.after, row)
+            found = find_mapping(outcome.after, {"local_path": row["local_path"], "remote_path": row["remote_path"]})
             if found is None or (found["transport"], found["port"]) != (row["to"]["transport"], row["to"]["port"]):
                 raise WindowsTaskError(
                     f"{target.label}: New-SmbGlobalMapping ran but {row['remote_path']} is not mapped on "

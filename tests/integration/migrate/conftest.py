@@ -14,6 +14,10 @@ from typing import Dict, List
 
 import pytest
 
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping import run_client_mapping
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping_move import (
+    run_client_mapping_move,
+)
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_port_policy import (
     run_client_port_policy,
 )
@@ -28,6 +32,7 @@ from tests.support.windows_host import EmulatedWindowsHost, HostUser
 USER = "migrator"
 PASSWORD = "Migrate-pa55!"
 WINDOWS_USER = "Administrator"
+MAPPING_PASSWORD = "Mapping-pa55!"
 PLAYBOOK = "- hosts: fleet\n  gather_facts: false\n  roles:\n    - smb.alternative_ports.migrate\n"
 
 
@@ -183,6 +188,18 @@ def windows_client():
     )
     yield {"win1": winrm_host_vars(host.address, WINDOWS_USER, password)}, target
     host.stop()
+
+
+def global_mappings(target) -> List[tuple]:
+    """The client's global mappings as Get-SmbGlobalMapping reports them: (local path, remote path, transport, port)."""
+    mappings = run_client_mapping_move(target, {"moves": []}, True)["before"]
+    return sorted((m["local_path"] or "", m["remote_path"], m["transport"], m["port"]) for m in mappings)
+
+
+def map_globally(target, remote_path: str, port: int, local_path: str = "") -> None:
+    """A global mapping on the old port, as an administrator made it (New-SmbGlobalMapping -TcpPort -Credential)."""
+    args = {"remote_path": remote_path, "tcp_port": port, "username": "FILES\\svc", "password": MAPPING_PASSWORD}
+    run_client_mapping(target, {**args, **({"local_path": local_path} if local_path else {})}, False)
 
 
 def policy(target) -> List[str]:

@@ -18,7 +18,16 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.integration.migrate.conftest import PASSWORD, USER, Fleet, policy, set_policy
+from tests.integration.migrate.conftest import (
+    MAPPING_PASSWORD,
+    PASSWORD,
+    USER,
+    Fleet,
+    global_mappings,
+    map_globally,
+    policy,
+    set_policy,
+)
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.smb_session import SmbSession
 
@@ -160,20 +169,28 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
     )
 
 
-def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet) -> None:
+def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, windows_client) -> None:
+    windows_hosts, windows = windows_client
+    # A global mapping to srv3 on the old port that the client's model does not describe: Windows does not give its
+    # credential back, so it could not follow srv3; the preflight says so along with srv2's taken port.
+    map_globally(windows, "\\\\srv3\\data", fleet.old_port, "X:")
     squatter = socket.socket()
     squatter.bind((fleet.servers[1].address, fleet.new_port))
     squatter.listen()
     try:
-        run = migrate(fleet)
+        run = migrate(fleet, windows_clients=windows_hosts)
     finally:
         squatter.close()
     assert run.returncode != 0
     assert "Preflight failed; nothing was changed on any server" in run.stdout, show(run)
     assert "- srv2: " in run.stdout and str(fleet.new_port) in run.stdout, show(run)
+    assert re.search(
+        r"- srv3: win1: its global mapping X: -> .*srv3.*data on tcp/\d+ cannot be recreated", run.stdout
+    ), show(run)
     for server in fleet.servers:
         assert server.listening() == [fleet.old_port]
-    assert completed(fleet) == {"srv1": ["preflight"], "srv3": ["preflight"], "srv2": []}
+    assert completed(fleet) == {"srv1": ["preflight"], "srv3": [], "srv2": []}
+    assert global_mappings(windows) == [("X:", "\\\\srv3\\data", "tcp", fleet.old_port)]
 
 
 def test_failing_verify_after_add_rolls_every_server_back(fleet: Fleet) -> None:
@@ -194,8 +211,21 @@ def test_failing_verify_after_add_rolls_every_server_back(fleet: Fleet) -> None:
 
 def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, windows_client) -> None:
     windows_hosts, windows = windows_client
-    seeded = [f"srv3:tcp:{fleet.old_port}", "other:tcp:1234"]
+    old, new = fleet.old_port, fleet.new_port
+    seeded = [f"srv3:tcp:{old}", "other:tcp:1234"]
     set_policy(windows, seeded)
+    # Global mappings with the old port: two to fleet servers, described in the client's model with their
+    # credential, and one to a server outside the fleet, which stays where it is.
+    map_globally(windows, "\\\\srv1\\data", old, "Z:")
+    map_globally(windows, "\\\\SRV2\\data", old)
+    map_globally(windows, "\\\\other\\data", old, "Y:")
+    credential = {"username": "FILES\\svc", "password": MAPPING_PASSWORD}
+    model = [
+        {"local_path": "Z:", "remote_path": "\\\\srv1\\data", "tcp_port": old, **credential},
+        {"remote_path": "\\\\SRV2\\data", "tcp_port": old, **credential},
+    ]
+    windows_hosts["win1"]["smb_alternative_ports"] = {"client": {"mappings": model}}
+    mapped_before = global_mappings(windows)
     stopped = migrate(fleet, "-e", "migrate_stop_after=add", windows_clients=windows_hosts)
     assert stopped.returncode == 0, show(stopped)
     for server in fleet.servers:
@@ -209,6 +239,14 @@ def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, wi
     assert {host: entry["phases"]["add"]["time"] for host, entry in fleet.state()["hosts"].items()} == added_at
     assert all(done == ["preflight", "add", "clients"] for done in completed(fleet).values())
     assert policy(windows)[:3] == [f"srv{n}:tcp:{fleet.new_port}" for n in (1, 2, 3)]
+    assert global_mappings(windows) == [
+        ("", "\\\\SRV2\\data", "tcp", new),
+        ("Y:", "\\\\other\\data", "tcp", old),
+        ("Z:", "\\\\srv1\\data", "tcp", new),
+    ]
+    moved = fleet.state()["hosts"]["srv1"]["phases"]["clients"]["result"]["mappings"]
+    assert [(row["client"], [m["local_path"] for m in row["moved"]]) for row in moved] == [("win1", ["Z:"])]
+    assert MAPPING_PASSWORD not in fleet.state_file.read_text()
 
     rolled = migrate(fleet, "-e", "migrate_action=rollback", windows_clients=windows_hosts)
     assert rolled.returncode == 0, show(rolled)
@@ -217,3 +255,4 @@ def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, wi
         assert not server.answers(fleet.new_port)
     assert completed(fleet) == {}
     assert policy(windows) == seeded
+    assert global_mappings(windows) == mapped_before

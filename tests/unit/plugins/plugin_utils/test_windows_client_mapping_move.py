@@ -79,7 +79,9 @@ def test_a_mapping_the_model_does_not_describe_stops_before_any_change_or_is_lef
 
     result = move(model_host, target, on_unknown="skip")
     assert [row["local_path"] for row in result["moved"]] == ["Z:"]
-    assert result["unknown"] == [{"local_path": "X:", "remote_path": FS1, "transport": "quic", "port": 8443}]
+    assert result["unknown"] == [
+        {"server": "fs1.contoso.com", "local_path": "X:", "remote_path": FS1, "transport": "quic", "port": 8443}
+    ]
     assert "X:" in result["warnings"][0]
     assert sorted((m["LocalPath"], m["QuicPort"]) for m in model_host.state.global_mappings) == [
         ("X:", 8443),
