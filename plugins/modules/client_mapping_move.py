@@ -22,7 +22,8 @@ description:
     that stops the task before anything changes on the client, or leaves that mapping on the old port with a warning.
   - A mapping without a port follows the Alternative Port Mappings policy (M(smb.alternative_ports.client_port_policy)),
     so this module leaves it alone.
-  - Runs on the controller and drives the host over WinRM: one read, and one apply-and-read-back when something changes.
+  - Runs on the controller and drives the host over WinRM, with one read and one apply-and-read-back when something
+    changes.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes.WINDOWS
   - smb.alternative_ports.attributes.CHANGES_STATE

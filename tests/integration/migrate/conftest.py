@@ -1,5 +1,6 @@
 """A small fleet for the migration tests: pysmbd servers on their own loopback addresses (127.0.13.N), each with
-its own config, state and share, all on one old port, and the inventory the migrate role runs against."""
+its own config, state and share, all on one old port, and the inventory the migrate role runs against; a Samba
+server, an emulated Windows server (QUIC) and an emulated Windows client join it where a test asks."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_cli
     run_client_port_policy,
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
-from tests.support.net import free_tcp_ports
+from tests.support.net import free_tcp_ports, free_udp_port
 from tests.support.peers import pysmbd_command, terminate_pid
 from tests.support.plays import winrm_host_vars
 from tests.support.pysmbd_server import pysmbd_status
 from tests.support.samba import daemon_smbds
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 USER = "migrator"
 PASSWORD = "Migrate-pa55!"
@@ -165,17 +167,28 @@ def fleet(tmp_path: Path):
 
 @pytest.fixture
 def samba_server(tmp_path: Path, fleet: Fleet):
-    """Debian's smbd, standalone from its own smb.conf, on the fleet's old port at 127.0.0.1: inventory variables
-    of one more fleet server."""
+    """Debian's smbd, standalone from its own smb.conf at 127.0.0.1, moving between TCP ports of its own: inventory
+    variables of one more fleet server. Its own ports, because the Samba backend cannot tell which addresses smbd
+    binds, so it counts a pysmbd of the fleet on the same port at another address as a conflict (rightly, for an
+    smbd that binds every address) and the concurrent adds would race."""
 
     def listening(port: int) -> bool:
         with socket.socket() as sock:
             sock.settimeout(3)
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
+    old, new = free_tcp_ports(2)
     with daemon_smbds(tmp_path, ready=listening) as start:
-        conf = start(fleet.old_port)
-        yield {"samba1": {"ansible_host": "127.0.0.1", "migrate_backend": "samba", "migrate_smb_conf": str(conf)}}
+        conf = start(old)
+        yield {
+            "samba1": {
+                "ansible_host": "127.0.0.1",
+                "migrate_backend": "samba",
+                "migrate_smb_conf": str(conf),
+                "migrate_from": {"transport": "tcp", "port": old},
+                "migrate_to": {"transport": "tcp", "port": new},
+            }
+        }
 
 
 @pytest.fixture
@@ -188,6 +201,30 @@ def windows_client():
     )
     yield {"win1": winrm_host_vars(host.address, WINDOWS_USER, password)}, target
     host.stop()
+
+
+@pytest.fixture
+def windows_server():
+    """The emulated Windows Server 2025 (real WinRM) as a fleet server: SMB over QUIC ready (a certificate mapping),
+    serving real SMB over QUIC (the bundled pysmbd) on its QUIC alternative ports, one of them the old port. Windows
+    cannot move TCP, so it moves from one QUIC alternative port to another. Yields (inventory hosts, host, old, new)."""
+    password = "Pw-" + secrets.token_urlsafe(12)
+    old, new = free_udp_port(), free_udp_port()
+    state = quic_ready(WindowsState(), "win-srv1")
+    state.alternative_ports.append({"TransportType": "Quic", "Port": old, "Instances": "Default"})
+    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], serve_smb=True, initial_state=state).start()
+    try:
+        variables = {
+            **winrm_host_vars(host.address, WINDOWS_USER, password),
+            "migrate_from": {"transport": "quic", "port": old},
+            "migrate_to": {"transport": "quic", "port": new},
+            "migrate_verify_fingerprint_sha256": host.smb.fingerprint_sha256,
+            # Windows tells no session's port (Get-SmbSession has none): the drain waits this whole timeout.
+            "migrate_drain_timeout": 2,
+        }
+        yield {"win-srv1": variables}, host, old, new
+    finally:
+        host.stop()
 
 
 def global_mappings(target) -> List[tuple]:

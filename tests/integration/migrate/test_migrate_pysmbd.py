@@ -1,4 +1,5 @@
-"""The migrate role on a fleet of three pysmbd servers (each on its own loopback address), through ansible-playbook.
+"""The migrate role on a fleet of three pysmbd servers (each on its own loopback address), a Samba server and an
+emulated Windows server (which moves its SMB over QUIC port), through ansible-playbook.
 
 What a user would notice: sessions opened on the old port keep reading and writing through preflight, add and the
 client move; the old port refuses and the new one answers at the end; a second run changes nothing; a preflight
@@ -29,6 +30,7 @@ from tests.integration.migrate.conftest import (
     set_policy,
 )
 from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
 
 # Several ansible-playbook runs each, on a shared 2-core machine: more than the suite's default 300 s per test.
@@ -47,6 +49,12 @@ def recap(run: PlayRun) -> dict:
 
 def completed(fleet: Fleet) -> dict:
     return {host: entry["completed"] for host, entry in fleet.state()["hosts"].items()}
+
+
+def quic_status(host, port: int) -> str:
+    """What verify's QUIC probe finds on the emulated Windows server's ``port``: "smb" or "no SMB"."""
+    outcome = probe_loopback_quic(port, fingerprint_sha256=host.smb.fingerprint_sha256)
+    return "smb" if outcome.status == "smb" else "no SMB"
 
 
 def show(run: PlayRun) -> str:
@@ -75,12 +83,27 @@ class Client:
 
 
 def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
-    fleet: Fleet, samba_server, windows_client
+    fleet: Fleet, samba_server, windows_server, windows_client
 ) -> None:
     windows_hosts, windows = windows_client
+    win_servers, win_server, old_quic, new_quic = windows_server
     old, new = fleet.old_port, fleet.new_port
-    set_policy(windows, [f"srv1:tcp:{old}", "other:tcp:1234", "srv2:quic:8443", f"samba1:tcp:{old}"])
-    hosts = {"more_servers": samba_server, "windows_clients": windows_hosts}
+    old_samba, new_samba = (samba_server["samba1"][key]["port"] for key in ("migrate_from", "migrate_to"))
+    set_policy(
+        windows,
+        [f"srv1:tcp:{old}", "other:tcp:1234", "srv2:quic:8443", f"samba1:tcp:{old_samba}", f"win-srv1:quic:{old_quic}"],
+    )
+    assert quic_status(win_server, old_quic) == "smb"
+    # Up to 120 s for the Linux servers' sessions to leave; Windows cannot tell, so its drain is its own 2 s wait.
+    drain = {"migrate_drain_timeout": 120}
+    samba = {name: {**variables, **drain} for name, variables in samba_server.items()}
+    hosts = {
+        "host_vars": {server.name: drain for server in fleet.servers},
+        "more_servers": {**samba, **win_servers},
+        "windows_clients": windows_hosts,
+    }
+    # The Windows server moves QUIC ports, the others TCP ports: one migration, named once for all of them.
+    named = ("-e", "migrate_name=fleet")
     clients = [
         Client(SmbSession(fleet.old_port, USER, PASSWORD, host=s.address), f"{s.name}.bin") for s in fleet.servers
     ]
@@ -89,9 +112,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         thread.start()
     outcome: dict = {}
     runner = threading.Thread(
-        target=lambda: outcome.update(
-            run=migrate(fleet, "-e", "migrate_drain_timeout=120", "-e", f"migrate_report_dir={fleet.work}", **hosts)
-        )
+        target=lambda: outcome.update(run=migrate(fleet, *named, "-e", f"migrate_report_dir={fleet.work}", **hosts))
     )
     runner.start()
     # The clients move once the state file says the client phase is done on every server: until then (preflight,
@@ -101,7 +122,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         if (
             fleet.state_file.exists()
             and all("clients" in done for done in completed(fleet).values())
-            and len(completed(fleet)) == len(fleet.servers) + len(samba_server)
+            and len(completed(fleet)) == len(fleet.servers) + len(samba_server) + len(win_servers)
         ):
             break
         time.sleep(0.2)
@@ -138,35 +159,42 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         assert server.listening() == [fleet.new_port]
         assert server.answers(fleet.new_port)
         assert not server.answers(fleet.old_port)
-    samba = fleet.servers[0].__class__("samba1", "127.0.0.1", fleet.work)
-    assert samba.answers(new) and not samba.answers(old)
+    samba1 = fleet.servers[0].__class__("samba1", "127.0.0.1", fleet.work)
+    assert samba1.answers(new_samba) and not samba1.answers(old_samba)
+    # The Windows server: its table holds the new QUIC port alone, which answers SMB over QUIC; the old one is silent.
+    assert [(e["TransportType"], e["Port"]) for e in win_server.state.alternative_ports] == [("Quic", new_quic)]
+    assert (quic_status(win_server, new_quic), quic_status(win_server, old_quic)) == ("smb", "no SMB")
     assert all(done == ["preflight", "add", "clients", "drain", "remove"] for done in completed(fleet).values())
-    assert sorted(completed(fleet)) == ["samba1", "srv1", "srv2", "srv3"]
+    assert sorted(completed(fleet)) == ["samba1", "srv1", "srv2", "srv3", "win-srv1"]
+    drained = fleet.state()["hosts"]["win-srv1"]["phases"]["drain"]["result"]
+    assert (drained["drained"], drained["how"]) == (False, "not known: waited 2 s"), drained
     # The new entries come first; the stale ones for the old port are gone; another server's entry and another
     # transport's entry stay, after them.
     assert policy(windows) == [
         f"srv1:tcp:{new}",
         f"srv2:tcp:{new}",
         f"srv3:tcp:{new}",
-        f"samba1:tcp:{new}",
+        f"samba1:tcp:{new_samba}",
+        f"win-srv1:quic:{new_quic}",
         "other:tcp:1234",
         "srv2:quic:8443",
     ]
 
     # The batch's report: one matrix per phase in the HTML page, and nmap XML of the remove phase in which every
     # server's new port is open and its old one closed.
-    name = f"tcp-{old}-to-tcp-{new}-srv1"
-    html = (fleet.work / f"{name}.html").read_text()
-    assert all(host in html for host in ("srv1", "srv2", "srv3", "samba1"))
-    scan = ElementTree.parse(fleet.work / f"{name}-remove.xml").getroot()
-    states = [(p.get("portid"), p.find("state").get("state")) for p in scan.iter("port")]
-    assert sorted(states) == sorted([(str(new), "open")] * 4 + [(str(old), "closed")] * 4), states
+    html = (fleet.work / "fleet-srv1.html").read_text()
+    assert all(host in html for host in ("srv1", "srv2", "srv3", "samba1", "win-srv1"))
+    scan = ElementTree.parse(fleet.work / "fleet-srv1-remove.xml").getroot()
+    states = [(p.get("protocol"), p.get("portid"), p.find("state").get("state")) for p in scan.iter("port")]
+    expected = [("tcp", str(new), "open")] * 3 + [("tcp", str(old), "closed")] * 3
+    expected += [("tcp", str(new_samba), "open"), ("tcp", str(old_samba), "closed")]
+    expected += [("udp", str(new_quic), "open"), ("udp", str(old_quic), "closed")]
+    assert sorted(states) == sorted(expected), states
 
-    again = migrate(fleet, **hosts)
+    again = migrate(fleet, *named, **hosts)
     assert again.returncode == 0, show(again)
-    assert recap(again) == {name: {"changed": 0, "failed": 0} for name in ["samba1", "srv1", "srv2", "srv3"]}, show(
-        again
-    )
+    everyone = ["samba1", "srv1", "srv2", "srv3", "win-srv1"]
+    assert recap(again) == {name: {"changed": 0, "failed": 0} for name in everyone}, show(again)
 
 
 def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, windows_client) -> None:
