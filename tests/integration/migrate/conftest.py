@@ -15,6 +15,7 @@ from typing import Dict, List
 
 import pytest
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping import run_client_mapping
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping_move import (
     run_client_mapping_move,
@@ -28,6 +29,7 @@ from tests.support.peers import pysmbd_command, terminate_pid
 from tests.support.plays import winrm_host_vars
 from tests.support.pysmbd_server import pysmbd_status
 from tests.support.samba import daemon_smbds
+from tests.support.smb_session import SmbSession
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
 from tests.support.windows_host.state import WindowsState, quic_ready
 
@@ -225,6 +227,19 @@ def windows_server():
         yield {"win-srv1": variables}, host, old, new
     finally:
         host.stop()
+
+
+def windows_quic_session(host: EmulatedWindowsHost, port: int) -> SmbSession:
+    """An SMB session over QUIC on the emulated Windows server's share "data", as its administrator, pinned to its
+    certificate."""
+    user = host.users[0]
+    fingerprint = host.smb.fingerprint_sha256
+    return SmbSession(
+        port,
+        user.name,
+        user.password,
+        connect=lambda connection: connect_smb_over_quic(connection, 10, fingerprint_sha256=fingerprint),
+    )
 
 
 def global_mappings(target) -> List[tuple]:

@@ -28,6 +28,7 @@ from tests.integration.migrate.conftest import (
     map_globally,
     policy,
     set_policy,
+    windows_quic_session,
 )
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.quic_probe import probe_loopback_quic
@@ -107,6 +108,8 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
     clients = [
         Client(SmbSession(fleet.old_port, USER, PASSWORD, host=s.address), f"{s.name}.bin") for s in fleet.servers
     ]
+    # And one over SMB over QUIC on the Windows server's old QUIC port.
+    clients.append(Client(windows_quic_session(win_server, old_quic), "win-srv1.bin"))
     threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
     for thread in threads:
         thread.start()
@@ -141,6 +144,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         client.session.close()
     # New sessions after the client phase land on the new port, while the old one still drains.
     new_sessions = [SmbSession(fleet.new_port, USER, PASSWORD, host=s.address) for s in fleet.servers]
+    new_sessions.append(windows_quic_session(win_server, new_quic))
     try:
         for session in new_sessions:
             assert session.write_and_read("after.bin", b"moved") == b"moved"
