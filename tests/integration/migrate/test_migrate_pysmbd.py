@@ -33,6 +33,7 @@ from tests.integration.migrate.conftest import (
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
+from tests.support.windows_host.network_cmdlets import plant_excluded_range, plant_listener
 
 # Several ansible-playbook runs each, on a shared 2-core machine: more than the suite's default 300 s per test.
 pytestmark = [pytest.mark.slow, pytest.mark.peer, pytest.mark.timeout(900)]
@@ -201,8 +202,13 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
     assert recap(again) == {name: {"changed": 0, "failed": 0} for name in everyone}, show(again)
 
 
-def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, windows_client) -> None:
+def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, windows_server, windows_client) -> None:
     windows_hosts, windows = windows_client
+    win_servers, win_server, old_quic, new_quic = windows_server
+    # On the Windows server another program holds the new QUIC port, which also lies in an administered excluded
+    # range: two reasons, each its own line.
+    plant_listener(win_server.state, "udp", new_quic, 2216, "nginx")
+    plant_excluded_range(win_server.state, "udp", new_quic, new_quic + 9, administered=True)
     # A global mapping to srv3 on the old port that the client's model does not describe: Windows does not give its
     # credential back, so it could not follow srv3; the preflight says so along with srv2's taken port.
     map_globally(windows, "\\\\srv3\\data", fleet.old_port, "X:")
@@ -210,7 +216,7 @@ def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, w
     squatter.bind((fleet.servers[1].address, fleet.new_port))
     squatter.listen()
     try:
-        run = migrate(fleet, windows_clients=windows_hosts)
+        run = migrate(fleet, "-e", "migrate_name=fleet", more_servers=win_servers, windows_clients=windows_hosts)
     finally:
         squatter.close()
     assert run.returncode != 0
@@ -219,9 +225,14 @@ def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, w
     assert re.search(
         r"- srv3: win1: its global mapping X: -> .*srv3.*data on tcp/\d+ cannot be recreated", run.stdout
     ), show(run)
+    windows_lines = [line.strip() for line in run.stdout.splitlines() if line.strip().startswith("- win-srv1: ")]
+    assert len(windows_lines) == 2, show(run)
+    assert any(f"quic/{new_quic}" in line and "nginx (pid 2216)" in line for line in windows_lines), windows_lines
+    assert any("administered excluded port range" in line for line in windows_lines), windows_lines
     for server in fleet.servers:
         assert server.listening() == [fleet.old_port]
-    assert completed(fleet) == {"srv1": ["preflight"], "srv3": [], "srv2": []}
+    assert [(e["TransportType"], e["Port"]) for e in win_server.state.alternative_ports] == [("Quic", old_quic)]
+    assert completed(fleet) == {"srv1": ["preflight"], "srv3": [], "srv2": [], "win-srv1": []}
     assert global_mappings(windows) == [("X:", "\\\\srv3\\data", "tcp", fleet.old_port)]
 
 
