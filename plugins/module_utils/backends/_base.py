@@ -165,6 +165,10 @@ class PortBackend:
         """Backend-specific fields of the server_ports_info result."""
         return {}
 
+    def diff_extra(self) -> Tuple[str, str]:
+        """Lines diff mode adds after the tables (before, after): host state beside the ports, such as labels."""
+        return "", ""
+
 
 def plan_with_standard_ports(current, desired, state: str, exclusive: bool, standard_ports: str) -> List[dict]:
     """plan_changes, then the standard_ports policy (keep them out of exclusive removals, or close them)."""
@@ -209,7 +213,11 @@ def change_ports(backend: PortBackend, request: PortRequest, check_mode: bool, d
         **backend.result_fields(before, after, steps, request),
     }
     if diff_mode:
-        result["diff"] = {"before": format_table(before.table), "after": format_table(after.table)}
+        extra_before, extra_after = backend.diff_extra()
+        result["diff"] = {
+            "before": format_table(before.table) + extra_before,
+            "after": format_table(after.table) + extra_after,
+        }
     return result
 
 
