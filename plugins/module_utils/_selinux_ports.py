@@ -15,7 +15,7 @@ What we touch, and what never:
   with another type (8443/tcp is ``http_port_t``) gets a local record that overrides it (``-m``);
 - a port already ``smbd_port_t`` (445, or inside a range such as 137-139) is left alone;
 - a port another local record labels with another type was labelled by the administrator for some other service:
-  refused before any change, never relabelled;
+  never relabelled (the Samba backend refuses to move smbd there, since smbd could not bind it);
 - when a port is removed from the server, only a local ``smbd_port_t`` record for exactly that port is deleted
   (``semanage port -d``); policy records (445 stays ``smbd_port_t``) cannot be and are not removed.
 
@@ -74,8 +74,8 @@ class LabelChange:
     """Each changed port's effective type before the change (``none`` when no record covers it)."""
     after: Dict[str, str] = field(default_factory=dict)
     """Each changed port's effective type after it."""
-    conflicts: List[str] = field(default_factory=list)
-    """Reasons to refuse the change (another service's local label), each naming the port and the fix."""
+    conflicts: Dict[str, str] = field(default_factory=dict)
+    """Ports another service's local record labels with another type (left as they are) -> why, and the fix."""
     label_commands: List[str] = field(default_factory=list)
     unlabel_commands: List[str] = field(default_factory=list)
 
@@ -151,7 +151,7 @@ class SelinuxPorts:
                 continue
             own = [r for r in local if r.exact and r.covers(protocol, port)]
             if own:
-                change.conflicts.append(
+                change.conflicts[spec] = (
                     f"{spec}: SELinux labels it {own[0].port_type} by a local record someone else made (semanage "
                     f"port -l -C), for another service; the SMB server may not bind it. Pick another port, or "
                     f"relabel it yourself (semanage port -m -t {self.port_type} -p {protocol} {port})"

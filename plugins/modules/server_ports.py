@@ -119,8 +119,11 @@ options:
       - A port the policy itself labels C(smbd_port_t) (445, 137-139) is left as it is and never unlabelled. A port
         the policy labels with another type (8443/tcp is C(http_port_t)) gets a local record that overrides it;
         removing the port deletes that record, which gives the port back its policy type. A port that a local
-        record of someone else labels with another type is refused before any change (another service uses it).
-        Only a local C(smbd_port_t) record of exactly a removed port is deleted.
+        record of someone else labels with another type is never relabelled (another service uses it); the Samba
+        backend refuses to add it before any change, since smbd could not bind it. Only a local C(smbd_port_t)
+        record of exactly a removed port is deleted.
+      - A QUIC (UDP) port is labelled too, but the policies read (Debian's refpolicy, Fedora's samba.te) let smbd
+        bind only TCP C(smbd_port_t) ports so far.
       - Backend V(pysmbd) uses the same type. pysmbd, as the C(smb.alternative_ports.pysmbd) role installs it (a
         systemd service running C(/opt/pysmbd/venv/bin/pysmbd), file type C(bin_t)), runs in an unconfined domain
         (C(unconfined_service_t) on RHEL's targeted policy, C(initrc_t) on Debian's default policy), which may

@@ -59,6 +59,8 @@ class PortRequest:
     allow_no_listeners: bool = False
     address: str = "0.0.0.0"
     """Where new pysmbd listeners bind."""
+    restoring: bool = False
+    """Set by ``restore_request``: the host goes back to a table it had, so a port it listened on is not refused."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PortRequest:
@@ -154,6 +156,7 @@ class PortBackend:
             exclusive=True,
             standard_ports="close",
             allow_no_listeners=True,
+            restoring=True,
         )
 
     # --- reporting --------------------------------------------------------------------------------------------

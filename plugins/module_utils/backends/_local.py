@@ -53,6 +53,9 @@ class LocalBackend(PortBackend):
     manage_firewall = False
     selinux_mode = "never"
     """``auto`` (label when SELinux is enabled), ``always`` (also when it is disabled) or ``never``."""
+    selinux_label_required = False
+    """Whether the server's SELinux domain may bind only ``smbd_port_t`` ports (smbd_t), so a port another service
+    labelled is refused; an unconfined server (pysmbd) binds any port, and such a port keeps its type."""
     _host_firewall: Optional[HostFirewall] = None
     _firewall_change: Optional[FirewallChange] = None
     _selinux: Optional[SelinuxPorts] = None
@@ -163,8 +166,9 @@ class LocalBackend(PortBackend):
 
     def refusals(self, state: PortState, steps: List[dict], request: PortRequest) -> List[str]:
         problems = self.check_entries([s for s in steps if s["action"] != "remove"])
-        if self._label_change is not None:
-            problems.extend(self._label_change.conflicts)
+        if self._label_change is not None and self.selinux_label_required and not request.restoring:
+            added = port_specs(step for step in steps if step["action"] == "add")
+            problems.extend(why for spec, why in sorted(self._label_change.conflicts.items()) if spec in added)
         problems.extend(super().refusals(state, steps, request))
         server_pids = self.server_pids()
         for step in steps:

@@ -67,13 +67,13 @@ def test_semanage_labels_new_ports_smbd_port_t_and_removes_only_its_own_labels(s
     assert not labels.plan({"445/tcp"}, removed={"4445/tcp", "445/tcp"}).changed
 
 
-def test_a_port_another_service_labelled_locally_is_refused_not_relabelled(selinux_host):
+def test_a_port_another_service_labelled_locally_is_never_relabelled_nor_unlabelled(selinux_host):
     from ansible_collections.smb.alternative_ports.plugins.module_utils._selinux_ports import SelinuxPorts
 
     selinux_host.run("semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", "5445", check=True)
     change = SelinuxPorts(selinux_host.runner(), "semanage").plan({"5445/tcp"}, removed=set())
     assert not change.changed
-    assert len(change.conflicts) == 1 and "5445/tcp" in change.conflicts[0] and "http_port_t" in change.conflicts[0]
+    assert list(change.conflicts) == ["5445/tcp"] and "http_port_t" in change.conflicts["5445/tcp"]
     removal = SelinuxPorts(selinux_host.runner(), "semanage").plan(set(), removed={"5445/tcp"})
     assert not removal.changed, "a local record of another type is not ours to delete"
     assert port_label(selinux_host, "5445/tcp") == ("http_port_t",)
@@ -149,3 +149,24 @@ def test_auto_leaves_labels_alone_where_selinux_is_disabled(selinux_host, tmp_pa
     assert not selinux_enabled()
     assert detect(selinux_host.runner(), "auto") is None
     assert detect(selinux_host.runner(), "always") is not None
+
+
+def test_samba_refuses_a_port_another_service_labelled_and_changes_nothing(selinux_host, tmp_path):
+    from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+        PortRequest,
+        RefusedError,
+        change_ports,
+    )
+    from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.samba import SambaBackend
+
+    smbd, testparm = require_tool("smbd", "samba"), require_tool("testparm", "samba")
+    conf = tmp_path / "smb.conf"
+    conf.write_text(SMB_CONF.format(share=tmp_path))
+    selinux_host.run("semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", "5445", check=True)
+    backend = SambaBackend(str(conf), selinux_host.runner(), smbd, testparm)
+    backend.selinux_mode = "always"
+    with pytest.raises(RefusedError) as refused:
+        change_ports(backend, PortRequest(ports=[{"transport": "tcp", "port": 5445}]), check_mode=False)
+    assert "5445/tcp: SELinux labels it http_port_t" in str(refused.value)
+    assert "5445" not in conf.read_text()
+    assert port_label(selinux_host, "5445/tcp") == ("http_port_t",)
