@@ -93,6 +93,39 @@ class LocalBackend(PortBackend):
         except SelinuxPortsError as exc:
             raise BackendError(f"cannot read the SELinux port labels: {exc}") from exc
 
+    def _label_new_ports(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.labelled:
+            return
+        try:
+            self._selinux.label(labels)
+        except SelinuxPortsError as exc:
+            raise BackendError(
+                f"SELinux refused the port labels, so nothing else was changed: {exc} (fix the policy store, or set "
+                "selinux: never and label the ports yourself)"
+            ) from exc
+
+    def _take_new_labels_back(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.labelled:
+            return
+        try:
+            self._selinux.undo_label(labels)
+        except SelinuxPortsError:
+            pass  # the port change's own error is the one to report; a stale label only allows a bind
+
+    def _unlabel_removed_ports(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.unlabelled:
+            return
+        try:
+            self._selinux.unlabel(labels)
+        except SelinuxPortsError as exc:
+            raise BackendError(
+                f"the ports were changed but SELinux kept the labels of the removed ones: {exc}; remove them with "
+                f"semanage port -d ({', '.join(labels.unlabelled)}), or set selinux: never"
+            ) from exc
+
     # --- the flow -------------------------------------------------------------------------------------------
     def has_work(self, state: PortState, steps: List[dict], request: PortRequest) -> bool:
         self._firewall_change = self.firewall_change(state, steps)
@@ -104,32 +137,13 @@ class LocalBackend(PortBackend):
         )
 
     def apply(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
-        labels = self._label_change
-        if labels is not None and self._selinux is not None and labels.labelled:
-            try:
-                self._selinux.label(labels)
-            except SelinuxPortsError as exc:
-                raise BackendError(
-                    f"SELinux refused the port labels, so nothing else was changed: {exc} (fix the policy store, or "
-                    "set selinux: never and label the ports yourself)"
-                ) from exc
+        self._label_new_ports()
         try:
             after = self.apply_ports(state, steps, request) if steps else state
         except Exception:
-            if labels is not None and self._selinux is not None and labels.labelled:
-                try:
-                    self._selinux.undo_label(labels)
-                except SelinuxPortsError:
-                    pass  # the port change's own error is what the user needs; the label only lets smbd bind
+            self._take_new_labels_back()
             raise
-        if labels is not None and self._selinux is not None and labels.unlabelled:
-            try:
-                self._selinux.unlabel(labels)
-            except SelinuxPortsError as exc:
-                raise BackendError(
-                    f"the ports were changed but SELinux kept the labels of the removed ones: {exc}; remove them "
-                    f"with semanage port -d ({', '.join(labels.unlabelled)}), or set selinux: never"
-                ) from exc
+        self._unlabel_removed_ports()
         change = self._firewall_change
         if change is not None and change.changed:
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.net import free_tcp_ports
 from tests.support.peers import require_tool
 from tests.support.plays import localhost_play, result_of
 from tests.support.private_host import PrivateHost, port_label, private_host
@@ -160,13 +161,35 @@ def test_samba_refuses_a_port_another_service_labelled_and_changes_nothing(selin
     from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.samba import SambaBackend
 
     smbd, testparm = require_tool("smbd", "samba"), require_tool("testparm", "samba")
+    (port,) = free_tcp_ports(1)  # the holder check reads this test's network namespace, not the private host's
     conf = tmp_path / "smb.conf"
     conf.write_text(SMB_CONF.format(share=tmp_path))
-    selinux_host.run("semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", "5445", check=True)
+    selinux_host.run("semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", str(port), check=True)
     backend = SambaBackend(str(conf), selinux_host.runner(), smbd, testparm)
     backend.selinux_mode = "always"
     with pytest.raises(RefusedError) as refused:
-        change_ports(backend, PortRequest(ports=[{"transport": "tcp", "port": 5445}]), check_mode=False)
-    assert "5445/tcp: SELinux labels it http_port_t" in str(refused.value)
-    assert "5445" not in conf.read_text()
-    assert port_label(selinux_host, "5445/tcp") == ("http_port_t",)
+        change_ports(backend, PortRequest(ports=[{"transport": "tcp", "port": port}]), check_mode=False)
+    assert f"{port}/tcp: SELinux labels it http_port_t" in str(refused.value)
+    assert str(port) not in conf.read_text()
+    assert port_label(selinux_host, f"{port}/tcp") == ("http_port_t",)
+
+
+def test_a_failed_samba_change_takes_its_new_label_back(selinux_host, tmp_path):
+    """testparm rejects this smb.conf, so Samba's change fails after the label went in: the label goes again."""
+    from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
+        BackendError,
+        PortRequest,
+        change_ports,
+    )
+    from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.samba import SambaBackend
+
+    smbd, testparm = require_tool("smbd", "samba"), require_tool("testparm", "samba")
+    conf = tmp_path / "smb.conf"
+    conf.write_text(SMB_CONF.format(share=tmp_path).replace("workgroup = WORKGROUP", "max protocol = NOPE"))
+    (port,) = free_tcp_ports(1)
+    backend = SambaBackend(str(conf), selinux_host.runner(), smbd, testparm)
+    backend.selinux_mode = "always"
+    with pytest.raises(BackendError, match="testparm rejects"):
+        change_ports(backend, PortRequest(ports=[{"transport": "tcp", "port": port}]), check_mode=False)
+    assert port_label(selinux_host, f"{port}/tcp") == ()
+    assert kernel_type(selinux_host, f"{port}/tcp") == "unreserved_port_t"
