@@ -83,20 +83,29 @@ class HostFirewall:
 
 
 class Firewalld(HostFirewall):
-    """A running firewalld: its permanent configuration (for the next reload or boot) and its runtime, kept apart."""
+    """A running firewalld: its permanent configuration (for the next reload or boot) and its runtime, kept apart.
+
+    A port a service of the zone already opens (``samba`` opens 139/tcp and 445/tcp) counts as open: no second rule
+    for it. Closing touches only the zone's own ports, never the administrator's services.
+    """
 
     kind = "firewalld"
 
-    def open_ports(self) -> Tuple[Set[str], Set[str]]:
-        """(permanent, runtime) ports of the default zone."""
-        permanent = set(self._check([self.program, "--permanent", "--list-ports"]).split())
-        return permanent, set(self._check([self.program, "--list-ports"]).split())
+    def zone(self, *permanent: str) -> Tuple[Set[str], Set[str]]:
+        """(the default zone's own ports, the ports its services open), permanent or runtime."""
+        own = set(self._check([self.program, *permanent, "--list-ports"]).split())
+        services: Set[str] = set()
+        for service in self._check([self.program, *permanent, "--list-services"]).split():
+            # The service's definition as stored (its runtime copy is the same unless edited without a reload).
+            services.update(self._check([self.program, "--permanent", f"--service={service}", "--get-ports"]).split())
+        return own, services
 
     def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
-        permanent, runtime = self.open_ports()
-        return FirewallChange(
-            self.kind, sorted(wanted - (permanent & runtime)), sorted((removed & (permanent | runtime)) - wanted)
-        )
+        own_permanent, services_permanent = self.zone("--permanent")
+        own_runtime, services_runtime = self.zone()
+        open_in_both = (own_permanent | services_permanent) & (own_runtime | services_runtime)
+        closed = (removed & (own_permanent | own_runtime)) - wanted
+        return FirewallChange(self.kind, sorted(wanted - open_in_both), sorted(closed))
 
     def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
         # firewalld answers success (with a warning) to a port that is already open or already closed.
@@ -109,13 +118,18 @@ class Firewalld(HostFirewall):
 
 
 class FirewalldOffline(HostFirewall):
-    """A firewalld enabled at boot but not running: ``firewall-offline-cmd`` edits its permanent zone files."""
+    """A firewalld enabled at boot but not running: ``firewall-offline-cmd`` edits its permanent zone files.
+
+    Services count as in ``Firewalld``."""
 
     kind = "firewalld-offline"
 
     def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
-        have = set(self._check([self.program, "--list-ports"]).split())
-        return FirewallChange(self.kind, sorted(wanted - have), sorted((removed & have) - wanted))
+        own = set(self._check([self.program, "--list-ports"]).split())
+        have = set(own)
+        for service in self._check([self.program, "--list-services"]).split():
+            have.update(self._check([self.program, f"--service={service}", "--get-ports"]).split())
+        return FirewallChange(self.kind, sorted(wanted - have), sorted((removed & own) - wanted))
 
     def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
         for spec in change.opened:

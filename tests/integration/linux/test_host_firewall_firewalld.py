@@ -41,11 +41,15 @@ def test_a_running_firewalld_gets_a_permanent_and_a_runtime_rule_per_port(tmp_pa
 
     with private_host(tmp_path, firewalld="running") as host:
         host.run("firewall-cmd", "--permanent", "--add-port=9999/tcp", check=True)  # the administrator's own port
+        for permanent in (["--permanent"], []):  # and the samba service, as Red Hat's guide for Samba has it
+            host.run("firewall-cmd", *permanent, "--add-service=samba", check=True)
         firewall = detect(host.runner())
         assert firewall.kind == "firewalld"
-        wanted = port_specs([{"transport": "tcp", "port": 4445}, {"transport": "quic", "port": 8443}])
+        wanted = port_specs(
+            [{"transport": "tcp", "port": 445}, {"transport": "tcp", "port": 4445}, {"transport": "quic", "port": 8443}]
+        )
         change = firewall.plan(wanted, removed=set())
-        assert (change.opened, change.closed) == (["4445/tcp", "8443/udp"], [])
+        assert (change.opened, change.closed) == (["4445/tcp", "8443/udp"], []), "the samba service opens 445"
         firewall.apply(change, wanted)
         assert {"4445/tcp", "8443/udp"} <= listed(host, "firewall-cmd")
         assert {"4445/tcp", "8443/udp"} <= listed(host, "firewall-cmd", "--permanent")
@@ -63,6 +67,7 @@ def test_a_running_firewalld_gets_a_permanent_and_a_runtime_rule_per_port(tmp_pa
         firewall.apply(change, moved)
         assert listed(host, "firewall-cmd") & {"4445/tcp", "8443/udp", "14445/tcp"} == {"14445/tcp"}
         assert zone_ports(host) == {"14445/tcp", "9999/tcp"}, "the administrator's port stays"
+        assert "samba" in host.run("firewall-cmd", "--permanent", "--list-services", check=True).stdout.split()
         assert not accepted_in_kernel(host, "4445/tcp")
 
 
@@ -72,18 +77,19 @@ def test_a_firewalld_enabled_but_stopped_gets_the_ports_in_its_permanent_zone(tm
     with private_host(tmp_path, firewalld="stopped") as host:
         assert detect(host.runner()).kind == "none", "a disabled firewalld is no firewall of this host"
         host.enable_firewalld_at_boot()
+        host.run("firewall-offline-cmd", "--add-service=samba", check=True)
         firewall = detect(host.runner())
         assert firewall.kind == "firewalld-offline"
-        wanted = port_specs([{"transport": "tcp", "port": 4445}])
+        wanted = port_specs([{"transport": "tcp", "port": 4445}, {"transport": "tcp", "port": 139}])
         change = firewall.plan(wanted, removed=set())
-        assert change.opened == ["4445/tcp"]
+        assert change.opened == ["4445/tcp"], "the samba service opens 139"
         firewall.apply(change, wanted)
         assert zone_ports(host) == {"4445/tcp"}
         assert listed(host, "firewall-offline-cmd") == {"4445/tcp"}
         assert not firewall.plan(wanted, removed=set()).changed
 
         change = firewall.plan(set(), removed=wanted)
-        assert change.closed == ["4445/tcp"]
+        assert change.closed == ["4445/tcp"], "a service is the administrator's: never closed"
         firewall.apply(change, set())
         assert zone_ports(host) == set()
 
