@@ -103,7 +103,7 @@ options:
         edits its permanent zone, so the ports are open once it starts), else nothing. A firewall that lacks a port
         of the table counts as a change, also when the ports themselves are as asked.
       - With firewalld, a port a service of the zone already opens (C(samba) opens 139/tcp and 445/tcp) gets no
-        rule of its own, and services are never removed: a removed port that a service opens stays open.
+        rule of its own, and services are never removed, so a removed port that a service opens stays open.
     type: bool
     default: true
   selinux:

@@ -16,13 +16,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Tuple
 
 from tests.support.peers import require_tool
+from tests.support.polling import wait_until
 
 # (host directory, Debian package that provides it): copied, then mounted over the original inside the namespace.
 PRIVATE_DIRECTORIES = {
@@ -165,12 +165,9 @@ def _child_of(pid: int) -> int:
     return int(children[0])
 
 
-def _wait_running(host: PrivateHost, log: Path, attempts: int = 120) -> None:
-    for _ in range(attempts):
-        if host.run("firewall-cmd", "--state").returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"firewalld did not start inside the private host: {log.read_text()[-2000:]}")
+def _wait_running(host: PrivateHost, log: Path) -> None:
+    if not wait_until(lambda: host.run("firewall-cmd", "--state").returncode == 0, timeout=60):
+        raise AssertionError(f"firewalld did not start inside the private host: {log.read_text()[-2000:]}")
 
 
 def port_label(host: PrivateHost, spec: str) -> Tuple[str, ...]:

@@ -8,6 +8,8 @@ and, for a running firewalld, the nftables ruleset it loads into the kernel.
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
 
 from tests.support.plays import localhost_play, pysmbd_ports_task, result_of
@@ -18,8 +20,6 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 def zone_ports(host: PrivateHost) -> set:
     """The ports of the default zone's file in the private /etc/firewalld (what survives a reboot)."""
-    import xml.etree.ElementTree as ElementTree
-
     zone = host.copy_of("/etc/firewalld/zones/public.xml")
     if not zone.exists():
         return set()
