@@ -22,6 +22,12 @@ description:
     and a UDP port another process holds is refused like a TCP one. Samba has no QUIC listener.
   - On Linux it runs on the target. With O(backend=windows) (or V(auto) on a WinRM or PSRP host) the work runs on
     the controller over WinRM, and Windows can move only its SMB over QUIC listener.
+  - On Windows a new QUIC port is refused before any change (check mode too) when another process holds the UDP
+    port (named as C(Get-NetUDPEndpoint) and C(Get-Process) report it), when the kernel (System, pid 4) holds it
+    although it is not one of the server's own alternative ports (likely http.sys), when it lies in an excluded
+    port range (C(netsh interface ipv4 show excludedportrange protocol=udp); the message gives the range and the
+    fix), and for UDP 443 while http.sys serves HTTP/3 (C(EnableHttp3) = 1). That check costs one more read on the
+    host, only when the plan adds ports.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
   - smb.alternative_ports.attributes.CHANGES_STATE
@@ -269,6 +275,15 @@ selinux:
       description: Each changed port's type after the change.
       type: dict
       sample: {4445/tcp: smbd_port_t, 14445/tcp: none}
+problems:
+  description:
+    - When the change was refused (the task failed and nothing changed, in check mode too), every reason, one
+      sentence each, naming the host, the port and the fix; C(msg) joins them. A port another process holds names
+      it; on Windows also an excluded port range and HTTP/3 on UDP 443.
+  returned: when the change was refused
+  type: list
+  elements: str
+  sample: ["Administrator@fs1:5986: quic/8443: UDP port 8443 is held on 0.0.0.0 by nginx (pid 2216): stop it or pick another port"]
 firewall_rules:
   description:
     - Backend V(windows) with O(firewall=true), the collection's inbound UDP rules for QUIC ports after the change
@@ -356,7 +371,7 @@ def main() -> None:
             request = PortRequest.from_params(module.params)
         result = change_ports(backend, request, module.check_mode, module._diff)
     except RefusedError as exc:
-        module.fail_json(msg=str(exc), backend=backend.name)
+        module.fail_json(msg=str(exc), backend=backend.name, problems=exc.problems)
     except (BackendError, ConfigWriteError) as exc:
         module.fail_json(
             msg=str(exc), backend=backend.name, exception=traceback.format_exc(), **getattr(exc, "result", {})

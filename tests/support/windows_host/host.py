@@ -218,7 +218,7 @@ class EmulatedWindowsHost:
 
         def record(call: CallRecord) -> None:
             call.user = run.user
-            call.extra = {"execution": number}
+            call.extra = {**call.extra, "execution": number}
             self.observer.record_call(call)
 
         with self._state_lock:
