@@ -103,11 +103,19 @@ options:
       - Backend V(windows) creates and removes an inbound UDP rule named C(smb-alternative-port-quic-<port>) with
         each QUIC port, and puts back a missing one.
       - Backends V(pysmbd) and V(samba) use firewalld when it runs (C(firewall-cmd), a permanent and a runtime rule
-        per port in its default zone; only ports this change removed are closed), else nftables'
-        C(inet filter input) chain when it exists (rules tagged C(smb.alternative_ports pysmbd), replaced as a set
-        in one transaction), else a firewalld that is enabled at boot but not running now (C(firewall-offline-cmd)
-        edits its permanent zone, so the ports are open once it starts), else nothing. A firewall that lacks a port
-        of the table counts as a change, also when the ports themselves are as asked.
+        per port in its default zone; only ports this change removed are closed), else an active ufw (C(ufw allow
+        <port>/<proto> comment 'smb.alternative_ports'), one rule per port; only rules with that comment are
+        removed), else nftables' C(inet filter input) chain when it exists (rules tagged
+        C(smb.alternative_ports pysmbd), replaced as a set in one transaction), else a firewalld that is enabled at
+        boot but not running now (C(firewall-offline-cmd) edits its permanent zone, so the ports are open once it
+        starts), else nothing. A firewall that lacks a port of the table counts as a change, also when the ports
+        themselves are as asked.
+      - ufw comes before the C(inet filter input) chain because ufw's own chains drop the port whatever that chain
+        says, and its administrator reads C(ufw status). A ufw enabled at boot (C(ENABLED=yes) in
+        C(/etc/ufw/ufw.conf)) but not active is refused before any change: ufw rejects rule changes then.
+      - With ufw, a port one of the administrator's own rules opens to anyone (C(ufw allow 445/tcp)) gets no rule of
+        ours, so their rule is never taken over or deleted.
+      - In diff mode, each port the firewall opens or closes shows as C(firewall <kind> <port>/<proto> open|closed).
       - With firewalld, a port a service of the zone already opens (C(samba) opens 139/tcp and 445/tcp) gets no
         rule of its own, and services are never removed, so a removed port that a service opens stays open.
     type: bool
@@ -234,8 +242,8 @@ firewall:
   contains:
     kind:
       description:
-        - V(firewalld) (running), V(nftables), V(firewalld-offline) (enabled but not running; its permanent zone was
-          edited), or V(none) when there is no firewall to open (nothing is opened then).
+        - V(firewalld) (running), V(ufw) (active), V(nftables), V(firewalld-offline) (enabled but not running; its
+          permanent zone was edited), or V(none) when there is no firewall to open (nothing is opened then).
       type: str
       sample: nftables
     opened:
