@@ -163,6 +163,17 @@ class LocalBackend(PortBackend):
             fields["selinux"] = self._label_change.as_dict()
         return fields
 
+    def info_extra(self, state: PortState) -> dict:
+        """The SELinux types of the server's ports, when ``selinux_mode`` says to read them. Read-only, so in ``auto``
+        a store that cannot be read is a warning (``warnings``), not a failure; ``always`` fails on it."""
+        try:
+            selinux = detect_selinux(self.run_command, self.selinux_mode)
+            return {"selinux_labels": selinux.labels(port_specs(state.table))} if selinux else {}
+        except SelinuxPortsError as exc:
+            if self.selinux_mode == "always":
+                raise BackendError(f"cannot read the SELinux port labels: {exc}") from exc
+            return {"warnings": [f"the SELinux port labels were not read: {exc}"]}
+
     def diff_extra(self) -> Tuple[str, str]:
         before, after = "", ""
         if self._label_change is not None:
