@@ -16,6 +16,9 @@ description:
     (the process is named where C(/proc) tells it), a port below 1024 the server may not bind (no
     C(CAP_NET_BIND_SERVICE)), a transport the backend has no listener for, and a plan that leaves the server with no
     listener at all unless O(allow_no_listeners=true).
+  - A process that holds the port on another address only is no conflict where the server binds its own addresses:
+    pysmbd binds O(address); Samba binds every address unless smb.conf sets C(bind interfaces only = yes) with
+    C(interfaces), and then only the addresses of those interfaces (read with C(testparm) and C(ip -j address)).
   - SMB over QUIC ports (V(quic), UDP) need TLS; with O(backend=pysmbd) a QUIC port is refused before any change
     unless the config's C([quic]) table names an existing certificate and private key (the
     C(smb.alternative_ports.pysmbd) role writes it when a quic listener or C(pysmbd_quic=true) asks for QUIC),
