@@ -16,7 +16,7 @@ description:
     (the process is named where C(/proc) tells it), a port below 1024 the server may not bind (no
     C(CAP_NET_BIND_SERVICE)), a transport the backend has no listener for, and a plan that leaves the server with no
     listener at all unless O(allow_no_listeners=true).
-  - A process that holds the port on another address only is no conflict where the server binds its own addresses:
+  - A process that holds the port on another address only is no conflict where the server binds its own addresses.
     pysmbd binds O(address); Samba binds every address unless smb.conf sets C(bind interfaces only = yes) with
     C(interfaces), and then only the addresses of those interfaces (read with C(testparm) and C(ip -j address)).
   - SMB over QUIC ports (V(quic), UDP) need TLS; with O(backend=pysmbd) a QUIC port is refused before any change
@@ -115,7 +115,7 @@ options:
         themselves are as asked.
       - ufw comes before the C(inet filter input) chain because ufw's own chains drop the port whatever that chain
         says, and its administrator reads C(ufw status). A ufw enabled at boot (C(ENABLED=yes) in
-        C(/etc/ufw/ufw.conf)) but not active is refused before any change: ufw rejects rule changes then.
+        C(/etc/ufw/ufw.conf)) but not active is refused before any change, since ufw rejects rule changes then.
       - With ufw, a port one of the administrator's own rules opens to anyone (C(ufw allow 445/tcp)) gets no rule of
         ours, so their rule is never taken over or deleted.
       - In diff mode, each port the firewall opens or closes shows as C(firewall <kind> <port>/<proto> open|closed).
