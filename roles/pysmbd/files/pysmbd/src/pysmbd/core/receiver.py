@@ -87,6 +87,12 @@ class FrameReceiver:
         """Bytes received and not yet handed out as a frame."""
         return self._end - self._start + self._frame_filled
 
+    @property
+    def allocated(self) -> int:
+        """Bytes of receive buffers held: the staging buffer, and a large frame's whole buffer from its header on."""
+        staging = len(self._staging) if self._staging is not None else 0
+        return staging + (len(self._frame) if self._frame is not None else 0)
+
     def get_buffer(self) -> memoryview:
         """Where the next read may write (never past the end of a big frame)."""
         if self._frame is not None:

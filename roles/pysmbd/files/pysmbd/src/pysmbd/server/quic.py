@@ -9,6 +9,11 @@ A UDP socket serves every connection of its port, so closing a listener the way 
 the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
 socket closes once the last connection on it has ended (or on shutdown, through the registry).
 
+Memory: the core asks the connection's ``budget.MemoryAccount`` before each frame, as over TCP, counting what
+qh3 still holds of its responses. qh3 grants stream credit on its own (it has no call to withhold it), so a frame
+refused for memory is held in the core, counted, and a client that goes on sending while it takes none of its
+responses is closed once it holds more than its share or after ``drain_timeout`` without progress.
+
 qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust) keeps aioquic's sans-IO
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
@@ -29,6 +34,7 @@ from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection, QuicConnectionError
 
+from pysmbd.server import eventlog
 from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.listeners import ListenerNotSupported
@@ -68,6 +74,9 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._stream_id: Optional[int] = None
         self._finished = False
         self._peer_address: object = None
+        self._account = runtime.memory.open_account(self._memory_freed)
+        self._drain_timer: Optional[asyncio.TimerHandle] = None
+        self._drain_mark = -1  # what qh3 held of our responses when the drain deadline was armed
 
     # qh3 ------------------------------------------------------------------------------------------
 
@@ -75,6 +84,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
         super().datagram_received(data, addr)  # type: ignore[arg-type]
+        if self._core is not None and getattr(self._core, "waiting_for_memory", False):
+            self._account.update(self._memory_in_use())  # ACKs free qh3's copies: waiting connections may go on
 
     def quic_event_received(self, event: quic_events.QuicEvent) -> None:
         if isinstance(event, quic_events.HandshakeCompleted):
@@ -105,7 +116,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))
         if self._core is None:
             self._finished = True
+            self._account.close()
             self.close(CLOSE_BUSY, "server busy: max_connections reached")
+        elif hasattr(self._core, "memory_gate"):
+            self._core.memory_gate = self._memory_gate  # type: ignore[attr-defined]
 
     def _stream_data(self, event: quic_events.StreamDataReceived) -> None:
         if self._core is None or self._finished:
@@ -125,6 +139,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self.close(CLOSE_PROTOCOL, "internal error")
             return
         self._flush()
+        self._check_memory()
         if event.end_stream and not self._finished:
             self._finished = True  # the client finished its side: nothing more will come
             self.close(CLOSE_NORMAL, "client closed the SMB stream")
@@ -149,6 +164,74 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self.transmit()
         events.drain(core)
 
+    # memory -------------------------------------------------------------------------------------
+
+    def _memory_in_use(self) -> int:
+        queued = 0
+        if self._stream_id is not None and not self._finished:
+            try:
+                queued = self._quic.get_send_buffer_size(self._stream_id)
+            except Exception:  # qh3 raises once the stream or connection is gone: it holds nothing then
+                queued = 0
+        return getattr(self._core, "memory_in_use", 0) + queued
+
+    def _memory_gate(self, cost: int) -> bool:
+        self._account.update(self._memory_in_use())
+        return self._account.may_grow(cost)
+
+    def _memory_freed(self) -> None:
+        core = self._core
+        if self._finished or core is None:
+            return
+        try:
+            core.resume()  # type: ignore[attr-defined]
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            assert self._events is not None
+            self._events.core_failed(exc)
+            self._finished = True
+            self.close(CLOSE_PROTOCOL, "internal error")
+            return
+        self._flush()
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Waiting for memory: close a client that keeps sending past its share, else watch that it drains."""
+        core = self._core
+        if core is None or self._finished:
+            return
+        self._account.update(self._memory_in_use())
+        if not getattr(core, "waiting_for_memory", False):
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
+            return
+        if self._account.over_own_limit and getattr(core, "held_bytes", 0) > self._runtime.memory.per_connection // 2:
+            self._close_undrained("the client kept sending while it read none of its responses")
+        elif self._drain_timer is None:
+            self._drain_mark = self._memory_in_use()
+            self._drain_timer = self._loop.call_later(self._runtime.drain_timeout, self._check_drained)
+
+    def _check_drained(self) -> None:
+        self._drain_timer = None
+        if self._core is None or self._finished or not getattr(self._core, "waiting_for_memory", False):
+            return
+        if self._account.over_own_limit and self._memory_in_use() >= self._drain_mark:
+            self._close_undrained("the client read none of its queued responses; its memory is given back")
+            return
+        self._check_memory()
+
+    def _close_undrained(self, reason: str) -> None:
+        assert self._events is not None
+        eventlog.info(
+            "connection_closed_undrained",
+            peer=self._events.peer,
+            held_bytes=self._memory_in_use(),
+            seconds=self._runtime.drain_timeout,
+            reason=reason,
+        )
+        self._finished = True
+        self.close(CLOSE_BUSY, "responses not read")
+
     def _close_after_fin(self, _reason: str) -> None:
         """The core asked to close: end the stream after what is queued, then close the connection."""
         if self._finished:
@@ -161,9 +244,13 @@ class SMBQuicConnection(QuicConnectionProtocol):
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         self._finished = True
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
         core, self._core = self._core, None
         if self._events is not None:
             self._events.closed(core, event.reason_phrase or None)
+        self._account.close()
 
 
 class _DrainableQuicServer(QuicServer):
