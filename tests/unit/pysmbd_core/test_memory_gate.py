@@ -66,8 +66,7 @@ def test_pipelined_reads_wait_for_memory_and_are_all_answered_in_order(clients):
     assert not first.conn.waiting_for_memory
 
 
-def test_the_answer_cost_is_read_from_the_requests_before_any_work(clients):
-    first, _second = clients
+def test_the_answer_cost_is_read_from_the_requests_before_any_work():
     one = read_request(100, 1, 1, b"\x00" * 16, 8 * MIB)
     assert frame_answer_cost(one, 16 * MIB) >= 8 * MIB
     many = compound(*(read_request(100 + index, 1, 1, b"\x00" * 16, 8 * MIB) for index in range(7000)))
