@@ -367,6 +367,11 @@ class SMBServerConnection:
         responses not yet taken by ``data_to_send`` (the adapter adds what its transport still queues)."""
         return self._receiver.allocated + self.held_bytes + self._pool.kept + self._io_bytes + self._outgoing_bytes
 
+    @property
+    def answers_queued(self) -> int:
+        """Bytes of answers built and not yet taken by ``data_to_send``."""
+        return self._outgoing_bytes
+
     def resume(self) -> None:
         """Try the frames held for memory again (the adapter calls this when memory was freed)."""
         if not self._io_pending and not self._closed:
@@ -503,6 +508,8 @@ class SMBServerConnection:
             return True
         allowed = gate(frame_answer_cost(message, self.context.max_frame_size))
         self.waiting_for_memory = not allowed
+        if not allowed:
+            self._pool.clear()  # memory is short: the buffers kept for the next large frame are given back
         return allowed
 
     def _start_io(

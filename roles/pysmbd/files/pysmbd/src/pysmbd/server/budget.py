@@ -8,7 +8,8 @@ the adapter stops reading that client until ``on_wake`` says memory may be there
 The rules, with ``u`` what this connection holds, ``T`` the server's total, ``L`` the per-connection limit and
 ``B`` the server-wide one:
 
-* a connection never grows past ``L`` (one that holds nothing is always served, so every client progresses);
+* a connection never grows past ``L``; one that holds no answers is always served, since what it holds then is its
+  own input (frames read, pooled buffers), which only handling frees: so every client progresses;
 * while ``T + cost`` fits in ``B`` every connection may grow;
 * past ``B`` only a connection that stays within its fair share ``B / n`` (``n``: connections holding memory)
   may grow, so the biggest consumers wait first and a light client's small READ is still answered. The total
@@ -114,11 +115,17 @@ class MemoryAccount:
         before, self.in_use = self.in_use, in_use
         self._budget._changed(self, before, in_use)
 
-    def may_grow(self, cost: int) -> bool:
-        """May the connection take up to ``cost`` more bytes now? If not, it waits and ``on_wake`` follows."""
+    def may_grow(self, cost: int, *, holds_answers: bool = True) -> bool:
+        """May the connection take up to ``cost`` more bytes now? If not, it waits and ``on_wake`` follows.
+
+        ``holds_answers``: some of what the connection holds are answers its client has still to take.
+        """
         budget, used = self._budget, self.in_use
         if self._closed:
             return False
+        if not holds_answers:
+            budget._waiting.discard(self)
+            return True
         allowed = not used or used + cost <= budget.per_connection
         if allowed and budget.in_use + cost > budget.total:
             allowed = used + cost <= budget._fair_share(self)

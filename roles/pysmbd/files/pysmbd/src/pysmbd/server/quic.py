@@ -9,8 +9,9 @@ A UDP socket serves every connection of its port, so closing a listener the way 
 the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
 socket closes once the last connection on it has ended (or on shutdown, through the registry).
 
-Memory: the core asks the connection's ``budget.MemoryAccount`` before each frame, as over TCP, counting what
-qh3 still holds of its responses. qh3 grants stream credit on its own (it has no call to withhold it), so a frame
+Memory: the core asks the connection's ``budget.MemoryAccount`` before each frame, as over TCP. qh3 copies what
+it is given into a growing buffer of its own, so answers wait in a queue here (the core's buffers, no copy) and
+qh3 gets more only while less than ``QH3_BACKLOG`` waits in it; both count. qh3 grants stream credit on its own (it has no call to withhold it), so a frame
 refused for memory is held in the core, counted, and a client that goes on sending while it takes none of its
 responses is closed once it holds more than its share or after ``drain_timeout`` without progress.
 
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Deque, Optional
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from qh3._hazmat import pull_quic_header
@@ -54,6 +56,9 @@ STREAM_REFUSED = 0x3
 # Give the last response (for example a refusal) time to reach the client before CONNECTION_CLOSE,
 # which discards stream data still queued.
 CLOSE_AFTER_FIN_DELAY = 0.5
+# Answers handed to qh3 while it still has this much to send wait here instead (qh3 copies them, and its buffer
+# keeps the capacity it grew to): enough to keep a flow-control window busy, without doubling what is held.
+QH3_BACKLOG = 1024 * 1024
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:
@@ -75,6 +80,9 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._finished = False
         self._peer_address: object = None
         self._account = runtime.memory.open_account(self._memory_freed)
+        self._unsent: Deque[memoryview] = deque()  # answers not yet handed to qh3
+        self._unsent_bytes = 0
+        self._fin_after_unsent = False
         self._drain_timer: Optional[asyncio.TimerHandle] = None
         self._drain_mark = -1  # what qh3 held of our responses when the drain deadline was armed
 
@@ -84,6 +92,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
         super().datagram_received(data, addr)  # type: ignore[arg-type]
+        if self._unsent:
+            self._feed_qh3()  # ACKs made room in qh3
         if self._core is not None and getattr(self._core, "waiting_for_memory", False):
             self._account.update(self._memory_in_use())  # ACKs free qh3's copies: waiting connections may go on
 
@@ -159,25 +169,50 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         chunks = core.data_to_send()
         if chunks:
-            for chunk in chunks:  # qh3 copies each into its send queue: no need to join them first
-                self._quic.send_stream_data(self._stream_id, chunk)
-            self.transmit()
+            for chunk in chunks:
+                view = memoryview(chunk).cast("B")
+                self._unsent.append(view)
+                self._unsent_bytes += len(view)
+            self._feed_qh3()
         events.drain(core)
+
+    def _feed_qh3(self) -> None:
+        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one)."""
+        stream_id = self._stream_id
+        if stream_id is None:
+            return
+        unsent = self._unsent
+        fed = False
+        while unsent and self._answers_in_qh3() < QH3_BACKLOG:
+            chunk = unsent.popleft()
+            self._unsent_bytes -= len(chunk)
+            self._quic.send_stream_data(stream_id, chunk)
+            fed = True
+        if not unsent and self._fin_after_unsent:
+            self._fin_after_unsent = False
+            self._quic.send_stream_data(stream_id, b"", end_stream=True)
+            fed = True
+        if fed:
+            self.transmit()
 
     # memory -------------------------------------------------------------------------------------
 
+    def _answers_in_qh3(self) -> int:
+        """What qh3 has still to send of our answers (what is in flight is bounded by its congestion window)."""
+        if self._stream_id is None:
+            return 0
+        try:
+            return self._quic.get_send_buffer_size(self._stream_id)
+        except Exception:  # qh3 raises once the stream or connection is gone: it holds nothing then
+            return 0
+
     def _memory_in_use(self) -> int:
-        queued = 0
-        if self._stream_id is not None and not self._finished:
-            try:
-                queued = self._quic.get_send_buffer_size(self._stream_id)
-            except Exception:  # qh3 raises once the stream or connection is gone: it holds nothing then
-                queued = 0
-        return getattr(self._core, "memory_in_use", 0) + queued
+        return getattr(self._core, "memory_in_use", 0) + self._unsent_bytes + self._answers_in_qh3()
 
     def _memory_gate(self, cost: int) -> bool:
         self._account.update(self._memory_in_use())
-        return self._account.may_grow(cost)
+        holds_answers = bool(self._unsent or self._answers_in_qh3() or getattr(self._core, "answers_queued", 0))
+        return self._account.may_grow(cost, holds_answers=holds_answers)
 
     def _memory_freed(self) -> None:
         core = self._core
@@ -238,8 +273,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         self._finished = True
         if self._stream_id is not None:
-            self._quic.send_stream_data(self._stream_id, b"", end_stream=True)
-            self.transmit()
+            self._fin_after_unsent = True
+            self._feed_qh3()
         self._loop.call_later(CLOSE_AFTER_FIN_DELAY, self.close, CLOSE_PROTOCOL, "protocol error")
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
@@ -248,6 +283,8 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._drain_timer.cancel()
             self._drain_timer = None
         core, self._core = self._core, None
+        self._unsent.clear()
+        self._unsent_bytes = 0
         if self._events is not None:
             self._events.closed(core, event.reason_phrase or None)
         self._account.close()

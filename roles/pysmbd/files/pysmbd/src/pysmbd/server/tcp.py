@@ -184,7 +184,8 @@ class TCPConnection:
     def _memory_gate(self, cost: int) -> bool:
         """The core's ``memory_gate``: asked before each frame, with what the frame's answer may take."""
         self._account.update(self._memory_in_use())
-        return self._account.may_grow(cost)
+        holds_answers = bool(self._sender.in_memory or getattr(self._core, "answers_queued", 0))
+        return self._account.may_grow(cost, holds_answers=holds_answers)
 
     def _memory_freed(self) -> None:
         """The budget says memory may be there again: let the core try its held frames."""
