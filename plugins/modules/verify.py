@@ -361,6 +361,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import ConfigWriteError
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import ProbeSettings, run_probes
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpoints import (
     EndpointError,
@@ -514,9 +515,9 @@ def _write_reports(module: AnsibleModule, params: dict, host: str, level: str, r
             continue
         try:
             writer(path, host, level, rows)
-        except OSError as exc:
+        except ConfigWriteError as exc:
             module.fail_json(
-                msg="%s: cannot write %s: %s (create its directory or choose another path)" % (option, path, exc),
+                msg="%s: %s" % (option, exc),
                 results=rows,
                 summary=summarize(rows),
             )
