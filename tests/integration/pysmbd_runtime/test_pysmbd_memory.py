@@ -51,9 +51,9 @@ ECHO = 0x0D
 WAIT_LIMIT = 120.0  # how long a condition may take to show up on this shared, loaded machine
 
 
-def memory_settings(drain_timeout: int) -> str:
+def memory_settings(drain_timeout: int, total: int = TOTAL) -> str:
     return (
-        f"require_signing = false\nmax_memory = {TOTAL}\nmax_memory_per_connection = {PER_CONNECTION}\n"
+        f"require_signing = false\nmax_memory = {total}\nmax_memory_per_connection = {PER_CONNECTION}\n"
         f"drain_timeout = {drain_timeout}"
     )
 
@@ -206,8 +206,8 @@ def fill_share(server) -> None:
 
 @pytest.fixture
 def big_file_server(pysmbd_server):
-    def start(drain_timeout: int):
-        server = pysmbd_server(port_count=1, server=memory_settings(drain_timeout))
+    def start(drain_timeout: int, total: int = TOTAL):
+        server = pysmbd_server(port_count=1, server=memory_settings(drain_timeout, total))
         fill_share(server)
         return server
 
@@ -263,6 +263,33 @@ def hostile_stays_paused_while_another_client_is_served(server, new_hostile, new
     finally:
         hostile.wire.close()
     wait_for(lambda: pysmbd_status(server.config)["memory"]["in_use"] < MIB, "the memory given back after the close")
+
+
+def test_past_the_server_wide_budget_the_big_consumers_wait_and_a_light_client_is_served(big_file_server, smb_sessions):
+    """Two hostile clients, a server budget below what both may hold: the second is held back by the total."""
+    total = 40 * MIB
+    server = big_file_server(drain_timeout=600, total=total)
+    pid = server.pid()
+    resident_before = kib_field(pid, "VmRSS")
+    hostiles = [RawClient(SocketWire(server.ports[0])) for _ in range(2)]
+    try:
+        for hostile in hostiles:
+            hostile.send_unread_reads(hostile.login_and_open("big.bin"), READ_COUNT)
+        wait_for(lambda: pysmbd_status(server.config)["memory"]["paused_connections"] == 2, "both clients paused")
+        bystander = smb_sessions(server.ports[0])
+        handle = bystander.open_file("small.bin", write=False)
+        try:
+            assert handle.read(0, 4096) == b"s" * 4096
+        finally:
+            handle.close()
+        status = pysmbd_status(server.config)
+        assert status["connections"] == 3 and status["memory"]["paused_connections"] == 2
+        assert status["memory"]["in_use"] <= total + READ_SIZE + MIB
+        peak = kib_field(pid, "VmHWM")
+        assert peak - resident_before <= total + ALLOCATOR_SLACK, (peak - resident_before) // MIB
+    finally:
+        for hostile in hostiles:
+            hostile.wire.close()
 
 
 def test_a_client_that_never_reads_is_closed_after_the_drain_timeout(big_file_server):

@@ -22,9 +22,9 @@ def gated(client, per_connection):
     budget = MemoryBudget(per_connection=per_connection, total=64 * MIB)
     account = budget.open_account(conn.resume)
 
-    def gate(cost):
+    def gate(message):
         account.update(conn.memory_in_use)
-        return account.may_grow(cost)
+        return account.may_grow(conn.answer_cost(message))
 
     conn.memory_gate = gate
     return account

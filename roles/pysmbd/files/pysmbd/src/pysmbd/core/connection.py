@@ -19,8 +19,8 @@ Rules of this file:
 * Before any session is established a frame may not exceed ``PREAUTH_MAX_FRAME_SIZE`` (NEGOTIATE and
   SESSION_SETUP are small): an unauthenticated peer cannot make the server buffer 8 MiB.
 * Memory is asked for before a frame is handled: when the adapter sets ``memory_gate``, a frame whose answer
-  may take more than the connection's budget allows is held (with every frame behind it) until ``resume()``;
-  ``memory_in_use`` says what the connection holds, counted at allocation.
+  (``answer_cost``) may take more than the connection's budget allows is held (with every frame behind it) until
+  ``resume()``; ``memory_in_use`` says what the connection holds, counted at allocation.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
   tree are already looked up and whose signature is already checked, and returns a ``Response`` or
   raises ``SMBError``.
@@ -284,9 +284,9 @@ class SMBServerConnection:
         self.held_bytes = 0
         """Bytes of frames received while a deferred IO runs or memory is short, waiting their turn (the adapter
         stops reading when there are too many)."""
-        self.memory_gate: Optional[Callable[[int], bool]] = None
-        """Set by the adapter: may a frame whose answer may take this many bytes be handled now? False holds it,
-        and every frame behind it, until ``resume()`` (see ``pysmbd.server.budget``)."""
+        self.memory_gate: Optional[Callable[[Buffer], bool]] = None
+        """Set by the adapter: may this (decrypted) frame be handled now? False holds it, and every frame behind it,
+        until ``resume()``. The adapter asks ``answer_cost`` only when it must (see ``pysmbd.server.budget``)."""
         self.waiting_for_memory = False
         """Frames are held because ``memory_gate`` refused the first of them."""
         self._io_bytes = 0  # buffers a deferred IO holds while it runs
@@ -366,6 +366,10 @@ class SMBServerConnection:
         as its header arrives), frames waiting their turn, pooled buffers, the buffers of a running IO, and
         responses not yet taken by ``data_to_send`` (the adapter adds what its transport still queues)."""
         return self._receiver.allocated + self.held_bytes + self._pool.kept + self._io_bytes + self._outgoing_bytes
+
+    def answer_cost(self, message: Buffer) -> int:
+        """The most the answer to this frame may take (``memory_gate`` asks it when memory is counted closely)."""
+        return frame_answer_cost(message, self.context.max_frame_size)
 
     @property
     def answers_queued(self) -> int:
@@ -506,7 +510,7 @@ class SMBServerConnection:
         gate = self.memory_gate
         if gate is None:
             return True
-        allowed = gate(frame_answer_cost(message, self.context.max_frame_size))
+        allowed = gate(message)
         self.waiting_for_memory = not allowed
         if not allowed:
             self._pool.clear()  # memory is short: the buffers kept for the next large frame are given back

@@ -31,11 +31,14 @@ class BufferPool:
 
     def __init__(self) -> None:
         self._free: list[bytearray] = []
+        self.kept = 0
+        """Bytes of the buffers kept (counted in the connection's memory)."""
 
     def take(self, size: int) -> bytearray:
         """A buffer of at least ``size`` bytes (its content is garbage)."""
         for index, buffer in enumerate(self._free):
             if len(buffer) >= size:
+                self.kept -= len(buffer)
                 return self._free.pop(index)
         return bytearray(size)
 
@@ -43,13 +46,11 @@ class BufferPool:
         """Take back a buffer nobody refers to any more."""
         if len(self._free) < self.KEEP:
             self._free.append(buffer)
+            self.kept += len(buffer)
 
     def clear(self) -> None:
         self._free.clear()
-
-    @property
-    def kept(self) -> int:
-        return sum(len(buffer) for buffer in self._free)
+        self.kept = 0
 
 
 class FramingError(Exception):

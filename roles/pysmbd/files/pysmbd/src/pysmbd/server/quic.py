@@ -209,10 +209,12 @@ class SMBQuicConnection(QuicConnectionProtocol):
     def _memory_in_use(self) -> int:
         return getattr(self._core, "memory_in_use", 0) + self._unsent_bytes + self._answers_in_qh3()
 
-    def _memory_gate(self, cost: int) -> bool:
+    def _memory_gate(self, message: object) -> bool:
+        core = self._core
+        if not self._unsent and not core.answers_queued and not self._answers_in_qh3():  # type: ignore[union-attr]
+            return self._account.may_grow(0, holds_answers=False)
         self._account.update(self._memory_in_use())
-        holds_answers = bool(self._unsent or self._answers_in_qh3() or getattr(self._core, "answers_queued", 0))
-        return self._account.may_grow(cost, holds_answers=holds_answers)
+        return self._account.may_grow(core.answer_cost(message))  # type: ignore[union-attr]
 
     def _memory_freed(self) -> None:
         core = self._core

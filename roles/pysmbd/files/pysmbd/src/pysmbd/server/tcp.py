@@ -181,11 +181,15 @@ class TCPConnection:
     def _memory_in_use(self) -> int:
         return getattr(self._core, "memory_in_use", 0) + self._sender.in_memory
 
-    def _memory_gate(self, cost: int) -> bool:
-        """The core's ``memory_gate``: asked before each frame, with what the frame's answer may take."""
-        self._account.update(self._memory_in_use())
-        holds_answers = bool(self._sender.in_memory or getattr(self._core, "answers_queued", 0))
-        return self._account.may_grow(cost, holds_answers=holds_answers)
+    def _memory_gate(self, message: Any) -> bool:
+        """The core's ``memory_gate``, asked before each frame. A connection holding no answers goes on at once
+        (the usual request and answer: this path is the hot one); otherwise the frame's answer cost is counted."""
+        core = self._core
+        account = self._account
+        if not self._sender.pending and not core.answers_queued:  # type: ignore[union-attr]
+            return account.may_grow(0, holds_answers=False)
+        account.update(self._memory_in_use())
+        return account.may_grow(core.answer_cost(message))  # type: ignore[union-attr]
 
     def _memory_freed(self) -> None:
         """The budget says memory may be there again: let the core try its held frames."""
