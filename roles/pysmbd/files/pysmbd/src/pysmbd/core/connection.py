@@ -512,8 +512,6 @@ class SMBServerConnection:
             return True
         allowed = gate(message)
         self.waiting_for_memory = not allowed
-        if not allowed:
-            self._pool.clear()  # memory is short: the buffers kept for the next large frame are given back
         return allowed
 
     def _start_io(
