@@ -164,7 +164,7 @@ class RawClient:
     def send_unread_reads(self, file_id: bytes, count: int) -> None:
         """``count`` READs of the whole file, each asking back the credits it costs; no answer is ever read."""
         frames = []
-        for _ in range(count):
+        for _read in range(count):
             message = bytearray(read_request(self.message_id, self.session_id, self.tree_id, file_id, READ_SIZE))
             struct.pack_into("<H", message, 14, 256)
             frames.append(framed(bytes(message)))
@@ -271,7 +271,7 @@ def test_past_the_server_wide_budget_the_big_consumers_wait_and_a_light_client_i
     server = big_file_server(drain_timeout=600, total=total)
     pid = server.pid()
     resident_before = kib_field(pid, "VmRSS")
-    hostiles = [RawClient(SocketWire(server.ports[0])) for _ in range(2)]
+    hostiles = [RawClient(SocketWire(server.ports[0])) for _client in range(2)]
     try:
         for hostile in hostiles:
             hostile.send_unread_reads(hostile.login_and_open("big.bin"), READ_COUNT)

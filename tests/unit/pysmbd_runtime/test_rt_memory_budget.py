@@ -32,7 +32,7 @@ def test_a_connection_that_holds_nothing_is_always_served():
 
 def test_past_the_total_the_biggest_wait_and_a_light_client_is_served():
     budget = MemoryBudget(per_connection=64 * MIB, total=100 * MIB)
-    big = [budget.open_account(lambda: None) for _ in range(2)]
+    big = [budget.open_account(lambda: None) for _client in range(2)]
     for account in big:
         account.update(50 * MIB)
     light = budget.open_account(lambda: None)
