@@ -59,6 +59,8 @@ class PortRequest:
     allow_no_listeners: bool = False
     address: str = "0.0.0.0"
     """Where new pysmbd listeners bind."""
+    restoring: bool = False
+    """Set by ``restore_request``: the host goes back to a table it had, so a port it listened on is not refused."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PortRequest:
@@ -154,6 +156,7 @@ class PortBackend:
             exclusive=True,
             standard_ports="close",
             allow_no_listeners=True,
+            restoring=True,
         )
 
     # --- reporting --------------------------------------------------------------------------------------------
@@ -164,6 +167,14 @@ class PortBackend:
     def info(self, state: PortState) -> dict:
         """Backend-specific fields of the server_ports_info result."""
         return {}
+
+    def info_extra(self, state: PortState) -> dict:
+        """Fields of the server_ports_info result that every backend of a kind adds (host state beside the ports)."""
+        return {}
+
+    def diff_extra(self) -> Tuple[str, str]:
+        """Lines diff mode adds after the tables (before, after): host state beside the ports, such as labels."""
+        return "", ""
 
 
 def plan_with_standard_ports(current, desired, state: str, exclusive: bool, standard_ports: str) -> List[dict]:
@@ -209,11 +220,21 @@ def change_ports(backend: PortBackend, request: PortRequest, check_mode: bool, d
         **backend.result_fields(before, after, steps, request),
     }
     if diff_mode:
-        result["diff"] = {"before": format_table(before.table), "after": format_table(after.table)}
+        extra_before, extra_after = backend.diff_extra()
+        result["diff"] = {
+            "before": format_table(before.table) + extra_before,
+            "after": format_table(after.table) + extra_after,
+        }
     return result
 
 
 def describe_ports(backend: PortBackend) -> dict:
     """The server_ports_info result: the table and what the backend adds to it. Never changes anything."""
     state = backend.read()
-    return {"changed": False, "backend": backend.name, "ports": table(state.table), **backend.info(state)}
+    return {
+        "changed": False,
+        "backend": backend.name,
+        "ports": table(state.table),
+        **backend.info(state),
+        **backend.info_extra(state),
+    }

@@ -76,3 +76,26 @@ def test_human_status_shows_failures_and_kept_listeners():
     assert lines[5].split(None, 2) == ["tcp", "0.0.0.0:4447", "failed: address already in use (errno 98)"]
     assert lines[6] == "sessions: 3, connections: 2"
     assert lines[7:] == ["last reload: 2026-11-25T18:01:00Z FAILED", "  cannot listen on ..."]
+
+
+def test_human_status_shows_the_memory_held_for_clients():
+    mib = 1024 * 1024
+    text = format_status(
+        {
+            "version": "0.1.0",
+            "pid": 42,
+            "started": "2026-11-25T18:00:00Z",
+            "config": "/etc/pysmbd/pysmbd.toml",
+            "listeners": [],
+            "sessions": 2,
+            "connections": 2,
+            "memory": {
+                "in_use": 40 * mib,
+                "limit": 1024 * mib,
+                "per_connection_limit": 64 * mib,
+                "largest_connection": 33 * mib,
+                "paused_connections": 1,
+            },
+        }
+    )
+    assert "memory for clients: 40.0 of 1024.0 MiB (largest connection 33.0 of 64.0 MiB, 1 waiting)" in text

@@ -16,6 +16,7 @@ from pysmbd.config import Config
 from pysmbd.core.context import PipeHandler, ServerContext, ShareConfig, new_server_guid
 from pysmbd.server import eventlog
 from pysmbd.server.admission import LoginThrottle, RateLimitedLog
+from pysmbd.server.budget import MemoryBudget
 from pysmbd.server.core_events import CoreConnection
 from pysmbd.server.registry import ConnectionRegistry
 
@@ -64,6 +65,10 @@ def _access(share: Optional[ShareConfig]) -> tuple:
     return (share.path, share.read_only, share.guest_ok, share.encrypt, share.valid_users, share.read_only_users)
 
 
+def _call_soon(callback: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_soon(callback)
+
+
 class Runtime:
     """The server-wide state behind every adapter."""
 
@@ -99,6 +104,9 @@ class Runtime:
             start_time=time.time(),
             pipe_factory=self.open_pipe,
         )
+        self.memory = MemoryBudget(
+            config.server.max_memory_per_connection, config.server.max_memory, schedule=_call_soon
+        )
         self.io_pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="pysmbd-io")
 
     def shutdown(self) -> None:
@@ -116,6 +124,10 @@ class Runtime:
     @property
     def frame_timeout(self) -> float:
         return self.config.server.frame_timeout
+
+    @property
+    def drain_timeout(self) -> float:
+        return self.config.server.drain_timeout
 
     def apply(self, config: Config) -> List[str]:
         """Take a reloaded configuration (listeners are the manager's business).
@@ -144,6 +156,7 @@ class Runtime:
         self.login_throttle.failure_limit = config.server.login_failure_limit
         self.login_throttle.window = config.server.login_failure_window
         self.login_throttle.max_delay = config.server.login_delay_max
+        self.memory.configure(config.server.max_memory_per_connection, config.server.max_memory)
         context = self.context
         context.server_name = config.server.name
         context.workgroup = config.server.workgroup
