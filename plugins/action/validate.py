@@ -90,4 +90,7 @@ def _without_secrets(model: dict) -> dict:
     credentials = (shown.get("verify") or {}).get("credentials") or {}
     if credentials.get("password"):
         credentials["password"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    for mapping in (shown.get("client") or {}).get("mappings") or []:
+        if mapping.get("password"):
+            mapping["password"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     return shown

@@ -17,6 +17,8 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._ba
 
 # Categories PowerShell uses when a Get-* finds nothing; a read treats them as "none there".
 _NOT_FOUND_CATEGORIES = ("ObjectNotFound",)
+# Switch parameters the collection may send as $false (-Confirm:$false).
+_SWITCHES = frozenset({"Confirm", "WhatIf", "Force", "PassThru"})
 
 
 class WindowsTaskError(BackendError):
@@ -41,7 +43,12 @@ class CmdletCall:
         """``New-SmbMapping -RemotePath \\\\srv\\share -TcpPort 4445``, for messages."""
         words = [self.command]
         for name, value in self.parameters.items():
-            words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
+            if name.lower() == "password":
+                value = "********"
+            if value is False and name in _SWITCHES:
+                words.append(f"-{name}:$false")  # a switch takes $false only after a colon
+            else:
+                words.append(f"-{name}" if value is True else f"-{name} {_describe_value(value)}")
         return " ".join(words)
 
 
@@ -94,11 +101,13 @@ def raise_on_failed_change(results: List[CallResult], changes: Sequence[CmdletCa
 
 
 def describe_calls(calls: Sequence[CmdletCall]) -> List[str]:
-    """Human-readable command lines for results (``commands``), without any secret (none is ever a parameter)."""
+    """Human-readable command lines for results (``commands``); passwords and credentials are masked."""
     return [call.describe() for call in calls]
 
 
 def _describe_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<credential>" if "PSCredential" in value else "<object>"
     if isinstance(value, (list, tuple)):
         return ",".join(_describe_value(v) for v in value) if len(value) <= 3 else f"<{len(value)} values>"
     if value is False:

@@ -13,6 +13,7 @@ Python, so modules on targets can reuse it.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 from dataclasses import dataclass, field
 
@@ -331,23 +332,44 @@ def _check_mappings(mappings, errors) -> None:
 
 
 def _check_port_policy(entries, errors, warnings) -> None:
+    """The Alternative Port Mappings policy: Windows uses the first entry whose server name matches.
+
+    A second entry for the same name and transport is dead (or, above a newer one, keeps clients on a stale
+    port): refused. Clients match the name they were given, so a short name, an FQDN and an address of one
+    server are separate entries: warned about. No Microsoft source shows rdma in this policy: accepted with a
+    warning.
+    """
     first_match: dict = {}
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("server"), str):
-            continue
+    named = [
+        (index, entry)
+        for index, entry in enumerate(entries)
+        if isinstance(entry, dict) and isinstance(entry.get("server"), str)
+    ]
+    for index, entry in named:
         where = f"client.port_policy[{index}]"
         key = (entry["server"].lower(), entry.get("transport"))
         if key in first_match:
-            warnings.append(
+            errors.append(
                 ModelIssue(
                     where,
                     f"{entry['server']} over {entry.get('transport')} is already mapped at {first_match[key]}; "
-                    "the first match wins, so this entry never applies",
-                    "remove it or move it first",
+                    f"Windows uses the first entry that matches, so {where} never applies "
+                    f"(and {first_match[key]} wins even if it is the stale one)",
+                    f"keep one entry for {entry['server']} over {entry.get('transport')}: remove {where} "
+                    f"or {first_match[key]}",
                 )
             )
         else:
             first_match[key] = where
+        if entry.get("transport") == "rdma":
+            warnings.append(
+                ModelIssue(
+                    f"{where}.transport",
+                    "no Microsoft source documents rdma in the Alternative Port Mappings policy; "
+                    "Windows may ignore this entry",
+                    "map SMB Direct clients with client_mapping rdma_port, and verify the entry on a client",
+                )
+            )
         if entry.get("transport") in ("tcp", "rdma") and entry.get("port") == NETBIOS_SESSION_PORT:
             errors.append(
                 ModelIssue(
@@ -356,6 +378,47 @@ def _check_port_policy(entries, errors, warnings) -> None:
                     "choose the server's alternative port",
                 )
             )
+    warnings.extend(_spellings_of_one_server(named))
+
+
+def _spellings_of_one_server(named) -> list:
+    """Warn when one server seems to appear as a short name and an FQDN, or as a name and an address."""
+    issues = []
+    for position, (index, entry) in enumerate(named):
+        for other_index, other in named[position + 1 :]:
+            if entry.get("transport") != other.get("transport"):
+                continue
+            pair = _same_server_hint(entry["server"], other["server"], entry.get("port") == other.get("port"))
+            if pair:
+                issues.append(
+                    ModelIssue(
+                        f"client.port_policy[{other_index}]",
+                        f"{other['server']} and {entry['server']} (client.port_policy[{index}]) {pair}; clients match "
+                        "the name they were given, so each spelling needs its own entry, kept at the same port",
+                        "list every name clients use for the server, with the same port",
+                    )
+                )
+    return issues
+
+
+def _same_server_hint(first: str, second: str, same_port: bool) -> str:
+    a, b = first.lower(), second.lower()
+    if a == b:
+        return ""
+    for short, fqdn in ((a, b), (b, a)):
+        if "." not in short and not _is_address(fqdn) and fqdn.split(".")[0] == short:
+            return "look like the short name and the FQDN of one server"
+    if same_port and (_is_address(a) != _is_address(b)):
+        return "map the same port, as if one were the address of the other"
+    return ""
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def fill_defaults(model: dict) -> dict:

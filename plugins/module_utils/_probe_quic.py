@@ -30,6 +30,7 @@ import concurrent.futures
 import errno
 import functools
 import hashlib
+import logging
 import os
 import socket
 import ssl
@@ -39,17 +40,23 @@ from dataclasses import dataclass
 from typing import Optional
 
 try:
-    from aioquic.asyncio.protocol import QuicConnectionProtocol
-    from aioquic.quic.configuration import QuicConfiguration
-    from aioquic.quic.connection import QuicConnection
+    from qh3.asyncio.protocol import QuicConnectionProtocol
+    from qh3.quic.configuration import QuicConfiguration
+    from qh3.quic.connection import QuicConnection
 
-    HAS_AIOQUIC = True
-    AIOQUIC_IMPORT_ERROR = None
+    try:  # private to qh3 (its connect() uses it); the plain asyncio endpoint is the fallback
+        from qh3.asyncio._transport import create_optimized_datagram_transport
+    except ImportError:
+        create_optimized_datagram_transport = None
+
+    HAS_QH3 = True
+    QH3_IMPORT_ERROR = None
 except ImportError as import_error:  # the module reports it with missing_required_lib
     QuicConnectionProtocol = object  # so the class below can still be defined
-    HAS_AIOQUIC = False
-    AIOQUIC_IMPORT_ERROR = import_error
+    HAS_QH3 = False
+    QH3_IMPORT_ERROR = import_error
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_trust import load_anchors, untrusted_reason
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
     NegotiateAnswer,
     NotSmb2Error,
@@ -58,12 +65,18 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     parse_negotiate_response,
 )
 
+# qh3 logs a peer's CONNECTION_CLOSE as a warning; the outcome carries it, so keep it off a module's stderr.
+logging.getLogger("quic").addHandler(logging.NullHandler())
+
 ALPN = "smb"
 # CONNECTION_CLOSE error codes (RFC 9001 4.8): CRYPTO_ERROR 0x100 + the TLS alert number.
 CRYPTO_ERROR_BASE = 0x100
 CRYPTO_ERROR_LAST = 0x1FF
 TLS_ALERT_NO_APPLICATION_PROTOCOL = 120  # 0x178 on the wire
+TLS_ALERT_BAD_CERTIFICATE = 42
+TLS_ALERT_HANDSHAKE_FAILURE = 40
 _MAX_NEGOTIATE_FRAME = 1 << 20
+_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _UNREACHABLE_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 _TLS_ALERT_NAMES = {
     40: "handshake_failure",
@@ -154,32 +167,64 @@ class _ProbeProtocol(QuicConnectionProtocol):
         self.changed.set()
 
     def close_reason(self):
-        """How the connection ended, as early as aioquic knows it (it reports the event after a 3 PTO delay)."""
+        """How the connection ended, as early as qh3 knows it (it reports the event after the drain period)."""
         if self.terminated is not None:
             return self.terminated
         return getattr(self._quic, "_close_event", None)
 
 
-def _client_configuration(
-    *,
-    validate_certs: bool,
-    cafile: Optional[str],
-    fingerprint: Optional[str],
-    server_name: Optional[str],
-    max_datagram_size: int = 1200,
-) -> QuicConfiguration:
+@dataclass(frozen=True)
+class _CertificatePolicy:
+    """What the client checks of the server certificate once the handshake has proved the server holds its key."""
+
+    server_name: str
+    """The name sent in SNI and checked against the certificate."""
+    pin: Optional[str] = None
+    """64 lower-case hex digits: the leaf's SHA-256 must be this."""
+    cafile: Optional[str] = None
+    """The CA file the chain must lead to; None when the chain is not checked (validation off, or a pin alone)."""
+
+
+def _certificate_policy(
+    validate_certs: bool, cafile: Optional[str], fingerprint_sha256: Optional[str], server_name: str
+) -> _CertificatePolicy:
+    pin = normalize_fingerprint(fingerprint_sha256) if fingerprint_sha256 else None
+    if not validate_certs or (pin and not cafile):
+        return _CertificatePolicy(server_name, pin)  # a pin alone replaces the chain check (self-signed servers)
+    return _CertificatePolicy(server_name, pin, cafile or _system_cafile() or "")
+
+
+def _client_configuration(server_name: str, max_datagram_size: int = 1200) -> QuicConfiguration:
+    # No path-MTU probing: max_datagram_size is the exact size on the wire, as the user (or the default that
+    # crosses any path) set it; qh3 would otherwise send probes up to its own ceiling.
     configuration = QuicConfiguration(
-        is_client=True, alpn_protocols=[ALPN], server_name=server_name, max_datagram_size=max_datagram_size
+        is_client=True,
+        alpn_protocols=[ALPN],
+        server_name=server_name,
+        max_datagram_size=max_datagram_size,
+        probe_datagram_size=False,
     )
     # Flow-control windows that hold a whole 8 MiB READ response, as pysmbd's own: a smaller one makes the server
     # wait for a window update in the middle of every large read (measured: +6-11 % on a 256 MiB read).
     configuration.max_data = configuration.max_stream_data = 24 * 1024 * 1024
-    if not validate_certs or (fingerprint and not cafile):
-        configuration.verify_mode = ssl.CERT_NONE  # a pin alone replaces the chain check (self-signed servers)
-    else:
-        configuration.verify_mode = ssl.CERT_REQUIRED
-        configuration.cafile = cafile or _system_cafile()
+    # The handshake still checks the server's CertificateVerify (its key); _certificate_problem checks the rest
+    # after the handshake and before any SMB byte is sent (see _quic_trust for why not inside qh3).
+    configuration.verify_mode = ssl.CERT_NONE
     return configuration
+
+
+def _certificate_problem(protocol: _ProbeProtocol, policy: _CertificatePolicy, leaf: bytes) -> Optional[str]:
+    """None when the certificate passes ``policy``'s chain and name check (or there is none); else why not."""
+    if policy.cafile is None:
+        return None
+    if not policy.cafile:
+        return "no system CA bundle was found to check the certificate; give ca_path or fingerprint_sha256"
+    try:
+        anchors = load_anchors(policy.cafile)
+    except (OSError, ValueError) as exc:
+        return "cannot read the CA file: %s" % exc
+    chain = [certificate.public_bytes() for certificate in protocol._quic.get_issuercerts()]
+    return untrusted_reason(leaf, chain, anchors, policy.server_name, policy.cafile)
 
 
 def _describe_close(event, where: str) -> tuple:
@@ -189,10 +234,13 @@ def _describe_close(event, where: str) -> tuple:
     if CRYPTO_ERROR_BASE <= code <= CRYPTO_ERROR_LAST:
         alert = code - CRYPTO_ERROR_BASE
         alert_name = _TLS_ALERT_NAMES.get(alert, "alert %d" % alert)
-        if alert == TLS_ALERT_NO_APPLICATION_PROTOCOL:
+        # RFC 9001 8.1 says no_application_protocol; qh3-based servers send handshake_failure and say "ALPN".
+        if alert == TLS_ALERT_NO_APPLICATION_PROTOCOL or (
+            alert == TLS_ALERT_HANDSHAKE_FAILURE and "alpn" in reason.lower()
+        ):
             return "alpn_mismatch", (
-                "%s speaks QUIC but does not offer ALPN 'smb' (TLS alert no_application_protocol, error 0x%x): "
-                "it is not an SMB over QUIC server" % (where, code)
+                "%s speaks QUIC but does not offer ALPN 'smb' (TLS alert %s, error 0x%x%s): "
+                "it is not an SMB over QUIC server" % (where, alert_name, code, ": " + reason if reason else "")
             )
         return "tls_failed", "%s: TLS handshake failed (%s, error 0x%x): %s" % (where, alert_name, code, reason)
     return "not_smb", "%s closed the QUIC connection during the handshake (error 0x%x%s)" % (
@@ -215,7 +263,7 @@ async def _wait_for(protocol: _ProbeProtocol, condition, deadline: float) -> boo
         try:
             await asyncio.wait_for(protocol.changed.wait(), min(remaining, 0.05))
         except asyncio.TimeoutError:
-            pass  # re-check: aioquic records a local close before it reports the event
+            pass  # re-check: qh3 records a close before it reports the event
     return True
 
 
@@ -244,11 +292,22 @@ async def _open_socket(address: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setblocking(False)
+        # A bulk READ arrives faster than a busy host schedules us: a datagram the kernel drops for a full buffer
+        # is a loss to QUIC, which halves its window. The kernel caps this at net.core.rmem_max.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
         sock.connect((address, port))  # connected, so ICMP errors come back to us
     except OSError:
         sock.close()
         raise
     return sock
+
+
+async def _datagram_endpoint(protocol_factory, sock: socket.socket):
+    """qh3's own UDP transport where it loads: it drains the socket in batches (recvmmsg, GRO, through quinn-udp)
+    and hands each batch to the connection at once, so one ACK and one wake-up serve many datagrams."""
+    if create_optimized_datagram_transport is not None:
+        return await create_optimized_datagram_transport(asyncio.get_running_loop(), protocol_factory, sock=sock)
+    return await asyncio.get_running_loop().create_datagram_endpoint(protocol_factory, sock=sock)
 
 
 async def probe_quic(
@@ -271,29 +330,26 @@ async def probe_quic(
     """
     validation = "on" if validate_certs or fingerprint_sha256 else "off"
     where = "%s port %d/quic" % (host, port)
-    if not HAS_AIOQUIC:
+    if not HAS_QH3:
         return QuicProbeOutcome(
             "unsupported_transport",
-            "%s: cannot probe QUIC: the Python library aioquic is not installed where verify runs (pip install aioquic)"
+            "%s: cannot probe QUIC: the Python library qh3 is not installed where verify runs (pip install qh3)"
             % where,
             tls_validation=validation,
         )
-    pin = normalize_fingerprint(fingerprint_sha256) if fingerprint_sha256 else None
-    configuration = _client_configuration(
-        validate_certs=validate_certs, cafile=cafile, fingerprint=pin, server_name=server_name or host
-    )
-    loop = asyncio.get_running_loop()
+    policy = _certificate_policy(validate_certs, cafile, fingerprint_sha256, server_name or host)
+    configuration = _client_configuration(policy.server_name)
     try:
         sock = await _open_socket(address, port)
     except OSError as exc:
         outcome = _icmp_outcome(exc, where)
         outcome.tls_validation = validation
         return outcome
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock=sock
+    transport, protocol = await _datagram_endpoint(
+        lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock
     )
     try:
-        outcome = await _run(protocol, sock.getpeername(), where, timeout, level, pin, negotiate_request)
+        outcome = await _run(protocol, sock.getpeername(), where, timeout, level, policy, negotiate_request)
     finally:
         protocol.close()
         transport.close()
@@ -301,7 +357,7 @@ async def probe_quic(
     return outcome
 
 
-async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float, pin: Optional[str]):
+async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float, policy: _CertificatePolicy):
     """Connect and check the certificate; return (ok, outcome). A failed outcome carries its status."""
     loop = asyncio.get_running_loop()
     protocol.connect(peer)
@@ -315,32 +371,47 @@ async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float,
             return False, QuicProbeOutcome(status, message)
         return False, QuicProbeOutcome("timeout", "%s: no answer to the QUIC handshake within %gs" % (where, timeout))
     outcome = QuicProbeOutcome("smb", alpn=protocol.alpn)
-    # aioquic keeps the leaf certificate it verified (or, with CERT_NONE, merely parsed) on its TLS context.
-    certificate = getattr(protocol._quic.tls, "_peer_certificate", None)
-    if certificate is not None:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest()
-        outcome.certificate_sha256 = _colon_hex(digest)
-        if pin is not None and digest.hex() != pin:
-            return False, QuicProbeOutcome(
-                "tls_failed",
-                "%s presented a certificate with SHA-256 fingerprint %s, not the pinned %s"
-                % (where, outcome.certificate_sha256, _colon_hex(bytes.fromhex(pin))),
-                certificate_sha256=outcome.certificate_sha256,
-            )
-    elif pin is not None:
-        return False, QuicProbeOutcome(
-            "tls_failed", "%s: no server certificate to check the pinned fingerprint" % where
+    certificate = protocol._quic.get_peercert()  # the leaf the server proved it holds the key of
+    if certificate is None:
+        if policy.pin is None and policy.cafile is None:
+            return True, outcome
+        return False, _refuse_certificate(protocol, outcome, "%s: the server sent no certificate to check" % where)
+    leaf = certificate.public_bytes()  # DER
+    digest = hashlib.sha256(leaf).digest()
+    outcome.certificate_sha256 = _colon_hex(digest)
+    if policy.pin is not None and digest.hex() != policy.pin:
+        return False, _refuse_certificate(
+            protocol,
+            outcome,
+            "%s presented a certificate with SHA-256 fingerprint %s, not the pinned %s"
+            % (where, outcome.certificate_sha256, _colon_hex(bytes.fromhex(policy.pin))),
+        )
+    problem = _certificate_problem(protocol, policy, leaf)
+    if problem is not None:
+        return False, _refuse_certificate(
+            protocol, outcome, "%s: TLS handshake failed (bad_certificate): %s" % (where, problem)
         )
     return True, outcome
 
 
+def _refuse_certificate(protocol: _ProbeProtocol, handshake: QuicProbeOutcome, message: str) -> QuicProbeOutcome:
+    """Close as a TLS client that rejects the certificate would (CRYPTO_ERROR bad_certificate), and say why."""
+    protocol._quic.close(error_code=CRYPTO_ERROR_BASE + TLS_ALERT_BAD_CERTIFICATE, reason_phrase="bad certificate")
+    protocol.transmit()
+    return QuicProbeOutcome("tls_failed", message, certificate_sha256=handshake.certificate_sha256)
+
+
 async def _run(
-    protocol: _ProbeProtocol, peer, where: str, timeout: float, level: str, pin: Optional[str], request: bytes
+    protocol: _ProbeProtocol,
+    peer,
+    where: str,
+    timeout: float,
+    level: str,
+    policy: _CertificatePolicy,
+    request: bytes,
 ) -> QuicProbeOutcome:
     loop = asyncio.get_running_loop()
-    handshake_ok, outcome = await _handshake(protocol, peer, where, timeout, pin)
+    handshake_ok, outcome = await _handshake(protocol, peer, where, timeout, policy)
     if not handshake_ok:
         return outcome
     if level == "tcp":
@@ -398,6 +469,9 @@ def _keep_cert(new: QuicProbeOutcome, handshake: QuicProbeOutcome) -> QuicProbeO
 # loop in a background thread runs the connection. ``connect_smb_over_quic`` makes ``Connection.connect`` use it.
 
 
+_NOBODY_WAITS = 1 << 62
+
+
 class _StreamSink:
     """Bytes of the SMB stream, handed from the QUIC thread to smbprotocol's receiver thread."""
 
@@ -405,12 +479,15 @@ class _StreamSink:
         self.buffer = bytearray()
         self.ended = False
         self.condition = threading.Condition()
+        self.wanted = _NOBODY_WAITS
+        """How many bytes the waiting reader needs: waking it for less costs a thread switch per datagram."""
 
     def feed(self, data: bytes, end: bool) -> None:
         with self.condition:
             self.buffer += data
             self.ended = self.ended or end
-            self.condition.notify_all()
+            if self.ended or len(self.buffer) >= self.wanted:
+                self.condition.notify_all()
 
     def end(self) -> None:
         with self.condition:
@@ -420,7 +497,12 @@ class _StreamSink:
     def take(self, count: int, timeout: float) -> Optional[bytes]:
         """Exactly ``count`` bytes; None at the end of the stream; TimeoutError when nothing comes in time."""
         with self.condition:
-            if not self.condition.wait_for(lambda: len(self.buffer) >= count or self.ended, timeout):
+            self.wanted = count
+            try:
+                arrived = self.condition.wait_for(lambda: len(self.buffer) >= count or self.ended, timeout)
+            finally:
+                self.wanted = _NOBODY_WAITS
+            if not arrived:
                 raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, len(self.buffer), count))
             if len(self.buffer) < count:
                 return None
@@ -465,8 +547,7 @@ class SmbQuicTransport:
         self.port = port
         self.timeout = timeout or 30.0
         self.connected = False
-        self._tls = (cafile, normalize_fingerprint(fingerprint_sha256) if fingerprint_sha256 else None, validate_certs)
-        self._server_name = server_name or server
+        self._policy = _certificate_policy(validate_certs, cafile, fingerprint_sha256, server_name or server)
         self._sink = _StreamSink()
         self._loop = None
         self._thread = None
@@ -490,24 +571,16 @@ class SmbQuicTransport:
         self.connected = True
 
     async def _serve(self, ready) -> None:
-        cafile, pin, validate_certs = self._tls
-        where = "%s port %d/quic" % (self._server_name, self.port)
-        loop = asyncio.get_running_loop()
+        where = "%s port %d/quic" % (self._policy.server_name, self.port)
         self._stop = asyncio.Event()
         transport = None
         try:
             sock = await _open_socket(self.server, self.port)
-            configuration = _client_configuration(
-                validate_certs=validate_certs,
-                cafile=cafile,
-                fingerprint=pin,
-                server_name=self._server_name,
-                max_datagram_size=self.max_datagram_size,
+            configuration = _client_configuration(self._policy.server_name, self.max_datagram_size)
+            transport, protocol = await _datagram_endpoint(
+                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock
             )
-            transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock=sock
-            )
-            handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, pin)
+            handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, self._policy)
             if not handshake_ok:
                 raise ConnectionError(outcome.error)
             protocol.stream_id = protocol._quic.get_next_available_stream_id()

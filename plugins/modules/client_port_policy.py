@@ -15,6 +15,14 @@ description:
     The SMB client uses the first entry whose server matches, so the order of the entries is kept.
   - An entry is identified by its server and transport. Merged (the default), a matching entry gets the new port in
     place and new entries are appended; with O(exclusive=true) the policy holds exactly O(entries), in that order.
+  - Clients match the server name exactly as a UNC path gives it, so a short name, an FQDN and an address of one
+    server are three entries. M(smb.alternative_ports.validate) refuses two entries for one server and transport
+    (the second never applies) and warns about spellings that look like one server.
+  - No Microsoft source shows C(rdma) in this policy; entries with it are written as given, and
+    M(smb.alternative_ports.validate) warns about them. Prefer M(smb.alternative_ports.client_mapping) with
+    O(smb.alternative_ports.client_mapping#module:rdma_port) for SMB Direct.
+  - The value is a local policy. On a domain member, a GPO that sets "Alternative Port Mappings" overwrites it at the
+    next policy refresh; manage the entries in that GPO instead.
   - Optionally turns the SMB over QUIC client on or off (C(Set-SmbClientConfiguration -EnableSMBQUIC)).
   - Runs on the controller and drives the host over WinRM. The entries travel over stdin, so hundreds of entries
     are fine.

@@ -148,7 +148,10 @@ EXAMPLES = r"""
 - name: Prove every server's ports from the controller
   smb.alternative_ports.verify:
     host: "{{ ansible_host | default(inventory_hostname) }}"
-    endpoints: "{{ smb_expected_endpoints }}"
+    endpoints:
+      - {transport: tcp, port: 4445}
+      - {transport: quic, port: 8443}
+      - {transport: tcp, port: 445, expect: closed}
     fail_on_mismatch: false
   delegate_to: localhost
   register: proof

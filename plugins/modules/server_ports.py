@@ -49,7 +49,9 @@ options:
         type: int
         required: true
       instances:
-        description: Windows' C(EnableInstances). pysmbd and Samba take only V(default).
+        description:
+          - Windows' C(-EnableInstances). Microsoft documents that only the Default instance is allowed and that the
+            setting is not used, so every backend takes only V(default); V(none) is refused before any change.
         type: str
         choices: [default, none]
         default: default

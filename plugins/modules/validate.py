@@ -51,7 +51,7 @@ seealso:
 EXAMPLES = r"""
 - name: Validate the host's model before anything else
   smb.alternative_ports.validate:
-  register: model
+  register: validated
 
 - name: Validate an explicit model
   smb.alternative_ports.validate:

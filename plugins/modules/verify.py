@@ -42,7 +42,7 @@ extends_documentation_fragment:
 requirements:
   - Python 3.8 or later on the machine the task runs on.
   - smbprotocol (only for O(level=session)).
-  - aioquic (only for QUIC endpoints).
+  - qh3 >= 2.1 (only for QUIC endpoints).
 attributes:
   check_mode:
     details: The module never changes the probed host; in check mode it probes and writes its reports as usual.
@@ -151,6 +151,8 @@ options:
     description:
       - QUIC endpoints. A PEM file of the CA certificates that the server certificate must chain to. Without it,
         the CAs of the machine the task runs on are used.
+      - Every certificate in the file is trusted as a root, so the server's own self-signed certificate can be given
+        here; the name (O(tls_server_name) or O(host)) and the dates are still checked.
     type: path
   fingerprint_sha256:
     description:
@@ -208,7 +210,18 @@ EXAMPLES = r"""
       - {transport: tcp, port: 445, expect: closed}
   delegate_to: localhost
 
-- name: Derive the endpoints from the model, with the ports a change removed, and write reports
+- name: Check the host's model (smb_alternative_ports)
+  smb.alternative_ports.validate:
+  register: validated
+
+- name: Apply its server ports
+  smb.alternative_ports.server_ports:
+    backend: pysmbd
+    ports: "{{ validated.model.server.ports }}"
+    exclusive: "{{ validated.model.server.exclusive }}"
+  register: ports
+
+- name: Derive the endpoints from the model, with the ports the change removed, and write reports
   smb.alternative_ports.verify:
     host: "{{ ansible_host | default(inventory_hostname) }}"
     model: "{{ validated.model }}"
@@ -357,8 +370,8 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpo
     endpoints_from_model,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
-    AIOQUIC_IMPORT_ERROR,
-    HAS_AIOQUIC,
+    HAS_QH3,
+    QH3_IMPORT_ERROR,
     normalize_fingerprint,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import (
@@ -481,8 +494,8 @@ def _check_quic_options(module: AnsibleModule, endpoints: list) -> None:
     """Fail early, before any probe, on what would make every QUIC row wrong."""
     if not any(endpoint.transport == "quic" for endpoint in endpoints):
         return
-    if not HAS_AIOQUIC:
-        module.fail_json(msg=missing_required_lib("aioquic"), exception=str(AIOQUIC_IMPORT_ERROR))
+    if not HAS_QH3:
+        module.fail_json(msg=missing_required_lib("qh3"), exception=str(QH3_IMPORT_ERROR))
     ca_path = module.params["ca_path"]
     if ca_path and not os.path.isfile(ca_path):
         module.fail_json(

@@ -24,8 +24,16 @@ PAYLOAD_SEPARATOR = "\0\0\0\0"
 
 # Reads all of stdin, splits it at the first four NULs, runs the first part as a script block and passes
 # the second part (the JSON request) as its only argument. `$input | Out-String` keeps the line breaks.
+# Constrained Language Mode (an AppLocker or WDAC policy) forbids [ScriptBlock]::Create: say so on stdout
+# (Write-Output works in every language mode) and exit 3, so the controller can name the cause.
+CONSTRAINED_LANGUAGE_EXIT_CODE = 3
+CONSTRAINED_LANGUAGE_MARKER = "smb.alternative_ports: PowerShell language mode is "
 BOOTSTRAP_SCRIPT = """\
 $ErrorActionPreference = 'Stop'
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+    Write-Output ('smb.alternative_ports: PowerShell language mode is ' + $ExecutionContext.SessionState.LanguageMode)
+    exit 3
+}
 $payload = [string]($input | Out-String)
 $parts = $payload.Split([string[]]@("`0`0`0`0"), 2, [StringSplitOptions]::None)
 if ($parts.Length -ne 2) {
@@ -62,6 +70,13 @@ def parse_stdout(stdout: bytes, stderr: bytes, exit_code: int, calls: List[Cmdle
     text = stdout.decode("utf-8", errors="replace").strip()
     problem = ""
     document: Any = None
+    if exit_code == CONSTRAINED_LANGUAGE_EXIT_CODE and CONSTRAINED_LANGUAGE_MARKER in text:
+        mode = (text.split(CONSTRAINED_LANGUAGE_MARKER, 1)[1].split() or ["an unknown"])[0]
+        raise ExecutorError(
+            f"{where}: Windows PowerShell on the host runs in {mode} mode (Constrained Language Mode, set by an "
+            "AppLocker or WDAC application control policy), which cannot run the collection's executor; "
+            "allow powershell.exe scripts for the connecting account in that policy, or manage this host another way"
+        )
     if exit_code != 0:
         problem = f"the PowerShell executor exited with code {exit_code}"
     else:
@@ -69,13 +84,13 @@ def parse_stdout(stdout: bytes, stderr: bytes, exit_code: int, calls: List[Cmdle
             document = json.loads(text)
         except ValueError:
             problem = "the PowerShell executor did not answer with JSON"
-    if not problem and not (isinstance(document, dict) and isinstance(document.get("results"), list)):
+    if not problem and not (isinstance(document, dict) and isinstance(document.get("results"), (list, dict))):
         problem = "the PowerShell executor's answer has no results list"
     if problem:
         raise ExecutorError(
             f"{where}: {problem}; stdout: {_excerpt(text)!r}; stderr: {_excerpt(stderr.decode('utf-8', 'replace'))!r}"
         )
-    results = [_as_result(item) for item in document["results"]]
+    results = [_as_result(item) for item in as_list(document["results"])]
     if len(results) > len(calls):
         raise ExecutorError(f"{where}: the executor answered {len(results)} results for {len(calls)} calls")
     return results
@@ -90,12 +105,23 @@ def run_calls(session: Any, calls: List[CmdletCall], stop_on_error: bool = True)
 def _as_result(item: Any) -> CallResult:
     if not isinstance(item, dict):
         raise ExecutorError(f"the executor returned a result that is not an object: {_excerpt(repr(item))}")
-    output = item.get("output")
-    if output is None:
-        output = []
-    elif not isinstance(output, list):
-        output = [output]  # a lone object that PowerShell did not keep in an array
+    output = as_list(item.get("output"))
     return CallResult(command=str(item.get("command")), ok=bool(item.get("ok")), output=output, error=item.get("error"))
+
+
+def as_list(value: Any) -> list:
+    """A list from any of the shapes Windows PowerShell 5.1's ConvertTo-Json gives one.
+
+    5.1 writes an array that carries extended-type data as ``{"value": [...], "Count": n}``, a one-element
+    array as the lone element, and an empty one as null.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and set(value) == {"value", "Count"} and isinstance(value["value"], (list, type(None))):
+        return as_list(value["value"])
+    return [value]
 
 
 def _excerpt(text: str, limit: int = 400) -> str:

@@ -5,15 +5,21 @@
 This is a private plugin_utils file: its API may change without notice.
 
 A certificate mapping (``New-SmbServerCertificateMapping``) binds the server name clients use to a certificate
-in the machine's store; without one the QUIC listener does not serve. Client access control keeps per server
-name a list of client certificates allowed (``Grant-``) or denied (``Block-SmbClientAccessToServer``); ``Revoke-``
-drops an entry. A mapping that exists with another certificate is removed and created again.
+in the machine's store; without one the QUIC listener does not serve. A renewed certificate is put on the
+existing mapping with ``Set-SmbServerCertificateMapping`` (Microsoft's SMB over QUIC guide), which keeps the
+mapping's access entries; removing and re-creating it would drop them.
+
+Client access control keeps, per certificate mapping, allow entries (``Grant-``, undone by ``Revoke-``) and
+deny entries (``Block-``, undone by ``Unblock-SmbClientAccessToServer``). The ``-Name`` of those cmdlets must
+name an existing certificate mapping. ``access: grant`` leaves one allow entry and no deny entry, ``block`` one
+deny entry and no allow entry, ``revoke`` neither.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Set, Tuple
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cim_enums import UnknownEnumValue, enum_name
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._powershell import CallResult, CmdletCall
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import (
     WindowsTaskError,
@@ -26,15 +32,18 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm impor
 _MAPPING_PROPERTIES = ["Name", "Thumbprint", "StoreName", "RequireClientAuthentication"]
 _ACCESS_PROPERTIES = ["Name", "IdentifierType", "Identifier", "AccessControlType"]
 _IDENTIFIER_TYPES = {"sha256": "SHA256", "issuer": "ISSUER"}
-_ACCESS_VERBS = {"grant": "Grant-SmbClientAccessToServer", "block": "Block-SmbClientAccessToServer"}
-# What Get-SmbClientAccessToServer reports for an entry, by the verb that made it.
-_ACCESS_STATES = {
-    "allow": "grant",
-    "grant": "grant",
-    "granted": "grant",
-    "deny": "block",
-    "block": "block",
-    "blocked": "block",
+# The AccessControlType of an entry, and the cmdlets that add and remove one.
+_ALLOW, _DENY = "allow", "deny"
+_ADD = {_ALLOW: "Grant-SmbClientAccessToServer", _DENY: "Block-SmbClientAccessToServer"}
+_REMOVE = {_ALLOW: "Revoke-SmbClientAccessToServer", _DENY: "Unblock-SmbClientAccessToServer"}
+# What each ``access`` choice leaves on the host.
+_WANTED = {"grant": {_ALLOW}, "block": {_DENY}, "revoke": set()}
+_ACCESS_WORD = {_ALLOW: "grant", _DENY: "block"}
+_ENTRY_OF_COMMAND = {
+    "Grant-SmbClientAccessToServer": (_ALLOW, True),
+    "Block-SmbClientAccessToServer": (_DENY, True),
+    "Revoke-SmbClientAccessToServer": (_ALLOW, False),
+    "Unblock-SmbClientAccessToServer": (_DENY, False),
 }
 
 
@@ -64,7 +73,7 @@ def read_calls(args: Mapping[str, Any]) -> List[CmdletCall]:
 
 
 def _access_key(name: str, identifier_type: str, identifier: str) -> Tuple[str, str, str]:
-    return (name.lower(), identifier_type.upper(), identifier.lower())
+    return (name.lower(), identifier_type.lower(), identifier.lower())
 
 
 def parse_state(results: List[CallResult], calls: List[CmdletCall], where: str) -> Dict[str, Any]:
@@ -81,19 +90,20 @@ def parse_state(results: List[CallResult], calls: List[CmdletCall], where: str) 
             "store_name": str(row.get("StoreName") or ""),
             "require_client_authentication": bool(row.get("RequireClientAuthentication")),
         }
-    access = {}
+    access: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
     if len(calls) > 1:
         for row in output_of(results[1], calls[1], where):
-            raw_state = str(row.get("AccessControlType") or "").lower()
-            key = _access_key(
-                str(row.get("Name") or ""), str(row.get("IdentifierType") or ""), str(row.get("Identifier") or "")
+            try:
+                id_type = enum_name("SmbClientAccessToServer", "IdentifierType", row.get("IdentifierType"))
+                control = enum_name("SmbClientAccessToServer", "AccessControlType", row.get("AccessControlType"))
+            except UnknownEnumValue as error:
+                raise WindowsTaskError(f"{where}: {error}") from None
+            name, identifier = str(row.get("Name") or ""), str(row.get("Identifier") or "")
+            entry = access.setdefault(
+                _access_key(name, id_type, identifier),
+                {"name": name, "identifier_type": id_type, "identifier": identifier, "controls": set()},
             )
-            access[key] = {
-                "name": str(row.get("Name") or ""),
-                "identifier_type": str(row.get("IdentifierType") or "").lower(),
-                "identifier": str(row.get("Identifier") or ""),
-                "access": _ACCESS_STATES.get(raw_state, raw_state),
-            }
+            entry["controls"].add(control)
     return {"certificate_mappings": mappings, "client_access": access}
 
 
@@ -115,10 +125,13 @@ def _mapping_calls(current: Mapping[str, dict], wanted: Mapping[str, Any]) -> Li
         parameters["RequireClientAuthentication"] = bool(wanted["require_client_authentication"])
     if existing and _mapping_matches(existing, parameters):
         return []
-    new = CmdletCall("New-SmbServerCertificateMapping", {**parameters, "Force": True})
     if existing:
-        return [CmdletCall("Remove-SmbServerCertificateMapping", {"Name": existing["name"], "Force": True}), new]
-    return [new]
+        # A renewed certificate (or another store or setting): Set keeps the mapping and its access entries.
+        # Set-SmbServerCertificateMapping has no -Force: -Confirm:$false keeps it from prompting.
+        return [
+            CmdletCall("Set-SmbServerCertificateMapping", {**parameters, "Name": existing["name"], "Confirm": False})
+        ]
+    return [CmdletCall("New-SmbServerCertificateMapping", {**parameters, "Force": True})]
 
 
 def _mapping_matches(existing: Mapping[str, Any], parameters: Mapping[str, Any]) -> bool:
@@ -139,31 +152,56 @@ def _access_calls(current: Mapping[tuple, dict], wanted: Mapping[str, Any]) -> L
         "Identifier": str(wanted["identifier"]),
     }
     existing = current.get(_access_key(parameters["Name"], identifier_type, parameters["Identifier"]))
-    access = wanted.get("access", "grant")
-    if access == "revoke":
-        return [CmdletCall("Revoke-SmbClientAccessToServer", {**parameters, "Force": True})] if existing else []
-    if existing and existing["access"] == access:
-        return []
-    # Grant and Block set the entry's access whether or not it exists (an allowed client can be blocked directly).
-    return [CmdletCall(_ACCESS_VERBS[access], {**parameters, "Force": True})]
+    have: Set[str] = set(existing["controls"]) if existing else set()
+    if existing:
+        parameters["Name"] = existing["name"]
+    want = _WANTED[wanted.get("access", "grant")]
+    # Remove first, so that a client moved from blocked to granted is never both for a moment longer than needed.
+    calls = [CmdletCall(_REMOVE[control], {**parameters, "Force": True}) for control in sorted(have - want)]
+    calls += [CmdletCall(_ADD[control], {**parameters, "Force": True}) for control in sorted(want - have)]
+    return calls
 
 
-def plan_access(state_now: Mapping[str, Any], args: Mapping[str, Any]) -> List[CmdletCall]:
+def _check_access_names(state_now: Mapping[str, Any], args: Mapping[str, Any], where: str) -> None:
+    """Every access entry's name must be a certificate mapping that exists, or that this task creates."""
+    names = set(state_now["certificate_mappings"])
+    for mapping in args.get("certificate_mappings") or []:
+        key = str(mapping["name"]).lower()
+        if mapping.get("state", "present") == "absent":
+            names.discard(key)
+        else:
+            names.add(key)
+    for index, entry in enumerate(args.get("client_access") or []):
+        if entry.get("access", "grant") != "revoke" and str(entry["name"]).lower() not in names:
+            raise WindowsTaskError(
+                f"{where}: client_access[{index}].name: {entry['name']!r} is not a certificate mapping on the host; "
+                "client access entries belong to a certificate mapping: add it under certificate_mappings "
+                "(New-SmbServerCertificateMapping) or use the name of an existing one"
+            )
+
+
+def plan_access(state_now: Mapping[str, Any], args: Mapping[str, Any], where: str = "") -> List[CmdletCall]:
+    _check_access_names(state_now, args, where)
     calls: List[CmdletCall] = []
     for mapping in args.get("certificate_mappings") or []:
-        calls.extend(_mapping_calls(state_now["certificate_mappings"], mapping))
+        if mapping.get("state", "present") == "present":
+            calls.extend(_mapping_calls(state_now["certificate_mappings"], mapping))
     for entry in args.get("client_access") or []:
         calls.extend(_access_calls(state_now["client_access"], entry))
+    # A mapping goes last: its removal takes its access entries with it.
+    for mapping in args.get("certificate_mappings") or []:
+        if mapping.get("state", "present") == "absent":
+            calls.extend(_mapping_calls(state_now["certificate_mappings"], mapping))
     return calls
 
 
 def predict(state_now: Mapping[str, Any], changes: List[CmdletCall]) -> Dict[str, Any]:
     """The state ``changes`` would leave (check mode), in parse_state's shape."""
-    mappings = dict(state_now["certificate_mappings"])
-    access = dict(state_now["client_access"])
+    mappings = {key: dict(value) for key, value in state_now["certificate_mappings"].items()}
+    access = {key: {**value, "controls": set(value["controls"])} for key, value in state_now["client_access"].items()}
     for call in changes:
         parameters = call.parameters
-        if call.command == "New-SmbServerCertificateMapping":
+        if call.command in ("New-SmbServerCertificateMapping", "Set-SmbServerCertificateMapping"):
             mappings[parameters["Name"].lower()] = {
                 "name": parameters["Name"],
                 "thumbprint": parameters["Thumbprint"],
@@ -172,25 +210,32 @@ def predict(state_now: Mapping[str, Any], changes: List[CmdletCall]) -> Dict[str
             }
         elif call.command == "Remove-SmbServerCertificateMapping":
             mappings.pop(parameters["Name"].lower(), None)
+            access = {key: value for key, value in access.items() if key[0] != parameters["Name"].lower()}
         else:
-            key = _access_key(parameters["Name"], parameters["IdentifierType"], parameters["Identifier"])
-            if call.command == "Revoke-SmbClientAccessToServer":
-                access.pop(key, None)
-            else:
-                verb = "grant" if call.command.startswith("Grant") else "block"
-                access[key] = {
+            control, added = _ENTRY_OF_COMMAND[call.command]
+            id_type = parameters["IdentifierType"].lower()
+            entry = access.setdefault(
+                _access_key(parameters["Name"], id_type, parameters["Identifier"]),
+                {
                     "name": parameters["Name"],
-                    "identifier_type": parameters["IdentifierType"].lower(),
+                    "identifier_type": id_type,
                     "identifier": parameters["Identifier"],
-                    "access": verb,
-                }
+                    "controls": set(),
+                },
+            )
+            (entry["controls"].add if added else entry["controls"].discard)(control)
     return {"certificate_mappings": mappings, "client_access": access}
 
 
 def _public(state: Mapping[str, Any]) -> dict:
+    rows = [
+        {**{key: entry[key] for key in ("name", "identifier_type", "identifier")}, "access": _ACCESS_WORD[control]}
+        for entry in state["client_access"].values()
+        for control in sorted(entry["controls"])
+    ]
     return {
         "certificate_mappings": sorted(state["certificate_mappings"].values(), key=lambda m: m["name"].lower()),
-        "client_access": sorted(state["client_access"].values(), key=lambda a: (a["name"].lower(), a["identifier"])),
+        "client_access": sorted(rows, key=lambda a: (a["name"].lower(), a["identifier"], a["access"])),
     }
 
 
@@ -217,13 +262,13 @@ def run_quic_server_access(
         target,
         calls,
         lambda results: parse_state(results, calls, target.label),
-        lambda state_now: plan_access(state_now, args),
+        lambda state_now: plan_access(state_now, args, target.label),
         check_mode,
         **({"session_factory": session_factory} if session_factory else {}),
     )
     before = _public(outcome.before)
     after = _public(predict(outcome.before, outcome.changes)) if check_mode else _public(outcome.after)
-    if not check_mode and outcome.changes and plan_access(outcome.after, args):
+    if not check_mode and outcome.changes and plan_access(outcome.after, args, target.label):
         raise WindowsTaskError(
             f"{target.label}: the QUIC server access settings did not take: {_diff_text(after).strip()}"
         )

@@ -40,6 +40,8 @@ _TRANSPORT_ALIASES = {"plaintext": "basic", "ssl": "basic", "negotiate": "ntlm"}
 _ENCRYPTED_CONTENT_TYPE = "multipart/encrypted"
 # Seconds a command may run before the session gives up on it (the executor normally answers in well under one).
 COMMAND_DEADLINE = 120
+# stdin bytes per Send: base64 makes 256 KiB about 342 KiB, well under MaxEnvelopeSizekb's default of 500.
+STDIN_CHUNK = 256 * 1024
 
 # Explicit module options: option name -> WinRMTarget field. Documented in doc_fragments/_winrm.py.
 OPTION_FIELDS = {
@@ -248,11 +250,14 @@ class WinRMSession:
         if self._shell_id is None:
             raise WinRMError(f"no open shell on {self.target.label}")
         with self._translated_errors("run a command on"):
-            command_id = self._protocol.run_command(self._shell_id, command, list(arguments))
+            # stdin is a pipe, not a console, when there is stdin to send: as Ansible's winrm connection does.
+            command_id = self._protocol.run_command(
+                self._shell_id, command, list(arguments), console_mode_stdin=stdin is None
+            )
             self.commands_run += 1
             try:
                 if stdin is not None:
-                    self._protocol.send_command_input(self._shell_id, command_id, stdin, end=True)
+                    self._send_stdin(command_id, stdin)
                 stdout, stderr, exit_code = self._wait_for(command_id)
             finally:
                 try:
@@ -260,6 +265,12 @@ class WinRMSession:
                 except (PyWinRMError, requests.RequestException):
                     pass  # the command has finished; the shell's deletion cleans up the rest
         return CommandOutput(stdout=stdout, stderr=stderr, exit_code=exit_code)
+
+    def _send_stdin(self, command_id: str, stdin: bytes) -> None:
+        """Send stdin in pieces that keep every envelope under Windows' default MaxEnvelopeSizekb (500)."""
+        pieces = [stdin[start : start + STDIN_CHUNK] for start in range(0, len(stdin), STDIN_CHUNK)] or [b""]
+        for index, piece in enumerate(pieces):
+            self._protocol.send_command_input(self._shell_id, command_id, piece, end=index == len(pieces) - 1)
 
     def _wait_for(self, command_id: str):
         """Collect the command's output until it is done; unlike pywinrm's own loop, give up at a deadline."""
@@ -324,7 +335,7 @@ class _ErrorTranslation:
         if isinstance(exc, InvalidCredentialsError):
             raise WinRMAuthenticationError(
                 f"authentication failed for {target.label} (transport {target.transport}): "
-                "check ansible_user and ansible_password"
+                f"check ansible_user and ansible_password{_rejection_hints(target)}"
             ) from None
         if isinstance(exc, requests.exceptions.SSLError):
             raise WinRMError(
@@ -350,6 +361,26 @@ class _ErrorTranslation:
         if isinstance(exc, (PyWinRMError, requests.RequestException)):
             raise WinRMError(f"cannot {self.doing} {target.label}: {_first_line(exc)}") from None
         return False
+
+
+def _rejection_hints(target: WinRMTarget) -> str:
+    """What else makes Windows answer 401 to a right password, for the user and transport given."""
+    hints = []
+    if target.transport == "basic":
+        hints.append(
+            "Basic authentication is off on a default Windows host: use ntlm, or turn it on for HTTPS "
+            "(Set-Item WSMan:\\localhost\\Service\\Auth\\Basic $true)"
+        )
+    user = target.user
+    local = "@" not in user and ("\\" not in user or user.startswith(".\\"))
+    if local and user.split("\\")[-1].lower() != "administrator":
+        hints.append(
+            f"{user} looks like a local account: a local administrator other than the built-in Administrator is "
+            "refused over WinRM by UAC remote restrictions unless HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion"
+            "\\Policies\\System\\LocalAccountTokenFilterPolicy is 1 (see the README's Windows prerequisites); "
+            "or use a domain account"
+        )
+    return "; or: " + "; or: ".join(hints) if hints else ""
 
 
 def _environment_ca_bundle() -> Optional[str]:

@@ -8,10 +8,19 @@ $ErrorActionPreference = 'Stop'
 $WarningPreference = 'SilentlyContinue'
 $ProgressPreference = 'SilentlyContinue'
 
+function ConvertTo-ParameterValue([object]$Value) {
+    # {"PSCredential": {"UserName": ..., "Password": ...}} is the one non-JSON type a parameter may need.
+    if ($null -ne $Value -and $Value -isnot [string] -and $null -ne $Value.PSObject.Properties['PSCredential']) {
+        $secret = ConvertTo-SecureString -String ([string]$Value.PSCredential.Password) -AsPlainText -Force
+        return New-Object System.Management.Automation.PSCredential ([string]$Value.PSCredential.UserName, $secret)
+    }
+    return $Value
+}
+
 function ConvertTo-Hashtable([object]$Object) {
     $table = @{}
     if ($null -ne $Object) {
-        foreach ($property in $Object.PSObject.Properties) { $table[$property.Name] = $property.Value }
+        foreach ($property in $Object.PSObject.Properties) { $table[$property.Name] = ConvertTo-ParameterValue $property.Value }
     }
     return $table
 }

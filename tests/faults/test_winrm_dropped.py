@@ -22,6 +22,7 @@ from tests.secrets.secret_search import distinctive_password
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.plays import winrm_host_vars
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 CONVERGE = Path(__file__).resolve().parents[2] / "molecule" / "windows" / "converge.yml"
 HOST = "win-emulated"
@@ -32,6 +33,10 @@ pytestmark = pytest.mark.slow
 def converge(tmp_path: Path, host: EmulatedWindowsHost, password: str, name: str) -> PlayRun:
     inventory = tmp_path / f"{name}.inventory.json"
     host_vars = winrm_host_vars(host.address, "Administrator", password)
+    # the account the scenario's global mappings use (molecule's inventory reads it from a generated file)
+    host_vars.update(
+        molecule_windows_share_user="CONTOSO\\svc-files", molecule_windows_share_password="Share-" + password
+    )
     inventory.write_text(json.dumps({"all": {"children": {"windows": {"hosts": {HOST: host_vars}}}}}))
     playbook = tmp_path / f"{name}.yml"
     shutil.copyfile(CONVERGE, playbook)
@@ -48,7 +53,7 @@ def failure_message(result: dict) -> str:
 def fault_free_state(tmp_path_factory) -> tuple:
     """The state a fault-free converge gives a fresh host, and how many executor runs it took."""
     password = distinctive_password("Twin")
-    with EmulatedWindowsHost([HostUser("Administrator", password)]) as twin:
+    with EmulatedWindowsHost([HostUser("Administrator", password)], initial_state=quic_ready(WindowsState())) as twin:
         done = converge(tmp_path_factory.mktemp("twin"), twin, password, "twin")
         assert done.returncode == 0, done.stdout[-4000:]
         return twin.state.to_json(), twin.counters["executions"]
@@ -62,7 +67,11 @@ def test_a_dropped_connection_fails_clearly_and_the_rerun_reaches_the_fault_free
     assert executions >= 4, "the converge should take several WinRM executor runs"
     number = {"second": 2, "middle": executions // 2 + 1, "last": executions}[drop_at]
     password = distinctive_password("Drop")
-    with EmulatedWindowsHost([HostUser("Administrator", password)], drop_connection_during_command=number) as host:
+    with EmulatedWindowsHost(
+        [HostUser("Administrator", password)],
+        drop_connection_during_command=number,
+        initial_state=quic_ready(WindowsState()),
+    ) as host:
         faulty = converge(tmp_path, host, password, "fault")
         assert faulty.returncode != 0, f"executor run {number} was dropped, yet the play succeeded"
         failed = [

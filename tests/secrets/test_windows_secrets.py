@@ -19,6 +19,7 @@ from tests.secrets.secret_search import distinctive_password, read_tree, search
 from tests.support.ansible_run import PlayRun, run_playbook
 from tests.support.plays import winrm_host_vars
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "molecule" / "windows"
@@ -55,6 +56,8 @@ def test_the_windows_scenario_at_vvv_shows_no_password_anywhere(tmp_path):
     logs.mkdir()
     password = distinctive_password("WinRM")
     (ephemeral / "winrm-password").write_text(password)  # create.yml's password lookup reuses this file
+    share_password = distinctive_password("Share")
+    (ephemeral / "share-password").write_text(share_password)  # the global mappings' credential
     try:
         created = run(scenario, "create.yml", ephemeral, logs, "-vvv")
         assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-2000:]
@@ -69,16 +72,28 @@ def test_the_windows_scenario_at_vvv_shows_no_password_anywhere(tmp_path):
         run(scenario, "destroy.yml", ephemeral, logs, "-vvv")
     # Everything written except the two inputs that must hold the password (created by us and by create.yml).
     # (The scenario's playbooks and inventory are inputs too; the result files the runs wrote beside them are not.)
-    texts = read_tree(tmp_path, skip=[ephemeral / "winrm-password", ephemeral / "users", *scenario.rglob("*.yml")])
+    texts = read_tree(
+        tmp_path,
+        skip=[
+            ephemeral / "winrm-password",
+            ephemeral / "share-password",
+            ephemeral / "users",
+            *scenario.rglob("*.yml"),
+        ],
+    )
     assert any(name.endswith("ansible.log") for name in texts) and any(name.endswith("host.log") for name in texts)
     assert sum(len(content) for content in texts.values()) > 100_000  # -vvv output really was captured
-    findings = search({"WinRM password": password}, texts)
+    findings = search({"WinRM password": password, "mapping password": share_password}, texts)
     assert not findings, "\n".join(map(str, findings))
 
 
 def test_a_connection_dropped_mid_apply_at_vvv_shows_no_password(tmp_path):
     password = distinctive_password("WinDrop")
-    host = EmulatedWindowsHost([HostUser("Administrator", password)], drop_connection_during_command=2).start()
+    host = EmulatedWindowsHost(
+        [HostUser("Administrator", password)],
+        drop_connection_during_command=2,
+        initial_state=quic_ready(WindowsState()),
+    ).start()
     try:
         inventory = tmp_path / "inventory.json"
         inventory.write_text(

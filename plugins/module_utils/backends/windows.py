@@ -6,7 +6,14 @@ This is a private module_utils file: its API may change without notice.
 
 Windows Server 2025 can move only its SMB over QUIC listener (``*-SmbServerAlternativePort -TransportType
 QUIC``). Each QUIC alternative port gets an inbound UDP firewall rule named ``smb-alternative-port-quic-<port>``,
-created with the port and removed with it. The work runs on the controller: the action plugin hands this backend a
+created with the port and removed with it.
+
+What Microsoft's sources say, and this backend follows: the cmdlets exist on Windows Server 2025 (build 26100)
+only; the class ``MSFT_SmbServerAlternativePort`` has ``TransportType``, ``Port`` and ``Instances`` (enums that may
+arrive as names or numbers); ``-EnableInstances`` allows only ``Default`` ("This setting is not used"); a QUIC port
+serves nothing until ``EnableSMBQUIC`` is on and a certificate mapping exists. The read takes the build, the
+server configuration and the certificate mappings in the same round trip, and a plan that would leave QUIC
+ports on a host that cannot serve them is refused before anything changes. The work runs on the controller: the action plugin hands this backend a
 ``connect`` callable that opens one WinRM shell and yields ``run(calls, stop_on_error) -> results``; a task then
 runs at most two executor commands, one read and (outside check mode) one apply-and-read-back.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any, Callable, ContextManager, Dict, List, Optional
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._cim_enums import UnknownEnumValue, enum_name
 from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets import (
     CallResult,
     CmdletCall,
@@ -35,9 +43,17 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._ba
 WINDOWS_REFUSAL = WINDOWS_SERVER_PORT_REASON
 FIREWALL_RULE_PREFIX = "smb-alternative-port-quic-"
 
-_PORT_PROPERTIES = ["TransportType", "Port", "EnableInstances"]
+_PORT_PROPERTIES = ["TransportType", "Port", "Instances"]
 _RULE_PROPERTIES = ["Name", "DisplayName", "Direction", "Action", "Enabled"]
-_INSTANCES = {"default": "Default", "none": "None"}
+_VERSION_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+_VERSION_PROPERTIES = ["CurrentBuildNumber", "ProductName", "InstallationType"]
+SERVER_2025_BUILD = 26100
+INSTANCES_REFUSAL = (
+    "instances none: Windows allows only the Default instance for an alternative port (New-SmbServerAlternativePort: "
+    "'Currently only the Default instance is allowed. This setting is not used.'); leave instances at default"
+)
+# Reads, in the order parse_state expects them.
+_VERSION, _SERVER_CONFIGURATION, _CERTIFICATE_MAPPINGS, _PORTS, _RULES = range(5)
 
 Runner = Callable[[List[CmdletCall], bool], List[CallResult]]
 
@@ -87,11 +103,19 @@ class WindowsBackend(PortBackend):
                 f"{self.label}: the windows backend cannot close the standard SMB ports (445, 443, 5445): "
                 "leave standard_ports at keep and block them with the Windows firewall if you must"
             )
+        for index, entry in enumerate(request.ports):
+            if request.state == "present" and str(entry.get("instances") or "default").lower() != "default":
+                problems.append(f"{self.label}: ports[{index}].{INSTANCES_REFUSAL}")
         return problems
 
     # --- reading and planning -------------------------------------------------------------------------------
     def read_calls(self) -> List[CmdletCall]:
-        calls = [CmdletCall("Get-SmbServerAlternativePort", {}, _PORT_PROPERTIES)]
+        calls = [
+            CmdletCall("Get-ItemProperty", {"Path": _VERSION_KEY}, _VERSION_PROPERTIES),
+            CmdletCall("Get-SmbServerConfiguration", {}, ["EnableSMBQUIC"]),
+            CmdletCall("Get-SmbServerCertificateMapping", {}, ["Name"]),
+            CmdletCall("Get-SmbServerAlternativePort", {}, _PORT_PROPERTIES),
+        ]
         if self.firewall:
             calls.append(CmdletCall("Get-NetFirewallRule", {"Name": FIREWALL_RULE_PREFIX + "*"}, _RULE_PROPERTIES))
         return calls
@@ -101,31 +125,79 @@ class WindowsBackend(PortBackend):
         return self.parse_state(self._run(calls, False), calls)
 
     def parse_state(self, results: List[CallResult], calls: List[CmdletCall]) -> PortState:
-        """The QUIC rows as the table; ``details``: the non-QUIC rows (``other``) and our rules by port."""
+        """The QUIC rows as the table; ``details``: the non-QUIC rows (``other``), our rules by port, and whether
+        the host can serve SMB over QUIC (``quic_enabled``, ``certificate_mappings``)."""
         if len(results) < len(calls):
             raise WindowsTaskError(
                 f"{self.label}: could not read the alternative ports back ({len(results)} of {len(calls)} reads ran)"
             )
+        self._check_windows_version(results[_VERSION])
         ports, other = [], []
-        for row in output_of(results[0], calls[0], self.label):
-            entry = {
-                "transport": str(row.get("TransportType") or "").lower(),
-                "port": int(row.get("Port") or 0),
-                "instances": str(row.get("EnableInstances") or "Default").lower(),
-            }
+        for row in output_of(results[_PORTS], calls[_PORTS], self.label):
+            try:
+                transport = enum_name("SmbServerAlternativePort", "TransportType", row.get("TransportType"))
+                enum_name("SmbServerAlternativePort", "Instances", row.get("Instances"), "default")
+            except UnknownEnumValue as error:
+                raise WindowsTaskError(f"{self.label}: {error}") from None
+            # Only the Default instance exists ("This setting is not used"): whatever the host reports, it is that.
+            entry = {"transport": transport, "port": int(row.get("Port") or 0), "instances": "default"}
             (ports if entry["transport"] == "quic" else other).append(entry)
         rules: Dict[int, str] = {}
-        if len(calls) > 1:
-            for row in output_of(results[1], calls[1], self.label):
+        if len(calls) > _RULES:
+            for row in output_of(results[_RULES], calls[_RULES], self.label):
                 name = str(row.get("Name") or "")
                 suffix = name[len(FIREWALL_RULE_PREFIX) :]
                 if name.startswith(FIREWALL_RULE_PREFIX) and suffix.isdigit():
                     rules[int(suffix)] = name
-        return PortState(table(ports), {"other": other, "rules": rules})
+        configuration = output_of(results[_SERVER_CONFIGURATION], calls[_SERVER_CONFIGURATION], self.label)
+        quic_enabled = configuration[0].get("EnableSMBQUIC") if configuration else None
+        mappings = output_of(results[_CERTIFICATE_MAPPINGS], calls[_CERTIFICATE_MAPPINGS], self.label)
+        details = {
+            "other": other,
+            "rules": rules,
+            "quic_enabled": quic_enabled,
+            "certificate_mappings": sorted(str(row.get("Name") or "") for row in mappings),
+        }
+        return PortState(table(ports), details)
+
+    def _check_windows_version(self, result: CallResult) -> None:
+        """Fail on a Windows without alternative server ports, naming what it is (an unreadable version passes)."""
+        rows = result.output if result.ok else []
+        if not rows:
+            return
+        row = rows[0]
+        build_text = str(row.get("CurrentBuildNumber") or "")
+        build = int(build_text) if build_text.isdigit() else 0
+        server = str(row.get("InstallationType") or "Server").lower().startswith("server")
+        if build and (build < SERVER_2025_BUILD or not server):
+            product = row.get("ProductName") or "Windows"
+            raise WindowsTaskError(
+                f"{self.label}: SMB server alternative ports exist on Windows Server 2025 (build {SERVER_2025_BUILD}) "
+                f"and later; this host is {product} ({row.get('InstallationType') or 'unknown type'}, build "
+                f"{build}), which has no *-SmbServerAlternativePort cmdlets. Upgrade it, or leave its standard ports "
+                "and point clients at a Windows Server 2025 host"
+            )
 
     def refusals(self, state: PortState, steps: List[dict], request: PortRequest) -> List[str]:
-        # Removing every QUIC alternative port leaves the standard listeners: no lock-out to refuse.
-        return []
+        """A QUIC port serves nothing without SMB over QUIC on and a certificate mapping: refuse to claim one.
+
+        Removing every QUIC alternative port leaves the standard listeners: no lock-out to refuse.
+        """
+        if not planned_table(state.table, steps):
+            return []
+        problems = []
+        if state.details.get("quic_enabled") is False:
+            problems.append(
+                f"{self.label}: SMB over QUIC is off on this server (EnableSMBQUIC is false), so a QUIC alternative "
+                "port would serve nothing: turn it on with Set-SmbServerConfiguration -EnableSMBQUIC $true"
+            )
+        if not state.details.get("certificate_mappings"):
+            problems.append(
+                f"{self.label}: the server has no SMB over QUIC certificate mapping, so a QUIC alternative port would "
+                "serve nothing: map the certificate clients trust first, with smb.alternative_ports.quic_server_access "
+                "(New-SmbServerCertificateMapping)"
+            )
+        return problems
 
     def has_work(self, state: PortState, steps: List[dict], request: PortRequest) -> bool:
         return bool(self.change_calls(state, steps))
@@ -144,9 +216,7 @@ class WindowsBackend(PortBackend):
                 calls.append(CmdletCall("Remove-SmbServerAlternativePort", {**identity, "Force": True}))
                 continue
             cmdlet = "New-SmbServerAlternativePort" if step["action"] == "add" else "Set-SmbServerAlternativePort"
-            calls.append(
-                CmdletCall(cmdlet, {**identity, "EnableInstances": _INSTANCES[step["instances"]], "Force": True})
-            )
+            calls.append(CmdletCall(cmdlet, {**identity, "EnableInstances": "Default", "Force": True}))
         if self.firewall:
             planned = {step["port"] for step in steps if step["action"] != "remove"}
             # A port that stays but lost its rule gets it back; a rule of ours for a port that is gone goes.
@@ -161,7 +231,7 @@ class WindowsBackend(PortBackend):
     def predict(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
         after = planned_table(state.table, steps)
         rules = {entry["port"]: firewall_rule_name(entry["port"]) for entry in after} if self.firewall else {}
-        return PortState(after, {"other": state.details["other"], "rules": rules})
+        return PortState(after, {**state.details, "rules": rules})
 
     def apply(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
         changes = self.change_calls(state, steps)

@@ -54,6 +54,9 @@ def test_the_unit_is_hardened_and_gets_the_capability_only_for_low_ports(tmp_pat
     assert ("AmbientCapabilities=CAP_NET_BIND_SERVICE" in lines) is low
     assert ("CapabilityBoundingSet=CAP_NET_BIND_SERVICE" in lines) is low
     assert ("CapabilityBoundingSet=" in lines) is not low
+    # Descriptors for every open pysmbd allows (65536) and a socket per connection (1000), plus room for the rest.
+    assert "LimitNOFILE=67560" in lines
+    assert "SystemCallFilter=@system-service" in lines
 
 
 def test_systemd_analyze_accepts_the_unit(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -109,3 +111,32 @@ def test_idle_timeout_spares_a_connection_with_open_files(pysmbd_server, smb_ses
         assert idle.recv(1) == b""
     assert handle.read(0, 12) == b"unsaved work"
     handle.close()
+
+
+_FLOOD = """
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+flood = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(int(sys.argv[2]))]
+print("connected", flush=True)
+sys.stdin.read()  # hold them until the test closes our stdin
+"""
+
+
+def test_connections_that_never_log_in_cannot_lock_out_a_user(pysmbd_server, smb_sessions):
+    """2,000 idle TCP connections once filled max_connections and refused every client for the idle timeout."""
+    server = pysmbd_server(port_count=1, server="max_connections = 100")
+    (port,) = server.ports
+    working = smb_sessions(port)  # logged in before the flood: its slot is never taken
+    # Another process holds the flood (smbprotocol's select() cannot take descriptors past 1024).
+    flood = subprocess.Popen(
+        [sys.executable, "-c", _FLOOD, str(port), "2000"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert flood.stdout is not None and flood.stdout.readline().strip() == "connected"
+        late = smb_sessions(port)  # a user with credentials, after the flood
+        assert late.write_and_read("late.txt", b"in") == b"in"
+        assert working.write_and_read("early.txt", b"still") == b"still"
+    finally:
+        flood.communicate("", timeout=60)
+    assert '"event": "connection_evicted"' in server.log.read_text()

@@ -19,7 +19,17 @@ from tests.support.peers import require_tool
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
-SUITES = ("smb2.connect", "smb2.read", "smb2.rw", "smb2.dir", "smb2.getinfo", "smb2.compound", "smb2.credits")
+SUITES = (
+    "smb2.connect",
+    "smb2.read",
+    "smb2.rw",
+    "smb2.dir",
+    "smb2.getinfo",
+    "smb2.compound",
+    "smb2.credits",
+    "smb2.lock",
+    "smb2.sharemode",
+)
 BASELINE = Path(__file__).with_name("smbtorture_baseline.txt")
 RESULT_LINE = re.compile(r"^(success|failure|error|skip): (\S+)")
 

@@ -41,6 +41,7 @@ STATUS_NOT_SUPPORTED = 0xC00000BB
 CONTEXT_TRANSPORT_CAPABILITIES = 0x0006
 # Multi-credit (64 credits) yet below what a fresh smbprotocol session holds (it starts from 1 and asks for more).
 IO_CHUNK = 4 * 1024 * 1024
+DATAGRAM_SLACK = 32
 
 
 class QuicSession(SmbSession):
@@ -153,12 +154,14 @@ def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagra
         relay.close()
         server.stop()
     # The server never sends more than the configured size, and a bulk read fills its datagrams up to it: qh3
-    # keeps a STREAM packet up to 29 bytes short (room for the largest frame header), so "full" means within 32.
+    # keeps a STREAM packet up to 29 bytes short (room for the largest frame header), so "full" means within
+    # DATAGRAM_SLACK. The client (verify's, also qh3) fills its largest datagrams the same way: at 1452 that is still
+    # far above the 1200 default, which proves the setting reached the wire on both ends.
     full_sized = collections.Counter({size: n for size, n in relay.sizes_to_client.items() if size > datagram // 2})
     bulk_size = full_sized.most_common(1)[0][0]  # the size of most data-carrying datagrams (not ACKs)
     assert relay.largest["to_client"] <= datagram
-    assert datagram - 32 <= bulk_size <= datagram, relay.sizes_to_client.most_common(4)
-    assert relay.largest["to_server"] == datagram
+    assert datagram - DATAGRAM_SLACK <= bulk_size <= datagram, relay.sizes_to_client.most_common(4)
+    assert datagram - DATAGRAM_SLACK <= relay.largest["to_server"] <= datagram
 
 
 def test_wrong_password_over_quic_fails_the_session(quic_pysmbd) -> None:

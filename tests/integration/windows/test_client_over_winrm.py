@@ -15,26 +15,53 @@ from tests.support.windows_over_winrm import changing_calls, round_trips, target
 REMOTE = "\\\\fs1.contoso.com\\data"
 
 
+def test_global_mapping_with_a_credential_over_winrm_is_idempotent(http_host, password):
+    target = target_of(http_host, password)
+    args = {
+        "local_path": "Y:",
+        "remote_path": REMOTE,
+        "quic_port": 8443,
+        "username": "CONTOSO\\svc",
+        "password": "Sv-9x",
+    }
+    first = run_client_mapping(target, args, False)
+    assert first["changed"] is True and http_host.state.global_mappings[0]["QuicPort"] == 8443
+    assert http_host.state.global_mappings[0]["UserName"] == "CONTOSO\\svc"
+    assert "Sv-9x" not in str(http_host.calls)  # the host's own call log masks the credential
+    http_host.observer.reset()
+    assert run_client_mapping(target, args, False)["changed"] is False and round_trips(http_host) == (1, 1)
+
+
 def test_mapping_add_change_remove(http_host, password):
     target = target_of(http_host, password)
-    run_client_mapping(target, {"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445, "persistent": True}, False)
+    run_client_mapping(
+        target,
+        {"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445, "persistent": True, "scope": "user"},
+        False,
+    )
     assert changing_calls(http_host) == [
         ("New-SmbMapping", {"LocalPath": "Z:", "RemotePath": REMOTE, "TcpPort": 4445, "Persistent": True})
     ]
     http_host.observer.reset()
     run_client_mapping(
-        target, {"local_path": "Z:", "remote_path": REMOTE, "quic_port": 8443, "persistent": True}, False
+        target,
+        {"local_path": "Z:", "remote_path": REMOTE, "quic_port": 8443, "persistent": True, "scope": "user"},
+        False,
     )
     assert changing_calls(http_host) == [
         ("Remove-SmbMapping", {"LocalPath": "Z:", "Force": True, "UpdateProfile": True}),
-        ("New-SmbMapping", {"LocalPath": "Z:", "RemotePath": REMOTE, "QuicPort": 8443, "Persistent": True}),
+        (
+            "New-SmbMapping",
+            {"LocalPath": "Z:", "RemotePath": REMOTE, "QuicPort": 8443, "TransportType": "QUIC", "Persistent": True},
+        ),
     ]
     assert round_trips(http_host) == (1, 2)
     http_host.observer.reset()
-    checked = run_client_mapping(target, {"local_path": "Z:", "remote_path": REMOTE, "state": "absent"}, True)
+    absent = {"local_path": "Z:", "remote_path": REMOTE, "state": "absent", "scope": "user"}
+    checked = run_client_mapping(target, absent, True)
     assert checked["changed"] is True and changing_calls(http_host) == [] and round_trips(http_host) == (1, 1)
     http_host.observer.reset()
-    run_client_mapping(target, {"local_path": "Z:", "remote_path": REMOTE, "state": "absent"}, False)
+    run_client_mapping(target, absent, False)
     assert changing_calls(http_host) == [("Remove-SmbMapping", {"LocalPath": "Z:", "Force": True})]
     assert http_host.state.smb_mappings == []
 

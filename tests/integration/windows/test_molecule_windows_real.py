@@ -28,6 +28,13 @@ def test_windows_real_scenario_against_the_emulated_host(http_host, password):
         SMB_AP_WINDOWS_USER=USER,
         SMB_AP_WINDOWS_PASSWORD=password,
         SMB_AP_QUIC_PORT="18443",
+        SMB_AP_QUIC_CERT_THUMBPRINT="0123456789ABCDEF0123456789ABCDEF01234567",
+        SMB_AP_QUIC_SERVER_NAME="fs1.contoso.com",
+        SMB_AP_SHARE="\\\\fs1.contoso.com\\data",
+        SMB_AP_SHARE_USER="CONTOSO\\svc-files",
+        SMB_AP_SHARE_PASSWORD="Share-Pw-never-shown",
+        # The emulated host runs only the collection's executor: the Get-NetUDPEndpoint check needs a real host.
+        SMB_AP_WINDOWS_RUN_RAW="false",
         ANSIBLE_NOCOLOR="1",
         NO_COLOR="1",
     )
@@ -44,8 +51,9 @@ def test_windows_real_scenario_against_the_emulated_host(http_host, password):
     assert run.returncode == 0, output[-4000:]
     assert "idempotence" in output
     state = http_host.state
-    assert (state.alternative_ports, state.firewall_rules, state.smb_mappings) == ([], [], [])
+    assert (state.alternative_ports, state.firewall_rules, state.global_mappings) == ([], [], [])
+    assert any(c["command"] == "New-SmbGlobalMapping" for c in http_host.calls)
     assert any(
         c["command"] == "New-SmbServerAlternativePort" and c["parameters"]["Port"] == 18443 for c in http_host.calls
     )
-    assert password not in output
+    assert password not in output and "Share-Pw-never-shown" not in output

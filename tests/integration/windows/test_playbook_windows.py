@@ -25,7 +25,13 @@ def write_playbook(tmp_path: Path, tasks: list) -> Path:
 
 MAPPING_TASK = {
     "name": "Map Z",
-    "smb.alternative_ports.client_mapping": {"local_path": "Z:", "remote_path": "\\\\fs1\\data", "tcp_port": 4445},
+    "smb.alternative_ports.client_mapping": {
+        "local_path": "Z:",
+        "remote_path": "\\\\fs1\\data",
+        "tcp_port": 4445,
+        "username": "CONTOSO\\svc-files",
+        "password": "Map-Pw-never-shown",
+    },
 }
 
 
@@ -38,7 +44,8 @@ def test_a_play_maps_a_drive_and_the_second_run_changes_nothing(tmp_path, http_h
     assert "Z: -> \\\\fs1\\data over tcp/4445" in first.stdout  # the diff
     second = run_playbook(playbook, inventory)
     assert second.returncode == 0 and second.results["Map Z"]["win1"]["changed"] is False
-    assert len(http_host.state.smb_mappings) == 1
+    assert len(http_host.state.global_mappings) == 1
+    assert "Map-Pw-never-shown" not in first.stdout + second.stdout
 
 
 def test_wrong_password_fails_with_a_clear_message_and_no_traceback(tmp_path, http_host, password):

@@ -45,11 +45,10 @@ def test_add_change_remove_and_exclusive(http_host, password):
     same = apply(http_host, password, ports=[{"transport": "quic", "port": 8443}])
     assert same["changed"] is False and changing_calls(http_host) == [] and round_trips(http_host) == (1, 1)
 
-    changed = apply(http_host, password, ports=[{"transport": "quic", "port": 8443, "instances": "none"}])
-    assert changing_calls(http_host) == [
-        ("Set-SmbServerAlternativePort", {**QUIC, "Port": 8443, "EnableInstances": "None", "Force": True})
-    ]
-    assert changed["after"][0]["instances"] == "none" and round_trips(http_host) == (1, 2)
+    # Only the Default instance exists: instances none is refused before the host is contacted.
+    with pytest.raises(RefusedError, match="only the Default instance"):
+        apply(http_host, password, ports=[{"transport": "quic", "port": 8443, "instances": "none"}])
+    assert changing_calls(http_host) == [] and round_trips(http_host) == (0, 0)
 
     apply(http_host, password, ports=[{"transport": "quic", "port": 9443}])
     exclusive = apply(http_host, password, ports=[{"transport": "quic", "port": 10443}], exclusive=True)
@@ -62,7 +61,7 @@ def test_add_change_remove_and_exclusive(http_host, password):
         ("Remove-NetFirewallRule", {"Name": "smb-alternative-port-quic-9443"}),
     ]
     assert exclusive["before"] == [
-        {"transport": "quic", "port": 8443, "instances": "none"},
+        {"transport": "quic", "port": 8443, "instances": "default"},
         {"transport": "quic", "port": 9443, "instances": "default"},
     ]
     assert exclusive["after"] == [{"transport": "quic", "port": 10443, "instances": "default"}]
@@ -99,8 +98,13 @@ def test_tcp_or_rdma_port_is_refused_and_the_host_never_hears_of_it(http_host, p
 
 def test_a_connection_dropped_during_the_apply_is_clear_and_a_rerun_converges(password):
     from tests.support.windows_host import EmulatedWindowsHost, HostUser
+    from tests.support.windows_host.state import WindowsState, quic_ready
 
-    host = EmulatedWindowsHost(users=[HostUser("Administrator", password)], drop_connection_during_command=2).start()
+    host = EmulatedWindowsHost(
+        users=[HostUser("Administrator", password)],
+        drop_connection_during_command=2,
+        initial_state=quic_ready(WindowsState()),
+    ).start()
     try:
         wanted = {"ports": [{"transport": "quic", "port": 8443}, {"transport": "quic", "port": 9443}]}
         with pytest.raises(WinRMError) as caught:

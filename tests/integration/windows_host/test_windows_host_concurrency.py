@@ -6,11 +6,12 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.support.windows_host import EmulatedWindowsHost
+from tests.support.windows_host.state import WindowsState, allow_local_admins
 from tests.support.windows_host.testing import OTHER_USER, USER, executor_stdin, ntlm_protocol, results, run_executor
 
 
 def test_parallel_clients_with_two_users_do_not_mix_sessions():
-    with EmulatedWindowsHost([USER, OTHER_USER]) as host:
+    with EmulatedWindowsHost([USER, OTHER_USER], initial_state=allow_local_admins(WindowsState())) as host:
 
         def one_task(index: int) -> tuple[int, bool]:
             user = USER if index % 2 else OTHER_USER

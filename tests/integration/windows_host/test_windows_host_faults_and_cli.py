@@ -17,6 +17,7 @@ from winrm.exceptions import WSManFaultError
 from tests.support.peers import stop_process
 from tests.support.windows_host import EmulatedWindowsHost, read_state_file
 from tests.support.windows_host.bootstrap_source import REPO_ROOT
+from tests.support.windows_host.state import WindowsState, allow_local_admins
 from tests.support.windows_host.testing import (
     USER,
     executor_stdin,
@@ -36,7 +37,9 @@ TWO_PORTS = [
 
 
 def test_dropped_connection_mid_apply_reaches_the_client_and_leaves_half_applied():
-    with EmulatedWindowsHost([USER], drop_connection_during_command=2) as host:
+    with EmulatedWindowsHost(
+        [USER], drop_connection_during_command=2, initial_state=allow_local_admins(WindowsState())
+    ) as host:
         run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbServerAlternativePort"}]))
         protocol = ntlm_protocol(host)
         shell_id = protocol.open_shell()
@@ -58,7 +61,7 @@ def test_dropped_connection_mid_apply_reaches_the_client_and_leaves_half_applied
 
 
 def test_fail_after_commands_answers_with_a_wsman_fault():
-    with EmulatedWindowsHost([USER], fail_after_commands=1) as host:
+    with EmulatedWindowsHost([USER], fail_after_commands=1, initial_state=allow_local_admins(WindowsState())) as host:
         run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbClientConfiguration"}]))
         with pytest.raises(WSManFaultError) as raised:
             run_executor(ntlm_protocol(host), executor_stdin([{"command": "Get-SmbClientConfiguration"}]))
@@ -81,13 +84,13 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
     users.write_text(f":{USER.name}:{USER.password}\n", encoding="utf-8")
     initial = tmp_path / "initial.json"
     initial.write_text(
-        json.dumps({"alternative_ports": [{"TransportType": "Quic", "Port": 7443, "EnableInstances": "None"}]})
+        json.dumps({"alternative_ports": [{"TransportType": "Quic", "Port": 7443, "Instances": "Default"}]})
     )
     pidfile, state_file, cert = tmp_path / "host.pid", tmp_path / "state.json", tmp_path / "cert.pem"
     command = [
         sys.executable, "-m", "tests.support.windows_host", "--port", "0", "--users-file", str(users), "--tls",
         "--pidfile", str(pidfile), "--state-file", str(state_file), "--cert-file", str(cert),
-        "--initial-state", str(initial),
+        "--initial-state", str(initial), "--basic-auth", "--local-account-token-filter-policy",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ}
@@ -104,10 +107,10 @@ def test_command_line_host_serves_https_and_publishes_its_state(tmp_path):
         protocol = session.protocol
         stdout, _stderr, exit_code = run_executor(
             protocol,
-            executor_stdin([{"command": "Get-SmbServerAlternativePort", "properties": ["Port", "EnableInstances"]}]),
+            executor_stdin([{"command": "Get-SmbServerAlternativePort", "properties": ["Port", "Instances"]}]),
         )
         assert exit_code == 0
-        assert results(stdout)[0]["output"] == [{"Port": 7443, "EnableInstances": "None"}]
+        assert results(stdout)[0]["output"] == [{"Port": 7443, "Instances": "Default"}]
         snapshot = read_state_file(state_file)
         assert snapshot["counters"]["executions"] == 1
         assert snapshot["calls"][0]["command"] == "Get-SmbServerAlternativePort"

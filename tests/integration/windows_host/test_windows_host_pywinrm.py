@@ -12,6 +12,7 @@ from winrm.encryption import Encryption
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError, WSManFaultError
 
 from tests.support.windows_host import EmulatedWindowsHost, read_state_file
+from tests.support.windows_host.state import WindowsState, allow_local_admins
 from tests.support.windows_host.testing import (
     OTHER_USER,
     USER,
@@ -28,7 +29,7 @@ ADD_QUIC_PORT = [
         "command": "New-SmbServerAlternativePort",
         "parameters": {"TransportType": "QUIC", "Port": 8443, "EnableInstances": "Default"},
     },
-    {"command": "Get-SmbServerAlternativePort", "properties": ["TransportType", "Port", "EnableInstances"]},
+    {"command": "Get-SmbServerAlternativePort", "properties": ["TransportType", "Port", "Instances"]},
 ]
 
 
@@ -45,8 +46,8 @@ def test_ntlm_with_message_encryption_over_http_runs_the_executor(http_host, mon
     stdout, stderr, exit_code = run_executor(ntlm_protocol(http_host), executor_stdin(ADD_QUIC_PORT))
 
     assert (exit_code, stderr) == (0, b"")
-    assert results(stdout)[1]["output"] == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
-    assert http_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
+    assert results(stdout)[1]["output"] == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
+    assert http_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
     # every SOAP reply of the session came back encrypted, never in plaintext
     assert reply_types and all("HTTP-SPNEGO-session-encrypted" in t for t in reply_types)
 
@@ -104,7 +105,9 @@ def _ntlm_https(host: EmulatedWindowsHost, send_cbt: bool) -> winrm.protocol.Pro
     ],
 )
 def test_ntlm_over_https_channel_binding_modes(mode, send_cbt, accepted):
-    with EmulatedWindowsHost([USER], tls=True, channel_binding=mode) as host:
+    with EmulatedWindowsHost(
+        [USER], tls=True, channel_binding=mode, initial_state=allow_local_admins(WindowsState())
+    ) as host:
         protocol = _ntlm_https(host, send_cbt)
         if not accepted:
             with pytest.raises(InvalidCredentialsError):
@@ -153,10 +156,10 @@ def test_four_mib_of_stdin_in_several_sends(http_host):
     protocol = ntlm_protocol(http_host)
     stdin = executor_stdin(ADD_QUIC_PORT, padding=b"#" * (4 * 1024 * 1024) + b"\r\n")
     shell_id = protocol.open_shell()
-    command_id = protocol.run_command(shell_id, "powershell.exe", powershell_arguments())
-    half = len(stdin) // 2
-    protocol.send_command_input(shell_id, command_id, stdin[:half])
-    protocol.send_command_input(shell_id, command_id, stdin[half:], end=True)
+    command_id = protocol.run_command(shell_id, "powershell.exe", powershell_arguments(), console_mode_stdin=False)
+    piece = 256 * 1024  # each Send stays under MaxEnvelopeSizekb 500 once base64-encoded
+    for start in range(0, len(stdin), piece):
+        protocol.send_command_input(shell_id, command_id, stdin[start : start + piece], end=start + piece >= len(stdin))
     stdout, _stderr, exit_code = protocol.get_command_output(shell_id, command_id)
     protocol.close_shell(shell_id)
 
@@ -250,4 +253,5 @@ def test_garbage_ntlm_tokens_get_a_401_and_the_connection_stays_usable(http_host
         refused = client.post(http_host.url, headers={"Authorization": f"Negotiate {token}"}, data=b"", timeout=10)
         again = client.post(http_host.url, data=b"", timeout=10)
     assert refused.status_code == again.status_code == 401
-    assert again.headers["WWW-Authenticate"] == "Negotiate"
+    # what a default Windows host offers over HTTP: Negotiate and Kerberos, never Basic
+    assert again.headers["WWW-Authenticate"] == "Negotiate, Kerberos"

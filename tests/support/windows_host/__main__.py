@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .auth import load_users
 from .host import EmulatedWindowsHost
-from .state import WindowsState
+from .state import WindowsState, allow_local_admins
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +42,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="relaxed",
         help="NTLM channel binding over HTTPS, as Windows' CbtHardeningLevel (default relaxed)",
     )
+    parser.add_argument(
+        "--basic-auth", action="store_true", help="turn Basic authentication on (HTTPS only; off on a default host)"
+    )
+    parser.add_argument("--max-envelope-kb", type=int, default=500, help="MaxEnvelopeSizekb (Windows' default 500)")
+    parser.add_argument(
+        "--enums",
+        choices=("names", "numbers"),
+        help="answer enum properties as names or as the CIM class's numbers (overrides the initial state)",
+    )
+    parser.add_argument(
+        "--local-account-token-filter-policy",
+        action="store_true",
+        help="set LocalAccountTokenFilterPolicy=1, so local administrators other than Administrator may connect",
+    )
     parser.add_argument("--fail-after-commands", type=int, help="fault injection: fail every command after N runs")
     parser.add_argument(
         "--drop-connection-during-command", type=int, help="fault injection: drop the connection during run N"
@@ -53,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         users = load_users(args.users_file)
-        initial = WindowsState.from_file(args.initial_state) if args.initial_state else None
+        initial = WindowsState.from_file(args.initial_state) if args.initial_state else WindowsState()
+        if args.enums:
+            initial.host["enum_form"] = args.enums
+        if args.local_account_token_filter_policy:
+            allow_local_admins(initial)
     except (OSError, ValueError, KeyError) as error:
         print(f"windows_host: {error}", file=sys.stderr)
         return 2
@@ -68,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         fail_after_commands=args.fail_after_commands,
         drop_connection_during_command=args.drop_connection_during_command,
         channel_binding=args.channel_binding,
+        basic_auth=args.basic_auth,
+        max_envelope_kb=args.max_envelope_kb,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

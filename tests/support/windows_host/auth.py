@@ -34,15 +34,30 @@ _NTLM_ENV_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class HostUser:
-    """An account on the emulated host."""
+    """An account on the emulated host.
+
+    ``upn_suffix`` (``corp.example.com``) lets a domain account also sign in as ``user@corp.example.com``.
+    A local account is the built-in Administrator (RID 500) when it is named Administrator; any other local
+    account is a local administrator whose network logons UAC filters (LocalAccountTokenFilterPolicy).
+    """
 
     name: str
     password: str
     domain: str = ""
+    upn_suffix: str = ""
 
     @property
     def principal(self) -> str:
         return f"{self.domain}\\{self.name}" if self.domain else self.name
+
+    @property
+    def upn(self) -> str:
+        return f"{self.name}@{self.upn_suffix}" if self.upn_suffix else ""
+
+    @property
+    def is_filtered_local_admin(self) -> bool:
+        """A local administrator other than the built-in one: remote admin needs LocalAccountTokenFilterPolicy=1."""
+        return not self.domain and self.name.lower() != "administrator"
 
 
 class AuthenticationFailed(Exception):
@@ -74,6 +89,8 @@ def write_ntlm_store(users: list[HostUser], path: Path) -> None:
         nt_hash = ntowfv1(user.password).hex().upper()
         # A local account also answers to ".\user", the Windows spelling of "this machine's account".
         names = [user.principal] if user.domain else [user.name, f".\\{user.name}"]
+        if user.upn:
+            names.append(user.upn)  # pyspnego's client sends a UPN as the user name with an empty domain
         lines.extend(f"{name}:{uid}:{'0' * 32}:{nt_hash}:[U          ]:LCT-00000000" for name in names)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
@@ -163,8 +180,24 @@ def check_basic(users: list[HostUser], header_value: str) -> str:
     name, _colon, password = decoded.partition(":")
     domain, _backslash, bare = name.rpartition("\\")
     for user in users:
+        if user.upn and not domain and bare.lower() == user.upn.lower():
+            if hmac.compare_digest(user.password.encode(), password.encode()):
+                return user.principal
+            continue
         local_alias = domain == "." and not user.domain
         if user.name.lower() == bare.lower() and (not domain or local_alias or user.domain.lower() == domain.lower()):
             if hmac.compare_digest(user.password.encode(), password.encode()):
                 return user.principal
     raise AuthenticationFailed("wrong user name or password")
+
+
+def find_user(users: list[HostUser], principal: str) -> HostUser | None:
+    """The account an authenticated principal (``DOMAIN\\user``, ``user``, ``.\\user`` or a UPN) names."""
+    wanted = principal.lower()
+    for user in users:
+        names = {user.principal.lower(), user.upn.lower()}
+        if not user.domain:
+            names.add(f".\\{user.name}".lower())
+        if wanted in names - {""}:
+            return user
+    return None

@@ -24,6 +24,7 @@ SWITCH = "switch"
 ENUM = "enum"
 ENUMS = "enum[]"
 OBJECT = "object"  # -Value of the registry cmdlets: kept as sent
+CREDENTIAL = "pscredential"  # the executor builds a PSCredential from {"PSCredential": {"UserName", "Password"}}
 
 #: Common parameters every cmdlet accepts. ErrorAction is already bound by the executor.
 _COMMON = ("Verbose", "Debug", "WarningAction", "InformationAction", "ProgressAction")
@@ -136,6 +137,8 @@ def _convert(command: str, spec: Param, value: Any) -> Any:
         return [_convert(command, item_spec, item) for item in items]
     if kind == OBJECT:
         return value
+    if kind == CREDENTIAL:
+        return _to_credential(command, spec, value)
     if isinstance(value, list):
         if len(value) == 1:
             return _convert(command, spec, value[0])
@@ -170,6 +173,18 @@ def _convert(command: str, spec: Param, value: Any) -> Any:
     if kind == ENUM:
         return _to_enum(command, spec, value)
     raise AssertionError(f"unknown parameter kind {kind!r}")
+
+
+def _to_credential(command: str, spec: Param, value: Any) -> dict[str, str]:
+    inner = value.get("PSCredential") if isinstance(value, dict) else None
+    if isinstance(inner, dict) and isinstance(inner.get("UserName"), str) and isinstance(inner.get("Password"), str):
+        return {"UserName": inner["UserName"], "Password": inner["Password"]}
+    # A plain string makes PowerShell prompt for the password (CredentialAttribute), which -NonInteractive refuses.
+    raise CmdletError(
+        "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+        "InvalidOperation",
+        f"System.Management.Automation.PSInvalidOperationException,{command}",
+    )
 
 
 def _to_uint16(command: str, spec: Param, value: Any) -> int:

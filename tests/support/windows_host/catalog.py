@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .binding import SWITCH, Param, bind
+from .cim_classes import convert_output
 from .cmdlet_errors import CmdletError
-from .state import WindowsState
+from .state import WindowsState, windows_build
 
 Handler = Callable[[WindowsState, dict[str, Any], str], list[Any]]
 
@@ -30,6 +31,10 @@ class CmdletSpec:
     handler: Handler
     changes_state: bool = False
     prompts_without_force: bool = False
+    output_class: str = ""
+    """The CIM class of the output objects (``cim_classes.CLASSES``), or empty for none/other output."""
+    min_build: int = 0
+    """The first Windows build that has the cmdlet (Server 2025, 26100, for the alternative-port cmdlets)."""
 
 
 _CATALOG: dict[str, CmdletSpec] = {}
@@ -41,8 +46,20 @@ def register(spec: CmdletSpec) -> None:
     if spec.changes_state:
         params = (*params, Param("WhatIf", SWITCH), Param("Confirm", SWITCH))
     _CATALOG[spec.name.lower()] = CmdletSpec(
-        spec.name, params, spec.handler, spec.changes_state, spec.prompts_without_force
+        spec.name,
+        params,
+        spec.handler,
+        spec.changes_state,
+        spec.prompts_without_force,
+        spec.output_class,
+        spec.min_build,
     )
+
+
+def specs() -> list[CmdletSpec]:
+    """Every modelled cmdlet, sorted by name (for tests that hold the model to SOURCES.md)."""
+    _load()
+    return sorted(_CATALOG.values(), key=lambda spec: spec.name)
 
 
 def known_commands() -> list[str]:
@@ -61,6 +78,8 @@ def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
     """Run one cmdlet call; return its output objects or raise :class:`CmdletError`."""
     _load()
     spec = _CATALOG.get(str(command).lower())
+    if spec is not None and spec.min_build and windows_build(state) < spec.min_build:
+        spec = None  # an older Windows has no such cmdlet at all
     if spec is None:
         raise CmdletError(
             f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "
@@ -81,7 +100,9 @@ def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
                 "InvalidOperation",
                 f"System.Management.Automation.PSInvalidOperationException,{spec.name}",
             )
-    return spec.handler(state, args, spec.name)
+    output = spec.handler(state, args, spec.name)
+    enum_form = state.host.get("enum_form", "names")
+    return [convert_output(spec.output_class, obj, enum_form) for obj in output]
 
 
 def _load() -> None:

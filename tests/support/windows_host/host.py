@@ -16,8 +16,12 @@ Fault injection (counted over the host's life, 1-based):
 
 - ``fail_after_commands=N``: every command after the Nth executor run fails with a WS-Man fault
   ("The process terminated unexpectedly.");
-- ``drop_connection_during_command=N``: the Nth executor run applies the first half of its calls, then
+- ``drop_connection_during_command=N``: the Nth executor run applies the first half of its changing calls, then
   the host closes the TCP connection without answering the Send that started it.
+
+WinRM configuration, at Windows Server 2025's defaults unless told: ``basic_auth=False``
+(``winrm/config/service/auth`` Basic), ``max_envelope_kb=500`` (``MaxEnvelopeSizekb``). UAC remote
+restrictions follow the registry value ``LocalAccountTokenFilterPolicy`` of the host's state.
 """
 
 from __future__ import annotations
@@ -30,13 +34,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .auth import HostUser, write_ntlm_store
+from .auth import HostUser, find_user, write_ntlm_store
 from .http_server import WinRMHTTPServer
 from .observer import Observer
 from .powershell_process import REFUSAL_PREFIX, ProcessResult, check_command_line, run_executor
 from .request_runner import CallRecord
 from .shells import STDIN_IDLE_LIMIT, CommandRun, ShellManager
-from .state import WindowsState
+from .state import TOKEN_FILTER_KEY, WindowsState
 from .tls import CertificateFiles, generate_certificate
 from .wsman_messages import FAULT_PROCESS_ABORTED, WsmanFault
 from .wsman_service import WsmanService
@@ -59,6 +63,8 @@ class EmulatedWindowsHost:
         drop_connection_during_command: int | None = None,
         channel_binding: str = "relaxed",
         stdin_idle_limit: float = STDIN_IDLE_LIMIT,
+        basic_auth: bool = False,
+        max_envelope_kb: int = 500,
     ) -> None:
         if not users:
             raise ValueError("the emulated host needs at least one user")
@@ -73,6 +79,8 @@ class EmulatedWindowsHost:
         self.fail_after_commands = fail_after_commands
         self.drop_connection_during_command = drop_connection_during_command
         self._channel_binding = channel_binding
+        self.basic_auth = basic_auth
+        self.max_envelope_kb = max_envelope_kb
         self.certificate: CertificateFiles | None = None
         self._server: WinRMHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -109,6 +117,10 @@ class EmulatedWindowsHost:
         with self._state_lock:
             return self.state.to_json()
 
+    def in_process_service(self, url: str = "http://windows-host.example:5985/wsman") -> WsmanService:
+        """The WS-Man service of this host without HTTP (for tests that feed it SOAP envelopes directly)."""
+        return WsmanService(self._shells, self.observer, url)
+
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> EmulatedWindowsHost:
         store = self.work_dir / "ntlm-users"
@@ -123,7 +135,16 @@ class EmulatedWindowsHost:
             der_sha256 = self.certificate.der_sha256
         service = WsmanService(self._shells, self.observer, "")
         self._server = WinRMHTTPServer(
-            self._bind, service, self.users, store, context, der_sha256, cbt_mode=self._channel_binding
+            self._bind,
+            service,
+            self.users,
+            store,
+            context,
+            der_sha256,
+            cbt_mode=self._channel_binding,
+            basic_auth=self.basic_auth,
+            max_envelope_kb=self.max_envelope_kb,
+            authorize=self._authorize,
         )
         service.url = self.url
         self.observer.url = self.url
@@ -154,9 +175,26 @@ class EmulatedWindowsHost:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _authorize(self, principal: str) -> str | None:
+        """Why ``principal`` may not administer the host remotely, or None (UAC remote restrictions)."""
+        user = find_user(self.users, principal)
+        if user is None or not user.is_filtered_local_admin:
+            return None
+        with self._state_lock:
+            key = self.state.find_key(TOKEN_FILTER_KEY)
+            value = key.values.get("localaccounttokenfilterpolicy") if key else None
+        if value is not None and value.get("data") == 1:
+            return None
+        return (
+            f"{principal} is a local administrator other than the built-in one and "
+            "LocalAccountTokenFilterPolicy is not 1: its network logon gets a filtered token"
+        )
+
     # -- CommandRunner (called by the ShellManager) -------------------------------------------------
     def start_command(self, run: CommandRun) -> ProcessResult | None:
         self.observer.count(run.user, "commands")
+        if run.options.get("WINRS_CONSOLEMODE_STDIN", "").upper() == "TRUE":
+            self.observer.count(run.user, "console_mode_stdin")
         executions = self.observer.counters["executions"]
         if self.fail_after_commands is not None and executions >= self.fail_after_commands:
             raise WsmanFault(
@@ -192,8 +230,10 @@ class EmulatedWindowsHost:
 
     @staticmethod
     def _half_of_calls(stdin: bytes) -> int:
+        """Half of the request's changing calls (they come first; the read-back after them is not counted)."""
         try:
             calls = json.loads(stdin.partition(b"\x00\x00\x00\x00")[2]).get("calls", [])
         except (ValueError, AttributeError):
             return 0
-        return math.ceil(len(calls) / 2)
+        changing = [call for call in calls if not str(call.get("command", "")).startswith(("Get-", "Test-"))]
+        return math.ceil(len(changing) / 2)

@@ -4,8 +4,12 @@ Rules, as a Windows host with default WinRM settings applies them (``AllowUnencr
 
 - Only ``POST /wsman``. Every reply has a Content-Length, and connections are kept alive: the NTLM
   context, and with it the message-encryption keys, belongs to one TCP connection.
-- NTLM (``Negotiate`` or ``NTLM`` scheme, raw NTLMSSP tokens) on HTTP and HTTPS; Basic only on HTTPS.
-  Bad credentials get 401, which pywinrm reports as InvalidCredentialsError.
+- NTLM (``Negotiate`` or ``NTLM`` scheme, raw NTLMSSP tokens) on HTTP and HTTPS. Basic is off, as in
+  Windows' default ``winrm/config/service/auth``; once turned on (``basic_auth``), it is offered on HTTPS
+  only. Bad credentials get 401, which pywinrm reports as InvalidCredentialsError.
+- A local administrator other than the built-in one gets 401 after authenticating, unless the registry
+  value ``LocalAccountTokenFilterPolicy`` is 1 (UAC remote restrictions filter its network logon token).
+- A SOAP envelope larger than ``MaxEnvelopeSizekb`` (500, Windows' default) gets the fault Windows sends.
 - Over HTTP a SOAP body must be NTLM-encrypted; a plaintext one is refused with 400 and a sentence
   saying why. An encrypted request is always answered encrypted. An empty authenticated POST (how
   pywinrm opens an encrypted session) gets an empty 200.
@@ -21,7 +25,7 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from spnego.channel_bindings import GssChannelBindings
@@ -29,7 +33,7 @@ from spnego.exceptions import SpnegoError
 
 from .auth import AuthenticationFailed, HostUser, NtlmAcceptor, check_basic
 from .encryption import CONTENT_TYPE, EncryptionError, build_encrypted, is_encrypted, split_encrypted
-from .wsman_messages import FAULT_INVALID_REQUEST, WsmanFault, fault_response
+from .wsman_messages import FAULT_INVALID_REQUEST, FAULT_MAX_ENVELOPE, WsmanFault, fault_response
 from .wsman_service import MACHINE, DropConnection, WsmanService
 
 LOG = logging.getLogger(__name__)
@@ -50,6 +54,17 @@ def undecryptable_fault(error: Exception) -> bytes:
     return fault_response(fault, "", MACHINE)
 
 
+def envelope_too_large_fault(size: int, limit: int) -> bytes:
+    """The fault for a request over MaxEnvelopeSizekb (code 0x80338111; wording assumed, see SOURCES.md)."""
+    fault = WsmanFault(
+        FAULT_MAX_ENVELOPE,
+        "The WS-Management service cannot process the request because the request size exceeded the "
+        f"configured MaxEnvelopeSize quota ({size} bytes; MaxEnvelopeSizekb is {limit // 1024}).",
+        subcode="w:EncodingLimit",
+    )
+    return fault_response(fault, "", MACHINE)
+
+
 class WinRMHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its WS-Man service, its users and, for HTTPS, its TLS context."""
 
@@ -65,8 +80,15 @@ class WinRMHTTPServer(ThreadingHTTPServer):
         ssl_context: ssl.SSLContext | None = None,
         cert_der_sha256: bytes | None = None,
         cbt_mode: str = "relaxed",
+        *,
+        basic_auth: bool = False,
+        max_envelope_kb: int = 500,
+        authorize: Callable[[str], str | None] = lambda _user: None,
     ) -> None:
         super().__init__(address, WinRMRequestHandler)
+        self.basic_auth = basic_auth
+        self.max_envelope_bytes = max_envelope_kb * 1024
+        self.authorize = authorize  # principal -> None, or why remote administration is refused
         self.service = service
         self.users = users
         self.ntlm_store = ntlm_store
@@ -150,9 +172,8 @@ class WinRMRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _unauthorized(self, challenge: str = "") -> None:
-        schemes = (
-            [challenge] if challenge else ["Negotiate"] + (['Basic realm="WSMAN"'] if self.server.uses_tls else [])
-        )
+        basic = self.server.uses_tls and self.server.basic_auth
+        schemes = [challenge] if challenge else ["Negotiate", "Kerberos"] + (['Basic realm="WSMAN"'] if basic else [])
         self.send_response(401)
         for value in schemes:
             self.send_header("WWW-Authenticate", value)
@@ -191,6 +212,12 @@ class WinRMRequestHandler(BaseHTTPRequestHandler):
         user = self._authenticate()
         if user is None:
             return
+        refusal = self.server.authorize(user)
+        if refusal is not None:
+            LOG.info("remote administration refused for %s: %s", user, refusal)
+            self.ntlm = None
+            self._unauthorized()
+            return
         try:
             self._serve(user, body)
         except DropConnection as drop:
@@ -207,8 +234,9 @@ class WinRMRequestHandler(BaseHTTPRequestHandler):
         if scheme.lower() in ("negotiate", "ntlm"):
             return self._step_ntlm(scheme, token)
         if scheme.lower() == "basic":
-            if not self.server.uses_tls:
-                self._unauthorized()  # Basic over HTTP would send the password in clear: not offered
+            if not (self.server.uses_tls and self.server.basic_auth):
+                # Off by default; and over HTTP it would send the password in clear: not offered.
+                self._unauthorized()
                 return None
             try:
                 return check_basic(self.server.users, token)
@@ -261,7 +289,10 @@ class WinRMRequestHandler(BaseHTTPRequestHandler):
             return
         else:
             soap = body
-        status, reply = self.server.service.handle(user, soap)
+        if len(soap) > self.server.max_envelope_bytes:
+            status, reply = 500, envelope_too_large_fault(len(soap), self.server.max_envelope_bytes)
+        else:
+            status, reply = self.server.service.handle(user, soap)
         if encrypted:
             self._reply_encrypted(status, reply)
         else:

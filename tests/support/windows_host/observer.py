@@ -23,7 +23,14 @@ from typing import Any, Callable
 
 from .request_runner import CallRecord
 
-COUNTER_NAMES = ("shells_created", "shells_deleted", "commands", "executions", "refused")
+COUNTER_NAMES = (
+    "shells_created",
+    "shells_deleted",
+    "commands",
+    "executions",
+    "refused",
+    "console_mode_stdin",  # commands started with WINRS_CONSOLEMODE_STDIN=TRUE (stdin is a console, not a pipe)
+)
 
 
 class Observer:

@@ -85,6 +85,10 @@ def run_executor(
     max_calls: int | None = None,
 ) -> ProcessResult:
     """Run the executor's request from a complete stdin."""
+    mode = state.host.get("language_mode", "FullLanguage")
+    if mode != "FullLanguage":
+        # What the bootstrap does before it reads stdin: say the language mode and exit 3.
+        return ProcessResult(3, f"smb.alternative_ports: PowerShell language mode is {mode}\r\n".encode(), b"")
     parts = split_stdin(stdin)
     if parts is None:
         script = stdin.partition(REQUEST_SEPARATOR)[0]

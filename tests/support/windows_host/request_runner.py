@@ -51,7 +51,14 @@ def mask_secrets(parameters: Any) -> Any:
     """A copy of the parameters with secret values replaced by ``********``."""
     if not isinstance(parameters, dict):
         return parameters
-    return {key: ("********" if str(key).lower() in SECRET_PARAMETERS else value) for key, value in parameters.items()}
+    masked = {}
+    for key, value in parameters.items():
+        if str(key).lower() in SECRET_PARAMETERS:
+            value = "********"
+        elif isinstance(value, dict) and isinstance(value.get("PSCredential"), dict):
+            value = {"PSCredential": {**value["PSCredential"], "Password": "********"}}
+        masked[key] = value
+    return masked
 
 
 def _select(obj: Any, properties: list[str] | None) -> Any:

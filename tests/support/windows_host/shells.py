@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .powershell_process import ProcessResult
-from .wsman_messages import FAULT_ACCESS_DENIED, FAULT_OPERATION_TIMEOUT, FAULT_SHELL_NOT_FOUND, WsmanFault
+from .wsman_messages import (
+    FAULT_ACCESS_DENIED,
+    FAULT_OPERATION_TIMEOUT,
+    FAULT_SHELL_NOT_FOUND,
+    WsmanFault,
+    unknown_command_fault,
+)
 
 RECEIVE_CHUNK = 64 * 1024
 STDIN_IDLE_LIMIT = 60.0
@@ -45,6 +51,7 @@ class CommandRun:
     stderr_sent: int = 0
     done_reported: bool = False
     drop_connection: bool = False  # fault injection: the runner asks to drop the client's connection
+    options: dict[str, str] = field(default_factory=dict)  # the Command's OptionSet (WINRS_CONSOLEMODE_STDIN, ...)
     last_input: float = field(default_factory=time.monotonic)
 
 
@@ -103,9 +110,7 @@ class ShellManager:
         shell = self._shell(owner, shell_id)
         run = shell.commands.get(command_id)
         if run is None:
-            raise WsmanFault(
-                FAULT_SHELL_NOT_FOUND, f"The command with CommandId {command_id} was not found in the shell."
-            )
+            raise unknown_command_fault()
         return run
 
     def delete(self, owner: str, shell_id: str | None) -> None:
@@ -114,10 +119,19 @@ class ShellManager:
             del self._shells[shell.shell_id]
             self._changed.notify_all()
 
-    def command(self, owner: str, shell_id: str | None, command: str, arguments: list[str]) -> str:
+    def command(
+        self,
+        owner: str,
+        shell_id: str | None,
+        command: str,
+        arguments: list[str],
+        options: dict[str, str] | None = None,
+    ) -> str:
         with self._changed:
             shell = self._shell(owner, shell_id)
-        run = CommandRun(str(uuid.uuid4()).upper(), shell.shell_id, owner, command, arguments)
+        run = CommandRun(
+            str(uuid.uuid4()).upper(), shell.shell_id, owner, command, arguments, options=dict(options or {})
+        )
         result = self._runner.start_command(run)
         with self._changed:
             run.result = result

@@ -16,14 +16,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .binding import BOOL, ENUM, STRING, STRINGS, SWITCH, UINT16, Param
+from .binding import BOOL, CREDENTIAL, ENUM, STRING, STRINGS, SWITCH, UINT16, Param
 from .catalog import CmdletSpec, register
 from .cmdlet_errors import cim_not_found, invalid_parameter, win32_error
 from .state import WindowsState
 from .wildcard import has_wildcard, wildcard_match
 
-MAPPING_TRANSPORTS = ("Tcp", "Quic")
+MAPPING_TRANSPORTS = ("None", "TCP", "QUIC")
 _MAPPING_CLASS = "MSFT_SmbMapping"
+_GLOBAL_CLASS = "MSFT_SmbGlobalMapping"
 _UNC = re.compile(r"^\\\\[^\\/]+\\[^\\/]+")
 _DRIVE = re.compile(r"^[A-Za-z]:$")
 _PORT_PARAMS = ("TcpPort", "QuicPort", "RdmaPort")
@@ -42,28 +43,26 @@ def _check_mapping(args: dict[str, Any], command: str) -> None:
     if len(ports) > 1:
         raise invalid_parameter(command)
     transport = args.get("TransportType")
-    if ports and transport is not None:
-        implied = "Quic" if ports[0] == "QuicPort" else "Tcp"
+    if ports and transport not in (None, "None"):
+        implied = "QUIC" if ports[0] == "QuicPort" else "TCP"
         if implied != transport:
             raise invalid_parameter(command)
 
 
-def new_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+def _new(mappings: list[dict[str, Any]], args: dict[str, Any], command: str) -> dict[str, Any]:
     _check_mapping(args, command)
     local = args.get("LocalPath", "")
-    if local and any(m["LocalPath"].lower() == local.lower() for m in state.smb_mappings):
+    if local and any(m["LocalPath"].lower() == local.lower() for m in mappings):
         raise win32_error(command, 85, "The local device name is already in use.", "ResourceExists")
     if not local:
         # A deviceless connection to the same share is reused and takes the new settings.
-        state.smb_mappings[:] = [
-            m for m in state.smb_mappings if m["LocalPath"] or m["RemotePath"].lower() != args["RemotePath"].lower()
-        ]
-    quic = args.get("TransportType") == "Quic" or bool(args.get("QuicPort"))
+        mappings[:] = [m for m in mappings if m["LocalPath"] or m["RemotePath"].lower() != args["RemotePath"].lower()]
+    # Without -TransportType the mapping reads back "None" (assumed) and the client tries TCP first.
     mapping = {
         "Status": "OK",
         "LocalPath": local,
         "RemotePath": args["RemotePath"],
-        "TransportType": "Quic" if quic else "Tcp",
+        "TransportType": args.get("TransportType", "None"),
         "TcpPort": args.get("TcpPort", 0),
         "QuicPort": args.get("QuicPort", 0),
         "RdmaPort": args.get("RdmaPort", 0),
@@ -71,14 +70,31 @@ def new_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list
         "RequireIntegrity": args.get("RequireIntegrity", False),
         "RequirePrivacy": args.get("RequirePrivacy", False),
         "UseWriteThrough": args.get("UseWriteThrough", False),
-        "UserName": args.get("UserName", ""),
+        "BlockNTLM": args.get("BlockNTLM", False),
+        "CompressNetworkTraffic": int(bool(args.get("CompressNetworkTraffic", False))),
+        "SkipCertificateCheck": args.get("SkipCertificateCheck", False),
+        "GlobalMapping": False,
     }
-    state.smb_mappings.append(mapping)
+    mappings.append(mapping)
+    return mapping
+
+
+def new_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    mapping = _new(state.smb_mappings, args, command)
+    mapping["UserName"] = args.get("UserName", "")  # kept for tests; not a property of MSFT_SmbMapping
     return [dict(mapping)]
 
 
-def _query_mappings(state: WindowsState, args: dict[str, Any], command: str) -> list[dict[str, Any]]:
-    found = list(state.smb_mappings)
+def new_global_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    mapping = _new(state.global_mappings, args, command)
+    mapping["UserName"] = args["Credential"]["UserName"]  # kept for tests; the password is not kept
+    return [dict(mapping)]
+
+
+def _query_mappings(
+    state: WindowsState, args: dict[str, Any], command: str, cim_class: str = _MAPPING_CLASS
+) -> list[dict[str, Any]]:
+    found = list(state.global_mappings if cim_class == _GLOBAL_CLASS else state.smb_mappings)
     for prop in ("LocalPath", "RemotePath"):
         patterns = args.get(prop)
         if patterns is None:
@@ -86,7 +102,7 @@ def _query_mappings(state: WindowsState, args: dict[str, Any], command: str) -> 
         kept = [m for m in found if any(wildcard_match(p, m[prop]) for p in patterns)]
         for pattern in patterns:
             if not has_wildcard(pattern) and not any(wildcard_match(pattern, m[prop]) for m in kept):
-                raise cim_not_found(command, _MAPPING_CLASS, prop, pattern)
+                raise cim_not_found(command, cim_class, prop, pattern)
         found = kept
     return found
 
@@ -98,6 +114,16 @@ def get_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list
 def remove_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
     for mapping in _query_mappings(state, args, command):
         state.smb_mappings.remove(mapping)
+    return []
+
+
+def get_global_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return [dict(m) for m in _query_mappings(state, args, command, _GLOBAL_CLASS)]
+
+
+def remove_global_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    for mapping in _query_mappings(state, args, command, _GLOBAL_CLASS):
+        state.global_mappings.remove(mapping)
     return []
 
 
@@ -145,9 +171,60 @@ register(
         ),
         new_mapping,
         changes_state=True,
+        output_class=_MAPPING_CLASS,
     )
 )
-register(CmdletSpec("Get-SmbMapping", (Param("LocalPath", STRINGS), Param("RemotePath", STRINGS)), get_mapping))
+register(
+    CmdletSpec(
+        "Get-SmbMapping",
+        (Param("LocalPath", STRINGS), Param("RemotePath", STRINGS)),
+        get_mapping,
+        output_class=_MAPPING_CLASS,
+    )
+)
+register(
+    CmdletSpec(
+        "New-SmbGlobalMapping",
+        (
+            Param("LocalPath", STRING),
+            Param("RemotePath", STRING, True),
+            Param("Credential", CREDENTIAL, True),
+            Param("Persistent", BOOL),
+            Param("RequireIntegrity", BOOL),
+            Param("RequirePrivacy", BOOL),
+            Param("UseWriteThrough", BOOL),
+            Param("FullAccess", STRINGS),
+            Param("DenyAccess", STRINGS),
+            Param("TransportType", ENUM, enum=MAPPING_TRANSPORTS, enum_type="SmbGlobalMapping.TransportType"),
+            Param("SkipCertificateCheck", SWITCH),
+            Param("CompressNetworkTraffic", BOOL),
+            Param("BlockNTLM", BOOL),
+            Param("TcpPort", UINT16),
+            Param("QuicPort", UINT16),
+            Param("RdmaPort", UINT16),
+        ),
+        new_global_mapping,
+        changes_state=True,
+        output_class=_GLOBAL_CLASS,
+    )
+)
+register(
+    CmdletSpec(
+        "Get-SmbGlobalMapping",
+        (Param("LocalPath", STRINGS), Param("RemotePath", STRINGS)),
+        get_global_mapping,
+        output_class=_GLOBAL_CLASS,
+    )
+)
+register(
+    CmdletSpec(
+        "Remove-SmbGlobalMapping",
+        (Param("LocalPath", STRINGS), Param("RemotePath", STRINGS), Param("Force", SWITCH)),
+        remove_global_mapping,
+        changes_state=True,
+        prompts_without_force=True,
+    )
+)
 register(
     CmdletSpec(
         "Remove-SmbMapping",
@@ -162,7 +239,9 @@ register(
         prompts_without_force=True,
     )
 )
-register(CmdletSpec("Get-SmbClientConfiguration", (), get_client_configuration))
+register(
+    CmdletSpec("Get-SmbClientConfiguration", (), get_client_configuration, output_class="MSFT_SmbClientConfiguration")
+)
 register(
     CmdletSpec(
         "Set-SmbClientConfiguration",

@@ -3,13 +3,19 @@
 Facts modelled (Microsoft's SmbShare documentation for Windows Server 2025):
 
 - ``New/Set/Remove/Get-SmbServerAlternativePort`` take ``-TransportType``, ``-Port`` (UInt16) and
-  ``-EnableInstances`` (``Default`` or ``None``; mandatory on New and Set). The Windows SMB server can
-  move only its QUIC listener: a TCP or RDMA alternative port is refused (ERROR_NOT_SUPPORTED).
-  A second entry for the same transport and port is refused, and port 0 is not a port.
+  ``-EnableInstances`` (``Default`` or ``None``; mandatory on New and Set). The output object
+  (MSFT_SmbServerAlternativePort) has ``TransportType``, ``Port`` and ``Instances``: no EnableInstances.
+  The docs say of ``-EnableInstances``: "Currently only the Default instance is allowed"; the model
+  refuses ``None`` with ERROR_INVALID_PARAMETER (assumed: the collection must tolerate a host that
+  accepts it too). The Windows SMB server can move only its QUIC listener: a TCP or RDMA alternative
+  port is refused (ERROR_NOT_SUPPORTED). A duplicate is refused, and port 0 is not a port.
 - ``*-SmbServerCertificateMapping`` associate a certificate (by 40-hex-digit thumbprint) with a server
   name for SMB over QUIC.
-- ``Grant/Block/Revoke/Get-SmbClientAccessToServer`` keep per-server allow and deny entries keyed by an
-  identifier type (``ISSUER`` or ``SHA256``) and identifier.
+  ``Set-SmbServerCertificateMapping`` points a mapping at a renewed certificate, keeping its access entries.
+- ``Grant/Revoke`` add and remove allow entries, ``Block/Unblock`` add and remove deny entries, of a
+  certificate mapping: ``-Name`` must name an existing ``New-SmbServerCertificateMapping`` (else the
+  query cmdlet's "No MSFT_SmbServerCertificateMapping objects found"); entries are keyed by identifier
+  type (``ISSUER`` or ``SHA256``) and identifier.
 - The CDXML query cmdlets (Get/Set/Remove) fail with "No MSFT_... objects found with property ..."
   when a filter value without wildcards matches nothing.
 - Set/Remove/Grant/Block/Revoke ask for confirmation unless ``-Force`` (see ``catalog``).
@@ -23,7 +29,7 @@ from typing import Any
 from .binding import BOOL, ENUM, ENUMS, STRING, STRINGS, SWITCH, UINT16, UINT16S, Param
 from .catalog import CmdletSpec, register
 from .cmdlet_errors import already_exists, cim_not_found, invalid_parameter, not_supported
-from .state import WindowsState
+from .state import ALTERNATIVE_PORTS_MIN_BUILD, WindowsState
 from .wildcard import has_wildcard, wildcard_match
 
 # Enumerator names as the SmbShare module prints them.
@@ -41,6 +47,12 @@ def _transport(mandatory: bool, many: bool = False) -> Param:
 
 def _instances(name: str, mandatory: bool) -> Param:
     return Param(name, ENUM, mandatory, INSTANCES, _INSTANCE_ENUM)
+
+
+def _check_instances(command: str, instances: str) -> None:
+    if instances != "Default":
+        # "Currently only the Default instance is allowed." (New-SmbServerAlternativePort); the error is assumed.
+        raise invalid_parameter(command)
 
 
 def _find_port(state: WindowsState, transport: str, port: int) -> dict[str, Any] | None:
@@ -65,9 +77,10 @@ def _sorted_ports(state: WindowsState) -> list[dict[str, Any]]:
 def new_alternative_port(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
     transport, port = args["TransportType"], args["Port"]
     _check_server_port(command, transport, port)
+    _check_instances(command, args["EnableInstances"])
     if _find_port(state, transport, port) is not None:
         raise already_exists(command)
-    entry = {"TransportType": transport, "Port": port, "EnableInstances": args["EnableInstances"]}
+    entry = {"TransportType": transport, "Port": port, "Instances": args["EnableInstances"]}
     state.alternative_ports.append(entry)
     return [dict(entry)]
 
@@ -78,7 +91,8 @@ def set_alternative_port(state: WindowsState, args: dict[str, Any], command: str
     entry = _find_port(state, transport, port)
     if entry is None:
         raise cim_not_found(command, _PORT_CLASS, "Port", port)
-    entry["EnableInstances"] = args["EnableInstances"]
+    _check_instances(command, args["EnableInstances"])
+    entry["Instances"] = args["EnableInstances"]
     return []
 
 
@@ -156,6 +170,26 @@ def remove_certificate_mapping(state: WindowsState, args: dict[str, Any], comman
             raise cim_not_found(command, _CERT_CLASS, "Thumbprint", args["Thumbprint"][0])
     for mapping in found:
         state.certificate_mappings.remove(mapping)
+        # The access entries are records of the mapping (assumed: they go with it).
+        state.client_access[:] = [e for e in state.client_access if e["Name"].lower() != mapping["Name"].lower()]
+    return [dict(m) for m in found] if args.get("PassThru") else []
+
+
+def set_certificate_mapping(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    """A renewed certificate: the mapping keeps its name and its access entries (Microsoft's SMB over QUIC guide)."""
+    found = _match_names(state.certificate_mappings, args["Name"], command, _CERT_CLASS)
+    if "Thumbprint" in args and not _THUMBPRINT.match(args["Thumbprint"]):
+        raise invalid_parameter(command)
+    for mapping in found:
+        for prop in (
+            "Thumbprint",
+            "StoreName",
+            "DisplayName",
+            "RequireClientAuthentication",
+            "SkipClientCertificateAccessCheck",
+        ):
+            if prop in args:
+                mapping[prop] = args[prop].upper() if prop == "Thumbprint" else args[prop]
     return [dict(m) for m in found] if args.get("PassThru") else []
 
 
@@ -165,58 +199,78 @@ IDENTIFIER_TYPES = ("ISSUER", "SHA256")
 _IDENTIFIER_ENUM = "Microsoft.PowerShell.Cmdletization.GeneratedTypes.SmbClientAccessToServer.IdentifierType"
 
 
-def _access_entry(state: WindowsState, name: str, id_type: str, identifier: str) -> dict[str, Any] | None:
+def _access_entry(state: WindowsState, name: str, id_type: str, identifier: str, access: str) -> dict[str, Any] | None:
     for entry in state.client_access:
         if (
             entry["Name"].lower() == name.lower()
             and entry["IdentifierType"] == id_type
             and entry["Identifier"].lower() == identifier.lower()
+            and entry["AccessControlType"] == access
         ):
             return entry
     return None
 
 
-def _set_access(state: WindowsState, args: dict[str, Any], access: str) -> list[Any]:
+def _mapping_names(state: WindowsState, names: list[str], command: str) -> list[str]:
+    """-Name of the access cmdlets selects certificate mappings; one that matches none is an error."""
+    return [m["Name"] for m in _match_names(state.certificate_mappings, names, command, _CERT_CLASS)]
+
+
+def _add_access(state: WindowsState, args: dict[str, Any], command: str, access: str) -> list[Any]:
     out = []
-    for name in args["Name"]:
-        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"])
+    for name in _mapping_names(state, args["Name"], command):
+        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"], access)
         if entry is None:
-            entry = {"Name": name, "IdentifierType": args["IdentifierType"], "Identifier": args["Identifier"]}
+            entry = {
+                "Name": name,
+                "IdentifierType": args["IdentifierType"],
+                "Identifier": args["Identifier"],
+                "AccessControlType": access,
+                "Description": args.get("Description", ""),
+            }
             state.client_access.append(entry)
-        entry["AccessControlType"] = access
-        entry["Description"] = args.get("Description", entry.get("Description", ""))
         out.append(dict(entry))
     return out
 
 
-def grant_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
-    return _set_access(state, args, "Allow")
-
-
-def block_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
-    return _set_access(state, args, "Deny")
-
-
-def revoke_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
-    for name in args["Name"]:
-        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"])
+def _remove_access(state: WindowsState, args: dict[str, Any], command: str, access: str) -> list[Any]:
+    for name in _mapping_names(state, args["Name"], command):
+        entry = _access_entry(state, name, args["IdentifierType"], args["Identifier"], access)
         if entry is None:
             raise cim_not_found(command, _ACCESS_CLASS, "Identifier", args["Identifier"])
         state.client_access.remove(entry)
     return []
 
 
+def grant_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _add_access(state, args, command, "Allow")
+
+
+def block_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _add_access(state, args, command, "Deny")
+
+
+def revoke_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _remove_access(state, args, command, "Allow")
+
+
+def unblock_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return _remove_access(state, args, command, "Deny")
+
+
 def get_client_access(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
-    # -Name names the server whose entries to list; a server without entries lists nothing.
-    return [dict(e) for e in state.client_access if any(wildcard_match(n, e["Name"]) for n in args["Name"])]
+    # -Name names the certificate mappings whose entries to list; a mapping without entries lists nothing.
+    names = {name.lower() for name in _mapping_names(state, args["Name"], command)}
+    return [dict(e) for e in state.client_access if e["Name"].lower() in names]
 
 
-def _access_params() -> tuple[Param, ...]:
+def _access_params(adds: bool) -> tuple[Param, ...]:
+    """Grant and Block take a -Description for the entry they add; Revoke and Unblock do not."""
     return (
         Param("Name", STRINGS, mandatory=True),
         Param("IdentifierType", ENUM, True, IDENTIFIER_TYPES, _IDENTIFIER_ENUM),
         Param("Identifier", STRING, mandatory=True),
-        Param("Description", STRING),
+        *((Param("Description", STRING),) if adds else ()),
         Param("Force", SWITCH),
     )
 
@@ -226,6 +280,8 @@ register(
         "Get-SmbServerAlternativePort",
         (_transport(False, many=True), Param("Port", UINT16S), Param("IncludeHidden", SWITCH)),
         get_alternative_port,
+        output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -234,6 +290,8 @@ register(
         (_transport(True), Param("Port", UINT16, True), _instances("EnableInstances", True), Param("Force", SWITCH)),
         new_alternative_port,
         changes_state=True,
+        output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -249,6 +307,7 @@ register(
         set_alternative_port,
         changes_state=True,
         prompts_without_force=True,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -264,6 +323,8 @@ register(
         remove_alternative_port,
         changes_state=True,
         prompts_without_force=True,
+        output_class=_PORT_CLASS,
+        min_build=ALTERNATIVE_PORTS_MIN_BUILD,
     )
 )
 register(
@@ -283,6 +344,7 @@ register(
         ),
         new_certificate_mapping,
         changes_state=True,
+        output_class=_CERT_CLASS,
     )
 )
 register(
@@ -290,6 +352,7 @@ register(
         "Get-SmbServerCertificateMapping",
         (Param("Name", STRINGS), Param("IncludeHidden", SWITCH)),
         get_certificate_mapping,
+        output_class=_CERT_CLASS,
     )
 )
 register(
@@ -305,12 +368,72 @@ register(
         remove_certificate_mapping,
         changes_state=True,
         prompts_without_force=True,
+        output_class=_CERT_CLASS,
     )
 )
-for _name, _handler in (
-    ("Grant-SmbClientAccessToServer", grant_client_access),
-    ("Block-SmbClientAccessToServer", block_client_access),
-    ("Revoke-SmbClientAccessToServer", revoke_client_access),
+register(
+    CmdletSpec(
+        "Set-SmbServerCertificateMapping",
+        (
+            Param("Name", STRINGS, True),
+            Param("Thumbprint", STRING),
+            Param("StoreName", STRING),
+            Param("RequireClientAuthentication", BOOL),
+            Param("SkipClientCertificateAccessCheck", BOOL),
+            Param("PassThru", SWITCH),
+        ),
+        set_certificate_mapping,
+        changes_state=True,
+        prompts_without_force=True,
+        output_class=_CERT_CLASS,
+    )
+)
+for _name, _handler, _adds in (
+    ("Grant-SmbClientAccessToServer", grant_client_access, True),
+    ("Block-SmbClientAccessToServer", block_client_access, True),
+    ("Revoke-SmbClientAccessToServer", revoke_client_access, False),
+    ("Unblock-SmbClientAccessToServer", unblock_client_access, False),
 ):
-    register(CmdletSpec(_name, _access_params(), _handler, changes_state=True, prompts_without_force=True))
-register(CmdletSpec("Get-SmbClientAccessToServer", (Param("Name", STRINGS, True),), get_client_access))
+    register(
+        CmdletSpec(
+            _name,
+            _access_params(_adds),
+            _handler,
+            changes_state=True,
+            prompts_without_force=True,
+            output_class=_ACCESS_CLASS,
+        )
+    )
+register(
+    CmdletSpec(
+        "Get-SmbClientAccessToServer",
+        (Param("Name", STRINGS, True),),
+        get_client_access,
+        output_class=_ACCESS_CLASS,
+    )
+)
+
+
+# -- server configuration ---------------------------------------------------------------------------
+def get_server_configuration(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    return [dict(state.server_configuration)]
+
+
+def set_server_configuration(state: WindowsState, args: dict[str, Any], command: str) -> list[Any]:
+    if "EnableSMBQUIC" in args:
+        state.server_configuration["EnableSMBQUIC"] = args["EnableSMBQUIC"]
+    return []
+
+
+register(
+    CmdletSpec("Get-SmbServerConfiguration", (), get_server_configuration, output_class="MSFT_SmbServerConfiguration")
+)
+register(
+    CmdletSpec(
+        "Set-SmbServerConfiguration",
+        (Param("EnableSMBQUIC", BOOL), Param("Force", SWITCH)),
+        set_server_configuration,
+        changes_state=True,
+        prompts_without_force=True,
+    )
+)

@@ -32,6 +32,81 @@ def default_client_configuration() -> dict[str, Any]:
     }
 
 
+#: The key Windows keeps its version in, with a Windows Server 2025 Datacenter's values (build 26100).
+VERSION_KEY = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+SERVER_2025 = {
+    "CurrentBuildNumber": "26100",
+    "ProductName": "Windows Server 2025 Datacenter",
+    "InstallationType": "Server",
+}
+SERVER_2022 = {
+    "CurrentBuildNumber": "20348",
+    "ProductName": "Windows Server 2022 Datacenter",
+    "InstallationType": "Server",
+}
+#: The first build with SMB server alternative ports: Windows Server 2025.
+ALTERNATIVE_PORTS_MIN_BUILD = 26100
+
+
+def set_windows_version(state: WindowsState, values: dict[str, str]) -> WindowsState:
+    """Make the host report another Windows (``SERVER_2022`` ...); returns the state."""
+    key = state.ensure_key(VERSION_KEY)
+    for name, data in values.items():
+        key.values[name.lower()] = {"name": name, "type": "String", "data": data}
+    return state
+
+
+def windows_build(state: WindowsState) -> int:
+    key = state.find_key(VERSION_KEY)
+    value = key.values.get("currentbuildnumber") if key else None
+    return int(value["data"]) if value and str(value["data"]).isdigit() else 0
+
+
+def quic_ready(state: WindowsState, name: str = "fs1.contoso.com") -> WindowsState:
+    """Give the host what SMB over QUIC needs to serve (EnableSMBQUIC is on by default): a certificate mapping."""
+    state.certificate_mappings.append(
+        {
+            "Name": name,
+            "Subject": f"CN={name}",
+            "Thumbprint": "0123456789ABCDEF0123456789ABCDEF01234567",
+            "DisplayName": "",
+            "StoreName": "My",
+            "Type": "QUIC",
+            "Flags": "None",
+            "RequireClientAuthentication": False,
+            "SkipClientCertificateAccessCheck": False,
+        }
+    )
+    return state
+
+
+def default_server_configuration() -> dict[str, Any]:
+    """The SMB server settings the collection reads, at their Windows Server 2025 defaults."""
+    return {"EnableSMBQUIC": True}
+
+
+#: Where UAC remote restrictions are switched off for local administrators (value LocalAccountTokenFilterPolicy).
+TOKEN_FILTER_KEY = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+
+
+def allow_local_admins(state: WindowsState) -> WindowsState:
+    """Set LocalAccountTokenFilterPolicy=1, as a Vagrant box or a lab host does; returns the state."""
+    key = state.ensure_key(TOKEN_FILTER_KEY)
+    key.values["localaccounttokenfilterpolicy"] = {"name": "LocalAccountTokenFilterPolicy", "type": "DWord", "data": 1}
+    return state
+
+
+#: How the host itself is set up, as opposed to its SMB configuration.
+ENUM_FORMS = ("names", "numbers")
+LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage")
+
+
+def default_host_settings() -> dict[str, Any]:
+    """``enum_form``: whether enum properties reach the executor as names (type data applied) or as the CIM
+    class's numbers; ``language_mode``: PowerShell's language mode for the connecting user."""
+    return {"enum_form": "names", "language_mode": "FullLanguage"}
+
+
 @dataclass
 class RegistryKey:
     """One registry key: its path as created (``HKEY_LOCAL_MACHINE\\...``) and its values by name."""
@@ -46,15 +121,24 @@ class WindowsState:
 
     alternative_ports: list[dict[str, Any]] = field(default_factory=list)
     smb_mappings: list[dict[str, Any]] = field(default_factory=list)
+    global_mappings: list[dict[str, Any]] = field(default_factory=list)
     certificate_mappings: list[dict[str, Any]] = field(default_factory=list)
     client_access: list[dict[str, Any]] = field(default_factory=list)
     client_configuration: dict[str, Any] = field(default_factory=default_client_configuration)
+    server_configuration: dict[str, Any] = field(default_factory=default_server_configuration)
     firewall_rules: list[dict[str, Any]] = field(default_factory=list)
     registry: dict[str, RegistryKey] = field(default_factory=dict)  # lower path -> key
+    host: dict[str, Any] = field(default_factory=default_host_settings)
 
     def __post_init__(self) -> None:
+        if self.host.get("enum_form", "names") not in ENUM_FORMS:
+            raise ValueError(f"host.enum_form must be one of {ENUM_FORMS}, not {self.host.get('enum_form')!r}")
+        if self.host.get("language_mode", "FullLanguage") not in LANGUAGE_MODES:
+            raise ValueError(f"host.language_mode must be one of {LANGUAGE_MODES}")
         for path in DEFAULT_REGISTRY_KEYS:
             self.registry.setdefault(path.lower(), RegistryKey(path))
+        if self.find_key(VERSION_KEY) is None:
+            set_windows_version(self, SERVER_2025)
 
     # -- JSON round trip -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -62,10 +146,13 @@ class WindowsState:
         return {
             "alternative_ports": copy.deepcopy(self.alternative_ports),
             "smb_mappings": copy.deepcopy(self.smb_mappings),
+            "global_mappings": copy.deepcopy(self.global_mappings),
             "certificate_mappings": copy.deepcopy(self.certificate_mappings),
             "client_access": copy.deepcopy(self.client_access),
             "client_configuration": copy.deepcopy(self.client_configuration),
+            "server_configuration": copy.deepcopy(self.server_configuration),
             "firewall_rules": copy.deepcopy(self.firewall_rules),
+            "host": copy.deepcopy(self.host),
             "registry": {
                 key.path: {
                     value["name"]: {"type": value["type"], "data": value["data"]} for value in key.values.values()
@@ -80,11 +167,14 @@ class WindowsState:
         known = {
             "alternative_ports",
             "smb_mappings",
+            "global_mappings",
             "certificate_mappings",
             "client_access",
             "client_configuration",
+            "server_configuration",
             "firewall_rules",
             "registry",
+            "host",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -92,11 +182,14 @@ class WindowsState:
         state = cls(
             alternative_ports=copy.deepcopy(data.get("alternative_ports", [])),
             smb_mappings=copy.deepcopy(data.get("smb_mappings", [])),
+            global_mappings=copy.deepcopy(data.get("global_mappings", [])),
+            host={**default_host_settings(), **copy.deepcopy(data.get("host", {}))},
             certificate_mappings=copy.deepcopy(data.get("certificate_mappings", [])),
             client_access=copy.deepcopy(data.get("client_access", [])),
             firewall_rules=copy.deepcopy(data.get("firewall_rules", [])),
         )
         state.client_configuration.update(copy.deepcopy(data.get("client_configuration", {})))
+        state.server_configuration.update(copy.deepcopy(data.get("server_configuration", {})))
         for path, values in data.get("registry", {}).items():
             key = state.ensure_key(path)
             for name, value in values.items():

@@ -20,6 +20,7 @@ from .auth import HostUser
 from .bootstrap_source import REPO_ROOT, expected_bootstrap
 from .host import EmulatedWindowsHost
 from .powershell_process import EXECUTOR_HEADER, REQUEST_SEPARATOR
+from .state import WindowsState, allow_local_admins
 
 USER = HostUser("vagrant", "Wh-Secret:1")
 OTHER_USER = HostUser("admin", "Adm1n-Secret", domain="CORP")
@@ -98,7 +99,10 @@ def basic_https_protocol(
 
 @pytest.fixture
 def http_host(tmp_path: Path) -> Iterator[EmulatedWindowsHost]:
-    host = EmulatedWindowsHost([USER, OTHER_USER], state_file=tmp_path / "state.json").start()
+    # USER is a local administrator other than the built-in one: the host allows it as a Vagrant box does.
+    host = EmulatedWindowsHost(
+        [USER, OTHER_USER], state_file=tmp_path / "state.json", initial_state=allow_local_admins(WindowsState())
+    ).start()
     try:
         yield host
     finally:
@@ -107,7 +111,10 @@ def http_host(tmp_path: Path) -> Iterator[EmulatedWindowsHost]:
 
 @pytest.fixture
 def https_host(tmp_path: Path) -> Iterator[EmulatedWindowsHost]:
-    host = EmulatedWindowsHost([USER], tls=True).start()
+    # Basic is off on a default host; this one has it on, as an administrator turns it on for HTTPS.
+    host = EmulatedWindowsHost(
+        [USER], tls=True, basic_auth=True, initial_state=allow_local_admins(WindowsState())
+    ).start()
     try:
         yield host
     finally:

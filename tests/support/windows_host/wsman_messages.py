@@ -43,6 +43,8 @@ FAULT_INVALID_REQUEST = 2150858817  # the request is not valid for this resource
 FAULT_ACCESS_DENIED = 5
 FAULT_INTERNAL_ERROR = 2150858752  # generic WS-Management service error
 FAULT_PROCESS_ABORTED = 2147943467  # HRESULT of ERROR_PROCESS_ABORTED: "The process terminated unexpectedly."
+FAULT_MAX_ENVELOPE = 2150859025  # 0x80338111, what Windows answers a request larger than MaxEnvelopeSizekb
+FAULT_INVALID_OPTION = 2150858918  # 0x803380A6 (assumed): an OptionSet value the shell does not accept
 
 _DURATION = re.compile(r"^PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
@@ -50,12 +52,23 @@ _DURATION = re.compile(r"^PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 class WsmanFault(Exception):
     """A request the service refuses: answered with HTTP 500 and a SOAP fault."""
 
-    def __init__(self, code: int, reason: str, subcode: str = "w:InvalidParameter", value: str = "s:Sender") -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        subcode: str = "w:InvalidParameter",
+        value: str = "s:Sender",
+        *,
+        detail: str = "",
+        message: str = "",
+    ) -> None:
         super().__init__(reason)
         self.code = code
-        self.reason = reason
+        self.reason = reason  # s:Reason/s:Text
         self.subcode = subcode
         self.value = value
+        self.detail = detail  # w:FaultDetail URI, when Windows sends one
+        self.message = message or reason  # f:WSManFault/f:Message
 
 
 @dataclass
@@ -125,7 +138,21 @@ def _envelope(action: str, relates_to: str, body: str) -> bytes:
     return text.encode("utf-8")
 
 
-def create_response(request: WsmanRequest, shell_id: str, address: str) -> bytes:
+def unknown_command_fault() -> WsmanFault:
+    """What Windows answers a Receive, Send or Signal naming a CommandId the shell does not have."""
+    return WsmanFault(
+        FAULT_SHELL_NOT_FOUND,
+        "The WS-Management service cannot process the request because the request contained invalid selectors "
+        "for the resource. ",
+        subcode="w:InvalidSelectors",
+        detail="http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors",
+        message="The Windows Remote Shell received a request to perform an operation on a command identifier that "
+        "does not exist. Either the command has completed execution or the client specified an invalid command "
+        "identifier. ",
+    )
+
+
+def create_response(request: WsmanRequest, shell_id: str, address: str, owner: str = "") -> bytes:
     body = (
         "<x:ResourceCreated>"
         f"<a:Address>{escape(address)}</a:Address>"
@@ -135,7 +162,10 @@ def create_response(request: WsmanRequest, shell_id: str, address: str) -> bytes
         "</a:ReferenceParameters>"
         "</x:ResourceCreated>"
         f"<rsp:Shell><rsp:ShellId>{shell_id}</rsp:ShellId><rsp:ResourceUri>{CMD_RESOURCE_URI}</rsp:ResourceUri>"
-        "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
+        f"<rsp:Owner>{escape(owner)}</rsp:Owner><rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
+        "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>"
+        "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity>"
+        "</rsp:Shell>"
     )
     return _envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", request.message_id, body)
 
@@ -190,8 +220,9 @@ def fault_response(fault: WsmanFault, relates_to: str, machine: str) -> bytes:
         f"<s:Code><s:Value>{fault.value}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value></s:Subcode></s:Code>"
         f'<s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
         "<s:Detail>"
-        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine={quoteattr(machine)}>'
-        f"<f:Message>{escape(fault.reason)}</f:Message></f:WSManFault>"
+        + (f"<w:FaultDetail>{escape(fault.detail)}</w:FaultDetail>" if fault.detail else "")
+        + f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine={quoteattr(machine)}>'
+        f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault>"
         "</s:Detail></s:Fault>"
     )
     return _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to or "uuid:unknown", body)

@@ -23,6 +23,7 @@ from .wsman_messages import (
     ACTION_SIGNAL,
     CMD_RESOURCE_URI,
     FAULT_INTERNAL_ERROR,
+    FAULT_INVALID_OPTION,
     FAULT_INVALID_REQUEST,
     NS,
     WsmanFault,
@@ -39,6 +40,26 @@ from .wsman_messages import (
 
 LOG = logging.getLogger(__name__)
 MACHINE = "emulated-windows-host"
+
+
+# The WinRS options a shell or command takes (MS-WSMV 2.2.4.37 and 3.1.4.11), and what each accepts.
+_BOOLEAN_OPTIONS = ("WINRS_NOPROFILE", "WINRS_CONSOLEMODE_STDIN", "WINRS_SKIP_CMD_SHELL")
+_CODE_PAGES = {437, 850, 852, 866, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, 65001}
+
+
+def check_options(options: dict[str, str], allowed: tuple[str, ...]) -> None:
+    """Refuse an option value Windows would not take (the fault code and text are assumed, see SOURCES.md)."""
+    for name, value in options.items():
+        if name not in allowed:
+            continue  # Windows ignores options it does not know unless they are marked MustComply
+        if name in _BOOLEAN_OPTIONS and value.upper() not in ("TRUE", "FALSE"):
+            raise WsmanFault(
+                FAULT_INVALID_OPTION, f"The value {value!r} of the option {name} is not valid: use TRUE or FALSE."
+            )
+        if name == "WINRS_CODEPAGE" and (not value.isdigit() or int(value) not in _CODE_PAGES):
+            raise WsmanFault(
+                FAULT_INVALID_OPTION, f"The code page {value!r} of the option WINRS_CODEPAGE is not valid."
+            )
 
 
 class DropConnection(Exception):
@@ -87,10 +108,11 @@ class WsmanService:
     def _dispatch(self, user: str, request: WsmanRequest) -> bytes:
         action = request.action
         if action == ACTION_CREATE:
+            check_options(request.options, ("WINRS_NOPROFILE", "WINRS_CODEPAGE"))
             shell_id = self._shells.create(user)
             self._observer.count(user, "shells_created")
             self._observer.write_state_file()
-            return create_response(request, shell_id, self.url)
+            return create_response(request, shell_id, self.url, owner=user)
         if action == ACTION_DELETE:
             self._shells.delete(user, request.shell_id)
             self._observer.count(user, "shells_deleted")
@@ -121,7 +143,8 @@ class WsmanService:
         line = _body_child(request, "rsp:CommandLine")
         command = (line.findtext("rsp:Command", default="", namespaces=NS) or "").strip()
         arguments = [(arg.text or "").strip() for arg in line.iterfind("rsp:Arguments", NS)]
-        command_id = self._shells.command(user, request.shell_id, command, [a for a in arguments if a])
+        check_options(request.options, ("WINRS_CONSOLEMODE_STDIN", "WINRS_SKIP_CMD_SHELL"))
+        command_id = self._shells.command(user, request.shell_id, command, [a for a in arguments if a], request.options)
         return command_response(request, command_id)
 
     def _send(self, user: str, request: WsmanRequest) -> bytes:

@@ -202,13 +202,14 @@ def test_a_deferred_response_grants_its_credits_when_it_is_sent(context):
     jobs: list = []
     conn.io_executor = lambda work, done: jobs.append((work, done))
     data = os.urandom(256 * 1024)
-    conn.receive_data(framed(write_request(52, session_id, tree_id, file_id_of(created), data)), now=3.0)
-    conn.receive_data(framed(echo(53, session_id=session_id)), now=3.0)  # held behind the write, in its window
+    write = write_request(52, session_id, tree_id, file_id_of(created), data)  # MessageIds 52 to 55
+    conn.receive_data(framed(write), now=3.0)
+    conn.receive_data(framed(echo(56, session_id=session_id)), now=3.0)  # held behind the write, in its window
     assert responses(conn) == [] and len(jobs) == 1
     work, done = jobs.pop()
     done(work(), None)
     answers = responses(conn)
-    assert [(a.message_id, a.status, a.credits) for a in answers] == [(52, 0, 32), (53, 0, 32)]
+    assert [(a.message_id, a.status, a.credits) for a in answers] == [(52, 0, 32), (56, 0, 32)]
     assert events(conn) == []
 
 

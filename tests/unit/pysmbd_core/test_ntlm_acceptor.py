@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import pytest
 import spnego
 from spnego import _ntlm
 from spnego._ntlm_raw.crypto import hmac_md5, ntowfv2
-from spnego._ntlm_raw.messages import Authenticate, Challenge, FileTime, NegotiateFlags, NTClientChallengeV2
+from spnego._ntlm_raw.messages import (
+    Authenticate,
+    AvFlags,
+    AvId,
+    Challenge,
+    FileTime,
+    NegotiateFlags,
+    NTClientChallengeV2,
+)
 from spnego.exceptions import InvalidTokenError, SpnegoError
 
 from pysmbd.core import ntlm_acceptor
@@ -22,17 +31,44 @@ def lookup(name: str):
     return nt_hash(PASSWORD) if name.lower() == USER else None
 
 
-def samba_style_authenticate(challenge_token: bytes, password: str, *, user: str = USER) -> tuple[bytes, bytes]:
-    """An AUTHENTICATE message built the way Samba's client builds it; returns (token, session key)."""
+def samba_style_authenticate(
+    challenge_token: bytes, password: str, *, user: str = USER, announce_mic: bool = False
+) -> tuple[bytes, bytes]:
+    """An AUTHENTICATE message built the way Samba's client builds it; returns (token, session key).
+    ``announce_mic`` sets "MIC provided" in MsvAvFlags but leaves the MIC out of the message (what an attacker
+    relaying a login does: MS-NLMP 3.2.5.1.2)."""
     challenge = Challenge.unpack(challenge_token)
+    av_pairs = challenge.target_info
+    if announce_mic:
+        av_pairs[AvId.flags] = AvFlags.mic
     blob = NTClientChallengeV2(
-        time_stamp=FileTime.now(), client_challenge=os.urandom(8), av_pairs=challenge.target_info
+        time_stamp=FileTime.now(), client_challenge=os.urandom(8), av_pairs=av_pairs
     ).pack()  # no Z(4) after the AV pairs: this is what pyspnego 0.12.4 gets wrong
     key = ntowfv2(user, nt_hash(password), DOMAIN)
     proof = hmac_md5(key, challenge.server_challenge + blob)
     flags = challenge.flags & ~NegotiateFlags.key_exch
     auth = Authenticate(flags, b"\x00" * 24, proof + blob, DOMAIN, user, "CLIENT")
-    return auth.pack(), hmac_md5(key, proof)
+    token = _without_mic_field(auth.pack()) if announce_mic else auth.pack()
+    return token, hmac_md5(key, proof)
+
+
+def _without_mic_field(token: bytes) -> bytes:
+    """The same AUTHENTICATE message laid out with no Version and no MIC field: payload from byte 64."""
+    auth = Authenticate.unpack(token)
+    encoding = "utf-16-le"
+    payload = [
+        auth.lm_challenge_response or b"",
+        auth.nt_challenge_response or b"",
+        (auth.domain_name or "").encode(encoding),
+        (auth.user_name or "").encode(encoding),
+        (auth.workstation or "").encode(encoding),
+        b"",
+    ]
+    fields, offset = b"", 64
+    for value in payload:
+        fields += struct.pack("<HHI", len(value), len(value), offset)
+        offset += len(value)
+    return b"NTLMSSP\x00" + struct.pack("<I", 3) + fields + struct.pack("<I", auth.flags) + b"".join(payload)
 
 
 def exchange_until_authenticate(acceptor: NtlmAcceptor) -> bytes:
@@ -53,6 +89,13 @@ def test_samba_style_response_with_wrong_password_is_rejected():
     acceptor = NtlmAcceptor(lookup, protocol="ntlm")
     token, _expected = samba_style_authenticate(exchange_until_authenticate(acceptor), "wrong")
     with pytest.raises(InvalidTokenError):
+        acceptor.step(token)
+
+
+def test_a_mic_announced_but_missing_is_rejected_even_with_the_right_password():
+    acceptor = NtlmAcceptor(lookup, protocol="ntlm")
+    token, _expected = samba_style_authenticate(exchange_until_authenticate(acceptor), PASSWORD, announce_mic=True)
+    with pytest.raises(InvalidTokenError, match="MIC"):
         acceptor.step(token)
 
 

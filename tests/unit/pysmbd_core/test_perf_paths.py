@@ -30,6 +30,7 @@ from tests.support.peers import require_tool
 from tests.support.pysmbd_server import prepare_pysmbd
 
 from .wire_helpers import (
+    charge,
     close_request,
     create_request,
     events,
@@ -95,15 +96,19 @@ def test_large_write_is_answered_when_its_io_is_done_and_later_requests_wait_in_
     conn.io_executor = executor
     data = os.urandom(LARGE)
 
+    after = 61 + charge(LARGE)  # the WRITE uses one MessageId per 64 KiB
     conn.receive_data(framed(write_request(61, sid, tid, file_id, data)), now=3.0)
-    conn.receive_data(framed(echo_request(62, sid)) + framed(read_request(63, sid, tid, file_id, 16)), now=3.0)
+    conn.receive_data(
+        framed(echo_request(after, sid)) + framed(read_request(after + 1, sid, tid, file_id, 16)), now=3.0
+    )
     assert responses(conn) == []
     assert (root / "big.bin").stat().st_size == 0  # the write waits for the executor
     assert len(executor.jobs) == 1 and conn.held_bytes > 0
 
     executor.run_next()
     answers = responses(conn)
-    assert [(a.message_id, a.command, a.status) for a in answers] == [(61, WRITE, 0), (62, ECHO, 0), (63, READ, 0)]
+    expected = [(61, WRITE, 0), (after, ECHO, 0), (after + 1, READ, 0)]
+    assert [(a.message_id, a.command, a.status) for a in answers] == expected
     assert struct.unpack_from("<I", answers[0].body, 4)[0] == LARGE  # WRITE response Count
     assert read_payload(answers[2]) == data[:16]  # the READ ran after the write, not before it
     assert conn.held_bytes == 0
@@ -134,11 +139,11 @@ def test_large_read_that_needs_the_disk_runs_on_the_executor(tree, monkeypatch):
     conn.io_executor = executor
 
     conn.receive_data(framed(read_request(61, sid, tid, file_id, LARGE, offset=3)), now=3.0)
-    conn.receive_data(framed(echo_request(62, sid)), now=3.0)
+    conn.receive_data(framed(echo_request(61 + charge(LARGE), sid)), now=3.0)
     assert responses(conn) == []
     executor.run_next()
     answers = responses(conn)
-    assert [(a.message_id, a.status) for a in answers] == [(61, 0), (62, 0)]
+    assert [(a.message_id, a.status) for a in answers] == [(61, 0), (61 + charge(LARGE), 0)]
     assert read_payload(answers[0]) == data[3:]
 
 
@@ -151,7 +156,7 @@ def test_a_disk_error_in_a_deferred_write_becomes_its_status(tree):
     executor.run_next(error=OSError(errno.ENOSPC, "No space left on device"))
     (answer,) = responses(conn)
     assert (answer.message_id, answer.status) == (61, STATUS_DISK_FULL)
-    conn.receive_data(framed(echo_request(62, sid)), now=3.0)  # the connection goes on
+    conn.receive_data(framed(echo_request(61 + charge(LARGE), sid)), now=3.0)  # the connection goes on
     assert [a.status for a in responses(conn)] == [0]
 
 
@@ -182,7 +187,7 @@ def test_compounded_large_write_is_handled_inline(tree):
     conn.io_executor = executor
     data = os.urandom(LARGE)
     write = write_request(61, sid, tid, file_id, data)
-    echo = echo_request(62, sid)
+    echo = echo_request(61 + charge(LARGE), sid)
     chained = write[:20] + struct.pack("<I", len(write)) + write[24:] + echo
     assert len(write) % 8 == 0
     conn.receive_data(framed(chained), now=3.0)
@@ -279,17 +284,20 @@ def test_encrypted_large_write_read_into_frame_buffers_is_byte_identical(context
     file_id = created[64 + 64 : 64 + 80]
     data = os.urandom(2 * LARGE + 123)
     # Two writes back to back, cut at odd places: each frame is assembled in its own (recycled) buffer.
+    second = 12 + charge(LARGE)  # each request uses one MessageId per 64 KiB it moves
+    reading = second + charge(len(data) - LARGE)
+    closing = reading + charge(len(data))
     stream = client.seal(write_request(12, sid, tid, file_id, data[:LARGE])) + client.seal(
-        write_request(13, sid, tid, file_id, data[LARGE:], offset=LARGE)
+        write_request(second, sid, tid, file_id, data[LARGE:], offset=LARGE)
     )
     client.send_in_pieces(stream, 65_537)
     if deferred:
         executor.run_next()  # the first write; the second one waited behind it
         executor.run_next()
-    client.send_in_pieces(client.seal(read_request(14, sid, tid, file_id, len(data))), 64)
+    client.send_in_pieces(client.seal(read_request(reading, sid, tid, file_id, len(data))), 64)
     while executor.jobs:  # a READ of cached data is answered at once
         executor.run_next()
-    client.send_in_pieces(client.seal(close_request(15, sid, tid, file_id)), 64)
+    client.send_in_pieces(client.seal(close_request(closing, sid, tid, file_id)), 64)
     replies = client.unseal_all()
     assert [struct.unpack_from("<IH", reply, 8) for reply in replies] == [(0, WRITE), (0, WRITE), (0, READ), (0, CLOSE)]
     offset, length = struct.unpack_from("<BxI", replies[2], 66)

@@ -173,32 +173,59 @@ def create_request(
     options: int = 0,
     access: int = 0x0012019F,
     flags: int = 0,
+    share: int = 7,
 ) -> bytes:
     encoded = name.encode("utf-16-le")
     body = struct.pack(
-        "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, 7, disposition, options, 120, len(encoded), 0, 0
+        "<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, share, disposition, options, 120, len(encoded), 0, 0
     )
     return header(5, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body + (encoded or b"\x00")
 
 
 def write_request(
-    message_id: int, session_id: int, tree_id: int, file_id: bytes, data: bytes, offset: int = 0, flags: int = 0
+    message_id: int,
+    session_id: int,
+    tree_id: int,
+    file_id: bytes,
+    data: bytes,
+    offset: int = 0,
+    flags: int = 0,
 ) -> bytes:
+    """A WRITE charged as a client charges it: one credit per 64 KiB (MS-SMB2 3.3.5.2.5), so one of more than
+    64 KiB uses that many MessageIds from ``message_id`` on."""
     body = struct.pack("<HHIQ16sIIHHI", 49, 112, len(data), offset, file_id, 0, 0, 0, 0, 0)
-    return header(9, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body + data
+    head = header(9, message_id, session_id=session_id, tree_id=tree_id, flags=flags, credit_charge=charge(len(data)))
+    return head + body + data
+
+
+def charge(size: int) -> int:
+    """The CreditCharge of a request moving ``size`` bytes."""
+    return max(1, (size + 65535) // 65536)
 
 
 def read_request(
     message_id: int, session_id: int, tree_id: int, file_id: bytes, length: int, offset: int = 0, flags: int = 0
 ) -> bytes:
+    """A READ, charged one credit per 64 KiB like ``write_request``."""
     body = struct.pack("<HBBIQ16sIIIHH", 49, 0, 0, length, offset, file_id, 0, 0, 0, 0, 0) + b"\x00"
-    return header(8, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + body
+    return (
+        header(8, message_id, session_id=session_id, tree_id=tree_id, flags=flags, credit_charge=charge(length)) + body
+    )
 
 
 def close_request(message_id: int, session_id: int, tree_id: int, file_id: bytes, flags: int = 0) -> bytes:
     return header(6, message_id, session_id=session_id, tree_id=tree_id, flags=flags) + struct.pack(
         "<HHI16s", 24, 1, 0, file_id
     )
+
+
+def lock_request(
+    message_id: int, session_id: int, tree_id: int, file_id: bytes, *elements: tuple[int, int, int]
+) -> bytes:
+    """A LOCK with (offset, length, flags) elements."""
+    body = struct.pack("<HHI16s", 48, len(elements), 0, file_id)
+    body += b"".join(struct.pack("<QQII", offset, length, flags, 0) for offset, length, flags in elements)
+    return header(10, message_id, session_id=session_id, tree_id=tree_id) + body
 
 
 def compound(*messages: bytes) -> bytes:
@@ -225,3 +252,24 @@ def open_tree(conn: SMBServerConnection, user: str, password: str, share: str = 
     assert answer.status == 0, hex(answer.status)
     events(conn)
     return session_id, answer.tree_id
+
+
+class Client:
+    """One connection with one session and tree, numbering its own MessageIds (the context must not require
+    signing: requests are built unsigned)."""
+
+    def __init__(self, context, user: str, password: str, share: str = "share") -> None:
+        self.conn = SMBServerConnection(context)
+        self.session_id, self.tree_id = open_tree(self.conn, user, password, share)
+        self.message_id = 60
+
+    def send(self, build, *args, **kwargs):
+        self.message_id += 1
+        message = build(self.message_id, self.session_id, self.tree_id, *args, **kwargs)
+        self.conn.receive_data(framed(message), now=5.0)
+        (answer,) = responses(self.conn)
+        return answer
+
+    def open(self, name: str, **kwargs) -> tuple[int, bytes]:
+        answer = self.send(create_request, name, **kwargs)
+        return answer.status, file_id_of(answer)

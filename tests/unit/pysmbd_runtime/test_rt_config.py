@@ -87,7 +87,7 @@ def test_every_problem_is_reported_at_once(write_config):
     )
     assert problems_of(path) == [
         "server.max_conections: unknown key; valid keys here are name, workgroup, users_file, state_dir, "
-        "require_signing, max_connections, idle_timeout, max_frame_size",
+        "require_signing, max_connections, idle_timeout, max_frame_size, max_open_files, max_opens_per_session",
         "listeners[1]: tcp://127.0.0.1:4445 is already defined by listeners[0]; remove one",
         "listeners[2].prot: unknown key; valid keys here are transport, address, port",
         "listeners[2].transport: 'rdma' is not a transport; use one of tcp, quic",

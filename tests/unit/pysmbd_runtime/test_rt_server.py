@@ -176,7 +176,8 @@ def test_max_connections_refuses_the_extra_one_and_spares_the_others(write_confi
     async def scenario():
         server, task = await start(path)
         first, second = await Client.connect(port), await Client.connect(port)
-        assert await first.ask(b"PING") == b"PONG" and await second.ask(b"PING") == b"PONG"
+        # Logged in: a connection without a session would give its slot to the newcomer.
+        assert await first.ask(b"LOGIN 1") == b"OK" and await second.ask(b"LOGIN 2") == b"OK"
         third = await Client.connect(port)
         assert await third.closed_by_server()
         assert await first.ask(b"PING") == b"PONG" and await second.ask(b"PING") == b"PONG"

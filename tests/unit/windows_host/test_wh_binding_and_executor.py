@@ -38,7 +38,7 @@ def test_unknown_command_is_command_not_found():
 def test_names_match_case_insensitively_and_by_unambiguous_prefix():
     state = WindowsState()
     invoke(state, "new-smbserveralternativeport", {"transporttype": "quic", "port": "8443", "Enable": "default"})
-    assert state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
+    assert state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
     ambiguous = fails("New-SmbMapping", {"R": "x"})
     assert ambiguous.message.startswith("Parameter cannot be processed because the parameter name 'R' is ambiguous.")
 

@@ -21,15 +21,18 @@ def fails(state: WindowsState, command: str, parameters: dict) -> CmdletError:
 def test_mapping_with_one_alternative_port():
     state = WindowsState()
     (mapping,) = invoke(state, "New-SmbMapping", {"LocalPath": "X:", "RemotePath": "\\\\fs1\\data", "TcpPort": 4445})
-    assert (mapping["TcpPort"], mapping["QuicPort"], mapping["TransportType"]) == (4445, 0, "Tcp")
-    (quic,) = invoke(state, "New-SmbMapping", {"RemotePath": "\\\\fs2\\data", "QuicPort": 8443})
-    assert (quic["QuicPort"], quic["TransportType"]) == (8443, "Quic")
+    # Without -TransportType the mapping's transport reads back None (assumed), and the client tries TCP first.
+    assert (mapping["TcpPort"], mapping["QuicPort"], mapping["TransportType"]) == (4445, 0, "None")
+    (quic,) = invoke(
+        state, "New-SmbMapping", {"RemotePath": "\\\\fs2\\data", "QuicPort": 8443, "TransportType": "QUIC"}
+    )
+    assert (quic["QuicPort"], quic["TransportType"]) == (8443, "QUIC")
     assert [m["RemotePath"] for m in invoke(state, "Get-SmbMapping", {})] == ["\\\\fs1\\data", "\\\\fs2\\data"]
 
 
 @pytest.mark.parametrize(
     "ports",
-    [{"TcpPort": 4445, "QuicPort": 8443}, {"TcpPort": 4445, "RdmaPort": 5446}, {"QuicPort": 1, "TransportType": "Tcp"}],
+    [{"TcpPort": 4445, "QuicPort": 8443}, {"TcpPort": 4445, "RdmaPort": 5446}, {"QuicPort": 1, "TransportType": "TCP"}],
 )
 def test_mapping_refuses_two_ports_or_a_port_that_contradicts_the_transport(ports):
     state = WindowsState()
@@ -173,7 +176,7 @@ def test_new_item_needs_force_for_missing_parents_and_other_drives_do_not_exist(
 # -- state file round trip ---------------------------------------------------------------------------
 def test_state_round_trips_through_json_and_rejects_unknown_sections():
     state = WindowsState()
-    invoke(state, "New-SmbServerAlternativePort", {"TransportType": "QUIC", "Port": 8443, "EnableInstances": "None"})
+    invoke(state, "New-SmbServerAlternativePort", {"TransportType": "QUIC", "Port": 8443, "EnableInstances": "Default"})
     invoke(state, "New-Item", {"Path": POLICY_KEY})
     invoke(
         state,
@@ -185,3 +188,22 @@ def test_state_round_trips_through_json_and_rejects_unknown_sections():
     assert invoke(copy, "Test-Path", {"Path": POLICY_KEY}) == [True]
     with pytest.raises(ValueError, match=r"unknown section\(s\) \['ports'\]"):
         WindowsState.from_json({"ports": []})
+
+
+def test_global_mapping_takes_a_credential_and_never_a_prompt():
+    state = WindowsState()
+    credential = {"PSCredential": {"UserName": "CONTOSO\\svc-map", "Password": "S3cret"}}
+    (mapping,) = invoke(
+        state,
+        "New-SmbGlobalMapping",
+        {"RemotePath": "\\\\fs1\\data", "Credential": credential, "TcpPort": 4445, "TransportType": "TCP"},
+    )
+    assert (mapping["RemotePath"], mapping["TcpPort"], mapping["TransportType"]) == ("\\\\fs1\\data", 4445, "TCP")
+    assert "UserName" not in mapping and "Password" not in str(mapping)  # not properties of MSFT_SmbGlobalMapping
+    assert state.global_mappings[0]["UserName"] == "CONTOSO\\svc-map"
+    assert state.smb_mappings == []  # a global mapping is not a user's mapping
+    prompt = fails(state, "New-SmbGlobalMapping", {"RemotePath": "\\\\fs2\\data", "Credential": "CONTOSO\\svc-map"})
+    assert prompt.message.startswith("PowerShell is in NonInteractive mode.")
+    assert fails(state, "New-SmbGlobalMapping", {"RemotePath": "\\\\fs2\\data"}).message.endswith("Credential.")
+    invoke(state, "Remove-SmbGlobalMapping", {"RemotePath": "\\\\fs1\\data", "Force": True})
+    assert state.global_mappings == []

@@ -20,8 +20,20 @@ def fails(state: WindowsState, command: str, parameters: dict) -> CmdletError:
 def test_new_quic_port_is_listed_with_microsoft_names():
     state = WindowsState()
     created = invoke(state, "New-SmbServerAlternativePort", QUIC_8443)
-    assert created == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
+    # MSFT_SmbServerAlternativePort has Instances; EnableInstances is a parameter only.
+    assert created == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
     assert invoke(state, "Get-SmbServerAlternativePort", {}) == created
+
+
+def test_enum_properties_come_as_the_class_numbers_when_the_host_answers_numbers():
+    state = WindowsState(host={"enum_form": "numbers", "language_mode": "FullLanguage"})
+    assert invoke(state, "New-SmbServerAlternativePort", QUIC_8443) == [
+        {"TransportType": 2, "Port": 8443, "Instances": 1}
+    ]
+    assert invoke(state, "Get-SmbServerAlternativePort", {}) == [{"TransportType": 2, "Port": 8443, "Instances": 1}]
+    # Parameters still take names, as PowerShell binds them.
+    invoke(state, "Remove-SmbServerAlternativePort", {"TransportType": "QUIC", "Port": 8443, "Force": True})
+    assert state.alternative_ports == []
 
 
 @pytest.mark.parametrize("transport", ["TCP", "Rdma"])
@@ -36,7 +48,7 @@ def test_tcp_and_rdma_server_ports_are_refused_as_windows_refuses_them(transport
 def test_a_second_entry_for_the_same_port_is_refused():
     state = WindowsState()
     invoke(state, "New-SmbServerAlternativePort", QUIC_8443)
-    error = fails(state, "New-SmbServerAlternativePort", {**QUIC_8443, "EnableInstances": "None"})
+    error = fails(state, "New-SmbServerAlternativePort", QUIC_8443)
     assert (error.message, error.category) == ("The object already exists.", "ResourceExists")
     assert len(state.alternative_ports) == 1
 
@@ -63,13 +75,17 @@ def test_enable_instances_is_mandatory_and_limited_to_default_or_none():
     assert "Specify one of the following enumerator names and try again:\nDefault, None" in wrong.message
 
 
-def test_set_changes_instances_and_needs_force_under_noninteractive():
+def test_set_needs_force_under_noninteractive_and_only_the_default_instance_is_allowed():
     state = WindowsState()
     invoke(state, "New-SmbServerAlternativePort", QUIC_8443)
-    prompt = fails(state, "Set-SmbServerAlternativePort", {**QUIC_8443, "EnableInstances": "None"})
+    prompt = fails(state, "Set-SmbServerAlternativePort", QUIC_8443)
     assert prompt.message.startswith("PowerShell is in NonInteractive mode.")
-    invoke(state, "Set-SmbServerAlternativePort", {**QUIC_8443, "EnableInstances": "None", "Force": True})
-    assert state.alternative_ports[0]["EnableInstances"] == "None"
+    invoke(state, "Set-SmbServerAlternativePort", {**QUIC_8443, "Force": True})
+    # "Currently only the Default instance is allowed." (the error itself is assumed; see SOURCES.md)
+    refused = fails(state, "Set-SmbServerAlternativePort", {**QUIC_8443, "EnableInstances": "None", "Force": True})
+    assert refused.message == "The parameter is incorrect."
+    assert fails(state, "New-SmbServerAlternativePort", {**QUIC_8443, "Port": 9443, "EnableInstances": "None"})
+    assert state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
 
 
 def test_remove_missing_port_reports_not_found_and_removes_nothing():
@@ -113,23 +129,76 @@ def test_certificate_mapping_lifecycle():
     assert state.certificate_mappings == []
 
 
-def test_client_access_grant_block_revoke():
+THUMBPRINT = "88032B3551FAF7DE26EFFFFF814AA086E3DBD2A4"
+RENEWED = "0123456789ABCDEF0123456789ABCDEF01234567"
+
+
+def test_client_access_grant_revoke_block_unblock_move_the_entries_as_documented():
     state = WindowsState()
+    invoke(state, "New-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": THUMBPRINT, "StoreName": "My"})
     entry = {"Name": "fs2", "IdentifierType": "issuer", "Identifier": "CN=Contoso Issuing CA", "Force": True}
+
+    def entries():
+        return [
+            (e["AccessControlType"], e["Identifier"])
+            for e in invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"})
+        ]
+
     invoke(state, "Grant-SmbClientAccessToServer", entry)
+    assert entries() == [("Allow", "CN=Contoso Issuing CA")]
     invoke(state, "Block-SmbClientAccessToServer", entry)
-    assert invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"}) == [
-        {
-            "Name": "fs2",
-            "IdentifierType": "ISSUER",
-            "Identifier": "CN=Contoso Issuing CA",
-            "AccessControlType": "Deny",
-            "Description": "",
-        }
-    ]
-    invoke(state, "Revoke-SmbClientAccessToServer", entry)
-    assert invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"}) == []
+    assert entries() == [("Allow", "CN=Contoso Issuing CA"), ("Deny", "CN=Contoso Issuing CA")]
+    invoke(state, "Unblock-SmbClientAccessToServer", entry)  # Unblock undoes Block ...
+    assert entries() == [("Allow", "CN=Contoso Issuing CA")]
+    assert fails(state, "Unblock-SmbClientAccessToServer", entry).category == "ObjectNotFound"
+    invoke(state, "Revoke-SmbClientAccessToServer", entry)  # ... and Revoke undoes Grant
+    assert entries() == []
     assert fails(state, "Revoke-SmbClientAccessToServer", entry).category == "ObjectNotFound"
     assert fails(state, "Grant-SmbClientAccessToServer", {**entry, "Force": False}).message.startswith(
         "PowerShell is in NonInteractive mode."
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "Grant-SmbClientAccessToServer",
+        "Block-SmbClientAccessToServer",
+        "Revoke-SmbClientAccessToServer",
+        "Unblock-SmbClientAccessToServer",
+    ],
+)
+def test_access_names_must_be_an_existing_certificate_mapping(command):
+    state = WindowsState()
+    entry = {"Name": "fs9", "IdentifierType": "SHA256", "Identifier": "AB" * 32, "Force": True}
+    error = fails(state, command, entry)
+    assert error.message.startswith(
+        "No MSFT_SmbServerCertificateMapping objects found with property 'Name' equal to 'fs9'"
+    )
+    assert state.client_access == []
+
+
+def test_a_renewed_certificate_is_set_on_the_mapping_and_keeps_its_access_entries():
+    state = WindowsState()
+    invoke(state, "New-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": THUMBPRINT, "StoreName": "My"})
+    grant = {"Name": "fs2", "IdentifierType": "SHA256", "Identifier": "AB" * 32, "Force": True}
+    invoke(state, "Grant-SmbClientAccessToServer", grant)
+    invoke(state, "Set-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": RENEWED.lower(), "Confirm": False})
+    (mapping,) = invoke(state, "Get-SmbServerCertificateMapping", {})
+    assert mapping["Thumbprint"] == RENEWED
+    assert len(invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"})) == 1
+    # Removing the mapping takes its entries with it (assumed).
+    invoke(state, "Remove-SmbServerCertificateMapping", {"Name": "fs2", "Force": True})
+    assert state.client_access == []
+
+
+def test_access_entries_answer_numbers_when_the_host_does():
+    state = WindowsState(host={"enum_form": "numbers", "language_mode": "FullLanguage"})
+    invoke(state, "New-SmbServerCertificateMapping", {"Name": "fs2", "Thumbprint": THUMBPRINT, "StoreName": "My"})
+    invoke(
+        state,
+        "Block-SmbClientAccessToServer",
+        {"Name": "fs2", "IdentifierType": "ISSUER", "Identifier": "CN=x", "Force": True},
+    )
+    (entry,) = invoke(state, "Get-SmbClientAccessToServer", {"Name": "fs2"})
+    assert (entry["AccessControlType"], entry["IdentifierType"]) == (1, 1)

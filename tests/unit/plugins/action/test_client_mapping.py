@@ -25,7 +25,10 @@ def action(model_host, monkeypatch) -> ActionRunner:
 
 
 def test_maps_through_the_hosts_connection_variables(action, model_host):
-    result = action.run({"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445})
+    result = action.run(
+        {"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445, "username": "svc", "password": "Map-Pw-9"}
+    )
+    assert "Map-Pw-9" not in json.dumps(result) and model_host.state.global_mappings
     assert result["changed"] is True and not result.get("failed")
     assert result["after"]["port"] == 4445
     assert "diff" not in result  # not in diff mode
@@ -41,12 +44,12 @@ def test_maps_through_the_hosts_connection_variables(action, model_host):
 
 
 def test_diff_mode_returns_before_and_after_text(action):
-    result = action.run({"local_path": "Z:", "remote_path": REMOTE, "quic_port": 8443}, diff=True)
+    result = action.run({"local_path": "Z:", "remote_path": REMOTE, "quic_port": 8443, "scope": "user"}, diff=True)
     assert result["diff"] == {"before": "", "after": f"Z: -> {REMOTE} over quic/8443\n"}
 
 
 def test_check_mode_changes_nothing(action, model_host):
-    result = action.run({"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445}, check_mode=True)
+    result = action.run({"local_path": "Z:", "remote_path": REMOTE, "tcp_port": 4445, "scope": "user"}, check_mode=True)
     assert result["changed"] is True and model_host.state.smb_mappings == [] and model_host.commands == 1
 
 
@@ -55,6 +58,7 @@ def test_winrm_options_override_the_variables(action):
         {
             "remote_path": REMOTE,
             "tcp_port": 4445,
+            "scope": "user",
             "winrm_host": "127.0.0.1",
             "winrm_port": 15986,
             "winrm_password": "other",

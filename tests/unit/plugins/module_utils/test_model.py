@@ -127,23 +127,83 @@ def test_quic_may_use_udp_139():
     assert _errors({"server": {"ports": [{"transport": "quic", "port": 139}]}}) == []
 
 
-def test_port_policy_139_is_refused_and_shadowed_entries_warn():
+def test_port_policy_139_is_refused():
+    model = {"client": {"port_policy": [{"server": "FS01", "transport": "tcp", "port": 139}]}}
+    assert _errors(model) == [
+        "client.port_policy[0].port: 139 is the NetBIOS session service port, not a Direct TCP SMB port "
+        "(choose the server's alternative port)"
+    ]
+
+
+def test_two_policy_entries_for_one_server_and_transport_are_refused_naming_both_paths():
     model = {
         "client": {
             "port_policy": [
                 {"server": "fs01", "transport": "tcp", "port": 4445},
-                {"server": "FS01", "transport": "tcp", "port": 139},
+                {"server": "edge1", "transport": "quic", "port": 8443},
+                {"server": "FS01", "transport": "tcp", "port": 5445},
+            ]
+        }
+    }
+    assert _errors(model) == [
+        "client.port_policy[2]: FS01 over tcp is already mapped at client.port_policy[0]; Windows uses the first "
+        "entry that matches, so client.port_policy[2] never applies (and client.port_policy[0] wins even if it is "
+        "the stale one) (keep one entry for FS01 over tcp: remove client.port_policy[2] or client.port_policy[0])"
+    ]
+
+
+def test_one_server_on_two_transports_is_fine():
+    model = {
+        "client": {
+            "port_policy": [
+                {"server": "fs01", "transport": "tcp", "port": 4445},
+                {"server": "fs01", "transport": "quic", "port": 8443},
             ]
         }
     }
     result = validate_model(model, SCHEMA)
-    assert [str(e) for e in result.errors] == [
-        "client.port_policy[1].port: 139 is the NetBIOS session service port, not a Direct TCP SMB port "
-        "(choose the server's alternative port)"
-    ]
+    assert result.errors == [] and result.warnings == []
+
+
+def test_a_short_name_and_an_fqdn_of_one_server_warn():
+    model = {
+        "client": {
+            "port_policy": [
+                {"server": "fs01.contoso.com", "transport": "quic", "port": 8443},
+                {"server": "FS01", "transport": "quic", "port": 9443},
+            ]
+        }
+    }
+    result = validate_model(model, SCHEMA)
+    assert result.errors == []
     assert [str(w) for w in result.warnings] == [
-        "client.port_policy[1]: FS01 over tcp is already mapped at client.port_policy[0]; the first match wins, "
-        "so this entry never applies (remove it or move it first)"
+        "client.port_policy[1]: FS01 and fs01.contoso.com (client.port_policy[0]) look like the short name and the "
+        "FQDN of one server; clients match the name they were given, so each spelling needs its own entry, kept at "
+        "the same port (list every name clients use for the server, with the same port)"
+    ]
+
+
+def test_a_name_and_an_address_with_the_same_port_warn():
+    model = {
+        "client": {
+            "port_policy": [
+                {"server": "fs01.contoso.com", "transport": "tcp", "port": 4445},
+                {"server": "192.0.2.10", "transport": "tcp", "port": 4445},
+            ]
+        }
+    }
+    warnings = [str(w) for w in validate_model(model, SCHEMA).warnings]
+    assert len(warnings) == 1 and "as if one were the address of the other" in warnings[0]
+
+
+def test_rdma_in_the_policy_is_accepted_with_a_warning():
+    model = {"client": {"port_policy": [{"server": "fs01", "transport": "rdma", "port": 5446}]}}
+    result = validate_model(model, SCHEMA)
+    assert result.errors == []
+    assert [str(w) for w in result.warnings] == [
+        "client.port_policy[0].transport: no Microsoft source documents rdma in the Alternative Port Mappings "
+        "policy; Windows may ignore this entry (map SMB Direct clients with client_mapping rdma_port, and verify "
+        "the entry on a client)"
     ]
 
 

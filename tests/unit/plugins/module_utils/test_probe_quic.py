@@ -1,7 +1,7 @@
-"""Unit tests of the QUIC probe's pure parts, and of the aioquic behaviour its classification relies on.
+"""Unit tests of the QUIC probe's pure parts, and of the qh3 behaviour its classification relies on.
 
-The ALPN test wires a real aioquic client and server to each other in memory (no sockets, time moved by hand),
-so the close code ``probe_quic`` maps to ``alpn_mismatch`` is checked against aioquic itself, not assumed.
+The ALPN test wires a real qh3 client and server to each other in memory (no sockets, time moved by hand),
+so the close code ``probe_quic`` maps to ``alpn_mismatch`` is checked against qh3 itself, not assumed.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import asyncio
 import struct
 
 import pytest
-from aioquic.buffer import Buffer
-from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import ConnectionTerminated
-from aioquic.quic.packet import pull_quic_header
-from aioquic.tls import AlertDescription
+from qh3.quic.configuration import QuicConfiguration
+from qh3.quic.connection import QuicConnection
+from qh3.quic.events import ConnectionTerminated
+from qh3.tls import AlertDescription
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
@@ -72,7 +70,7 @@ def _terminations(connection: QuicConnection) -> list:
             found.append(event)
 
 
-def test_aioquic_closes_an_alpn_mismatch_with_0x178_which_maps_to_alpn_mismatch(tmp_path) -> None:
+def test_a_qh3_server_without_alpn_smb_closes_in_a_way_that_maps_to_alpn_mismatch(tmp_path) -> None:
     pair = _certificate_files(tmp_path)
     server_config = QuicConfiguration(is_client=False, alpn_protocols=["h3"])
     server_config.load_cert_chain(str(pair.certificate), str(pair.private_key))
@@ -82,20 +80,31 @@ def test_aioquic_closes_an_alpn_mismatch_with_0x178_which_maps_to_alpn_mismatch(
     now = 1.0
     client.connect(("2.3.4.5", 4433), now=now)
     first = client.datagrams_to_send(now=now)
-    header = pull_quic_header(Buffer(data=first[0][0]), host_cid_length=server_config.connection_id_length)
-    server = QuicConnection(configuration=server_config, original_destination_connection_id=header.destination_cid)
+    server = QuicConnection(
+        configuration=server_config, original_destination_connection_id=client.original_destination_connection_id
+    )
     for data, _addr in first:
         server.receive_datagram(data, ("1.2.3.4", 1234), now=now)
     _exchange(client, server, now)
-    # The client learns the reason at once (draining); aioquic reports the event when the drain period ends.
+    # The client learns the reason at once (draining); qh3 reports the event when the drain period ends.
     client.handle_timer(now=now + 10)
     closed = _terminations(client)
-    assert closed, "aioquic did not close a connection whose ALPN did not match"
+    assert closed, "qh3 did not close a connection whose ALPN did not match"
+    # RFC 9001 8.1 asks for no_application_protocol (0x178; aioquic sends it, see the HTTP/3 test in
+    # tests/integration/quic); qh3 sends handshake_failure (0x128) with a reason that names ALPN.
     assert AlertDescription.no_application_protocol == TLS_ALERT_NO_APPLICATION_PROTOCOL
-    assert closed[0].error_code == 0x178
+    assert closed[0].error_code == 0x100 + AlertDescription.handshake_failure
+    assert "ALPN" in closed[0].reason_phrase
     status, message = _describe_close(closed[0], "files port 8443/quic")
     assert status == "alpn_mismatch"
-    assert "files port 8443/quic" in message and "0x178" in message and "ALPN 'smb'" in message
+    assert "files port 8443/quic" in message and "0x128" in message and "ALPN 'smb'" in message
+
+
+def test_no_application_protocol_maps_to_alpn_mismatch() -> None:
+    event = ConnectionTerminated(error_code=0x178, frame_type=None, reason_phrase="")
+    status, message = _describe_close(event, "files port 8443/quic")
+    assert status == "alpn_mismatch"
+    assert "no_application_protocol" in message and "0x178" in message
 
 
 @pytest.mark.parametrize(
@@ -103,7 +112,7 @@ def test_aioquic_closes_an_alpn_mismatch_with_0x178_which_maps_to_alpn_mismatch(
     [
         (0x100 + 42, "tls_failed", "bad_certificate"),
         (0x100 + 48, "tls_failed", "unknown_ca"),
-        (0x100 + 40, "tls_failed", "handshake_failure"),
+        (0x100 + 40, "tls_failed", "handshake_failure"),  # "why" does not name ALPN
         (0x0A, "not_smb", "closed the QUIC connection during the handshake (error 0xa"),
         (0x2, "not_smb", "error 0x2"),
     ],
@@ -136,15 +145,15 @@ def test_frame_answer_names_foreign_protocols(answer: bytes, words: str) -> None
         _frame_answer(answer, "w")
 
 
-def test_without_aioquic_the_probe_says_it_cannot_check_quic(monkeypatch) -> None:
-    monkeypatch.setattr(_probe_quic, "HAS_AIOQUIC", False)
+def test_without_qh3_the_probe_says_it_cannot_check_quic(monkeypatch) -> None:
+    monkeypatch.setattr(_probe_quic, "HAS_QH3", False)
     outcome = asyncio.run(
         probe_quic(
             "files", "127.0.0.1", 8443, timeout=1, level="negotiate", validate_certs=False, negotiate_request=b""
         )
     )
     assert outcome.status == "unsupported_transport"
-    assert "aioquic is not installed" in outcome.error
+    assert "qh3 is not installed" in outcome.error
     assert outcome.tls_validation == "off"
 
 
@@ -155,3 +164,23 @@ def test_malformed_pin_is_an_error_before_any_network_traffic() -> None:
                 "files", "127.0.0.1", 9, timeout=1, level="negotiate", fingerprint_sha256="xyz", negotiate_request=b""
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("validate_certs", "cafile", "pin", "checks_chain_against"),
+    [
+        (True, "/etc/smb/ca.pem", None, "/etc/smb/ca.pem"),
+        (True, None, None, "system"),
+        (True, None, PIN, None),  # a pin alone replaces the chain check (self-signed lab servers)
+        (True, "/etc/smb/ca.pem", PIN, "/etc/smb/ca.pem"),  # both are checked
+        (False, "/etc/smb/ca.pem", None, None),
+    ],
+)
+def test_which_checks_a_certificate_gets(validate_certs, cafile, pin, checks_chain_against) -> None:
+    policy = _probe_quic._certificate_policy(validate_certs, cafile, pin, "files.example")
+    assert policy.server_name == "files.example"
+    assert policy.pin == (PIN.replace(":", "") if pin else None)
+    if checks_chain_against == "system":
+        assert policy.cafile == (_probe_quic._system_cafile() or "")
+    else:
+        assert policy.cafile == checks_chain_against

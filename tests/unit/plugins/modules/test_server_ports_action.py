@@ -15,6 +15,7 @@ from tests.integration.windows.test_playbook_windows import write_inventory, wri
 from tests.support.accounts import WINDOWS_USER as USER
 from tests.support.ansible_run import run_playbook
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 QUIC_8443 = {"ports": [{"transport": "quic", "port": 8443}]}
 
@@ -23,7 +24,9 @@ QUIC_8443 = {"ports": [{"transport": "quic", "port": 8443}]}
 def windows():
     """An emulated Windows host (NTLM with message encryption over HTTP) and its password."""
     secret = "Pw-" + secrets.token_urlsafe(12)
-    host = EmulatedWindowsHost(users=[HostUser(USER, secret)], tls=False).start()
+    host = EmulatedWindowsHost(
+        users=[HostUser(USER, secret)], tls=False, initial_state=quic_ready(WindowsState())
+    ).start()
     yield host, secret
     host.stop()
 

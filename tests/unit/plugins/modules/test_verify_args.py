@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -83,3 +85,38 @@ def test_password_is_never_returned(capsys):
     }
     out = json.dumps(run_module(capsys, args))
     assert "Secret-Never-Shown-7" not in out
+
+
+_WITHOUT_QH3 = """
+import json, sys
+class HideQh3:
+    def find_spec(self, name, path=None, target=None):
+        if name == "qh3" or name.startswith("qh3."):
+            raise ImportError("No module named 'qh3' (hidden by the test)")
+sys.meta_path.insert(0, HideQh3())
+sys.path.insert(0, sys.argv[1])
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.smb.alternative_ports.plugins.modules import verify
+with patch_module_args(json.loads(sys.argv[2])):
+    verify.main()
+"""
+
+
+@pytest.mark.parametrize(("transport", "fails"), [("quic", True), ("tcp", False)])
+def test_without_qh3_only_quic_endpoints_fail_and_say_what_to_install(transport, fails):
+    # A real interpreter where qh3 cannot be imported, so the import guard itself is what is tested.
+    from tests.support.collection import COLLECTIONS_ROOT
+
+    args = {"endpoints": [{"transport": transport, "port": free_port(), "expect": "closed"}], "timeout": 1}
+    run = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_QH3, str(COLLECTIONS_ROOT), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,  # the JSON on stdout is the answer, whatever the exit code
+    )
+    result = json.loads(run.stdout)
+    assert bool(result.get("failed")) is fails, result
+    if fails:
+        assert "Failed to import the required Python library (qh3)" in result["msg"]
+        assert "results" not in result  # refused before any probe

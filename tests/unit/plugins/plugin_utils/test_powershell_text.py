@@ -36,6 +36,64 @@ def syntax_problems(source: str) -> list[str]:
     return problems
 
 
+# Windows PowerShell 5.1 lacks these (PowerShell 7 added them): a parameter name, or the command it belongs to.
+_PS7_PARAMETERS = {"-ashashtable": None, "-parallel": "foreach-object", "-asbytestream": None}
+
+
+def ps51_problems(source: str) -> list[str]:
+    """Constructs Windows PowerShell 5.1 cannot run: parse errors (``??``, ``?:``, ``?.``, ``clean`` blocks fail
+    to parse in this grammar), pipeline chains (``&&``, ``||``) and PowerShell 7-only parameters."""
+    problems = syntax_problems(source)
+    pending = [PARSER.parse(source.encode("utf-8")).root_node]
+    while pending:
+        node = pending.pop()
+        line = node.start_point[0] + 1
+        if node.type == "pipeline_chain_tail":
+            problems.append(f"line {line}: pipeline chain operator {node.text.decode().split()[0]!r} (PowerShell 7)")
+        if node.type == "command_parameter":
+            name = node.text.decode().lower().split(":")[0]
+            if name in _PS7_PARAMETERS:
+                owner = _PS7_PARAMETERS[name]
+                if owner is None or _command_of(node) == owner:
+                    problems.append(f"line {line}: {name} (PowerShell 7 only)")
+        pending.extend(node.children)
+    return problems
+
+
+def _command_of(parameter) -> str:
+    command = parameter.parent.parent if parameter.parent is not None else None
+    for child in command.children if command is not None else []:
+        if child.type == "command_name":
+            return child.text.decode().lower()
+    return ""
+
+
+@pytest.mark.parametrize(
+    "construct",
+    [
+        "$a = $b ?? 1",
+        "$a = $b ? 1 : 2",
+        "$n = $x?.Name",
+        "Get-Item x && Get-Item y",
+        "Get-Item x || Get-Item y",
+        "$j | ConvertFrom-Json -AsHashtable",
+        "1..3 | ForEach-Object -Parallel { $_ }",
+        "function f { process { 1 } clean { 2 } }",
+    ],
+)
+def test_the_ps51_check_catches_powershell_7_constructs(construct):
+    assert ps51_problems(construct), construct
+
+
+def test_the_ps51_check_leaves_plain_51_alone():
+    assert ps51_problems("$a = if ($b) { 1 } else { 2 }; Get-Item x | ForEach-Object { $_ }") == []
+
+
+def test_executor_and_bootstrap_use_nothing_windows_powershell_51_lacks():
+    assert ps51_problems(EXECUTOR_PATH.read_text(encoding="utf-8")) == []
+    assert ps51_problems(BOOTSTRAP_SCRIPT) == []
+
+
 def test_the_syntax_check_catches_broken_powershell():
     assert syntax_problems("$table = @{ a = 1 ")
     assert syntax_problems("foreach ($a in @(1, 2) { $x = 1 }")

@@ -21,8 +21,8 @@ class FakeProtocol:
         self.events.append(("open_shell", kwargs))
         return "shell-1"
 
-    def run_command(self, shell_id, command, arguments):
-        self.events.append(("run_command", command, tuple(arguments)))
+    def run_command(self, shell_id, command, arguments, console_mode_stdin=True, skip_cmd_shell=False):
+        self.events.append(("run_command", command, tuple(arguments), console_mode_stdin))
         return "command-1"
 
     def send_command_input(self, shell_id, command_id, data, end=False):
@@ -55,7 +55,25 @@ def test_one_shell_with_utf8_code_page_and_stdin_sent_as_bytes_once():
     assert [event[0] for event in protocol.events] == ["open_shell", "run_command", "send", "cleanup", "close_shell"]
     assert protocol.events[0][1]["codepage"] == 65001
     assert protocol.events[2] == ("send", b"payload\x00\x00\x00\x00{}", True)
+    assert protocol.events[1][3] is False  # stdin is a pipe, as Ansible's winrm connection sends it
     assert session.commands_run == 1
+
+
+def test_large_stdin_goes_in_pieces_under_the_default_max_envelope_size():
+    protocols = []
+
+    def factory(**kwargs):
+        protocols.append(FakeProtocol(**kwargs))
+        return protocols[-1]
+
+    stdin = bytes(range(256)) * 4096  # 1 MiB
+    with WinRMSession(TARGET, protocol_factory=factory) as session:
+        session.run("powershell.exe", (), stdin)
+    sends = [event for event in protocols[0].events if event[0] == "send"]
+    assert b"".join(data for _send, data, _end in sends) == stdin
+    assert [end for _send, _data, end in sends] == [False, False, False, True]
+    # base64 of each piece plus a SOAP envelope stays under 500 KiB
+    assert all(len(data) * 4 / 3 + 4096 < 500 * 1024 for _send, data, _end in sends)
 
 
 def test_a_command_that_never_finishes_hits_the_deadline(monkeypatch):

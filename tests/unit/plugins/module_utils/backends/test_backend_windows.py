@@ -13,6 +13,16 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_bac
     windows_server_ports_info,
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_common import WindowsTaskError
+from tests.support.windows_host.state import SERVER_2022, set_windows_version
+
+
+@pytest.fixture(autouse=True)
+def quic_ready(model_host):
+    """A Windows Server 2025 that can serve SMB over QUIC: EnableSMBQUIC on (its default) and a certificate mapping."""
+    model_host.state.certificate_mappings.append(
+        {"Name": "win1.example", "Thumbprint": "0123456789ABCDEF0123456789ABCDEF01234567", "StoreName": "My"}
+    )
+
 
 RULE_8443 = (
     "New-NetFirewallRule",
@@ -33,7 +43,7 @@ def run(model_host, target, check_mode=False, **args):
 
 def seed(model_host, *ports, rules=True):
     for port, instances in ports:
-        model_host.state.alternative_ports.append({"TransportType": "Quic", "Port": port, "EnableInstances": instances})
+        model_host.state.alternative_ports.append({"TransportType": "Quic", "Port": port, "Instances": instances})
         if rules:
             model_host.state.firewall_rules.append(
                 {
@@ -78,17 +88,17 @@ def test_second_run_changes_nothing_in_one_command(model_host, target):
     assert model_host.commands == 1
 
 
-def test_change_of_instances_uses_set(model_host, target):
-    seed(model_host, (8443, "Default"))
-    result = run(model_host, target, ports=[{"transport": "quic", "port": 8443, "instances": "none"}])
-    assert model_host.changing_calls() == [
-        (
-            "Set-SmbServerAlternativePort",
-            {"TransportType": "QUIC", "Port": 8443, "EnableInstances": "None", "Force": True},
-        )
-    ]
-    assert result["after"] == [{"transport": "quic", "port": 8443, "instances": "none"}]
-    assert result["plan"][0]["action"] == "change"
+def test_instances_none_is_refused_as_the_cmdlet_documents_before_any_connection(model_host, target):
+    with pytest.raises(RefusedError, match="only the Default instance"):
+        run(model_host, target, ports=[{"transport": "quic", "port": 8443, "instances": "none"}])
+    assert model_host.commands == 0
+
+
+def test_a_port_the_host_reports_with_instances_none_is_the_same_port(model_host, target):
+    """'This setting is not used': a host that reports None for a port must not make the task re-plan forever."""
+    seed(model_host, (8443, "None"))
+    result = run(model_host, target, ports=[{"transport": "quic", "port": 8443}])
+    assert result["changed"] is False and model_host.changing_calls() == []
 
 
 def test_remove_removes_the_port_then_its_rule(model_host, target):
@@ -132,7 +142,7 @@ def test_check_mode_reads_once_and_changes_nothing(model_host, target):
     assert model_host.changing_calls() == []
     assert (model_host.shells, model_host.commands) == (1, 1)
     assert result["firewall_rules"] == ["smb-alternative-port-quic-10443"]
-    assert model_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "EnableInstances": "Default"}]
+    assert model_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
 
 
 def test_a_missing_rule_of_a_kept_port_comes_back(model_host, target):
@@ -190,11 +200,43 @@ def test_bad_port_numbers_are_refused_before_any_connection(model_host, target, 
 
 
 def test_info_reads_the_table_and_the_rules(model_host, target):
-    seed(model_host, (9443, "None"), (8443, "Default"))
+    seed(model_host, (9443, "Default"), (8443, "Default"))
     info = windows_server_ports_info(target, {}, session_factory=model_host.session_factory)
     assert info["ports"] == [
         {"transport": "quic", "port": 8443, "instances": "default"},
-        {"transport": "quic", "port": 9443, "instances": "none"},
+        {"transport": "quic", "port": 9443, "instances": "default"},
     ]
     assert info["firewall_rules"] == ["smb-alternative-port-quic-8443", "smb-alternative-port-quic-9443"]
     assert info["changed"] is False and model_host.changing_calls() == [] and model_host.commands == 1
+
+
+# -- prerequisites (issue 12 item 5): a host that cannot serve QUIC ports is refused before anything changes ----
+
+
+def test_windows_server_2022_is_refused_naming_the_build(model_host, target):
+    set_windows_version(model_host.state, SERVER_2022)
+    with pytest.raises(
+        WindowsTaskError,
+        match=r"Windows Server 2025 \(build 26100\) and later; this host is Windows "
+        r"Server 2022 Datacenter \(Server, build 20348\)",
+    ):
+        run(model_host, target, ports=[{"transport": "quic", "port": 8443}])
+    assert model_host.changing_calls() == [] and model_host.state.firewall_rules == []
+
+
+def test_smb_over_quic_off_is_refused_with_the_cmdlet_that_fixes_it(model_host, target):
+    model_host.state.server_configuration["EnableSMBQUIC"] = False
+    with pytest.raises(RefusedError, match=r"Set-SmbServerConfiguration -EnableSMBQUIC \$true"):
+        run(model_host, target, ports=[{"transport": "quic", "port": 8443}])
+    assert model_host.changing_calls() == []
+
+
+def test_no_certificate_mapping_is_refused_with_the_module_that_fixes_it(model_host, target):
+    model_host.state.certificate_mappings.clear()
+    with pytest.raises(RefusedError, match=r"no SMB over QUIC certificate mapping.*quic_server_access"):
+        run(model_host, target, ports=[{"transport": "quic", "port": 8443}])
+    assert model_host.changing_calls() == []
+    # removing the last QUIC port needs neither
+    seed(model_host, (8443, "Default"))
+    result = run(model_host, target, ports=[{"transport": "quic", "port": 8443}], state="absent")
+    assert result["changed"] is True and model_host.state.alternative_ports == []

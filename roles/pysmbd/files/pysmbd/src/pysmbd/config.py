@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import tomllib
 
+from pysmbd.core.users import user_names
+
 DEFAULT_STATE_DIR = "/run/pysmbd"
 DEFAULT_MAX_FRAME_SIZE = 8454144
 # The Direct TCP header carries a 24-bit length; below 64 KiB a client cannot even negotiate.
@@ -37,6 +39,10 @@ class ServerSettings:
     max_connections: int = 1000
     idle_timeout: float = 900.0
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_open_files: int = 65536
+    """Open files, directories and pipes of all clients together (the unit's LimitNOFILE is set above it)."""
+    max_opens_per_session: int = 4096
+    """Opens one session may hold: one user cannot take every descriptor from the others."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ class ShareSettings:
     guest_ok: bool = False
     encrypt: bool = False
     comment: str = ""
+    valid_users: Tuple[str, ...] = ()
+    """Lower-case names of the users who may connect; empty: every user of the users file."""
+    read_only_users: Tuple[str, ...] = ()
+    """Lower-case names of users who may only read."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,23 @@ class _Checker:
             return default
         return float(value)
 
+    def user_names(self, data: Dict[str, Any], key: str, path: str) -> Tuple[str, ...]:
+        """An array of user names as the users file spells them (compared ignoring case)."""
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.add(f"{path}.{key}", f'must be an array of user names (["alice", "bob"]), not {_kind(value)}')
+            return ()
+        names: List[str] = []
+        for index, item in enumerate(value):
+            where = f"{path}.{key}[{index}]"
+            if not isinstance(item, str) or not item or any(char in item for char in ":\\/@"):
+                self.add(where, f"must be a user name of the users file (no domain, : \\ / or @), not {_kind(item)}")
+            elif item.lower() in names:
+                self.add(where, f"{item!r} is listed twice; remove one")
+            else:
+                names.append(item.lower())
+        return tuple(names)
+
     def array_of_tables(self, data: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
         value = data.get(key, [])
         if not isinstance(value, list):
@@ -215,10 +242,12 @@ _SERVER_KEYS = (
     "max_connections",
     "idle_timeout",
     "max_frame_size",
+    "max_open_files",
+    "max_opens_per_session",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
-_SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment")
+_SHARE_KEYS = ("name", "path", "read_only", "guest_ok", "encrypt", "comment", "valid_users", "read_only_users")
 _TOP_KEYS = ("server", "listeners", "quic", "shares")
 # Characters Windows refuses in a share name.
 _BAD_SHARE_CHARS = set('\\/[]:|<>+=;,*?"') | {chr(code) for code in range(32)}
@@ -235,8 +264,19 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
     for key, value in (("users_file", users_file), ("state_dir", state_dir)):
         if value and not Path(value).is_absolute():
             checker.add(f"server.{key}", f"{value!r} is relative; give an absolute path")
+    max_open_files = checker.integer(table, "max_open_files", "server", defaults.max_open_files, 16, 1_000_000)
+    max_opens_per_session = checker.integer(
+        table, "max_opens_per_session", "server", defaults.max_opens_per_session, 1, 1_000_000
+    )
+    if max_opens_per_session > max_open_files:
+        checker.add(
+            "server.max_opens_per_session",
+            f"{max_opens_per_session} exceeds max_open_files ({max_open_files}); lower it or raise max_open_files",
+        )
     return ServerSettings(
         name=name,
+        max_open_files=max_open_files,
+        max_opens_per_session=max_opens_per_session,
         workgroup=checker.string(table, "workgroup", "server", defaults.workgroup),
         users_file=Path(users_file),
         state_dir=Path(state_dir),
@@ -350,8 +390,17 @@ def _read_shares(checker: _Checker, data: Dict[str, Any]) -> List[ShareSettings]
                 guest_ok=checker.boolean(table, "guest_ok", path, False),
                 encrypt=checker.boolean(table, "encrypt", path, False),
                 comment=checker.string(table, "comment", path, ""),
+                valid_users=checker.user_names(table, "valid_users", path),
+                read_only_users=checker.user_names(table, "read_only_users", path),
             )
         )
+        share = shares[-1]
+        for name in share.read_only_users:
+            if share.valid_users and name not in share.valid_users:
+                checker.add(
+                    f"{path}.read_only_users",
+                    f"{name!r} is not in valid_users, so it cannot connect at all; add it to valid_users or remove it",
+                )
     return shares
 
 
@@ -364,6 +413,8 @@ def _check_filesystem(checker: _Checker, config: Config) -> None:
     users_file = config.server.users_file
     if users_file.is_absolute() and not users_file.is_file():
         checker.add("server.users_file", f"{users_file} does not exist; create it (see pysmbd hash-password)")
+    elif users_file.is_absolute():
+        _check_share_users(checker, config, users_file)
     if config.quic is not None:
         for key in ("certificate", "private_key"):
             value: Path = getattr(config.quic, key)
@@ -371,6 +422,23 @@ def _check_filesystem(checker: _Checker, config: Config) -> None:
                 checker.add(f"quic.{key}", f"{value} does not exist; give the path of a PEM file")
             elif not value.is_absolute():
                 checker.add(f"quic.{key}", f"{str(value)!r} is relative; give an absolute path")
+
+
+def _check_share_users(checker: _Checker, config: Config, users_file: Path) -> None:
+    """Every user a share names must be in the users file: a typo would lock the real user out."""
+    try:
+        known = user_names(users_file.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        checker.add("server.users_file", f"{users_file} cannot be read: {exc.strerror}; check its owner and mode")
+        return
+    for index, share in enumerate(config.shares):
+        for key in ("valid_users", "read_only_users"):
+            for name in getattr(share, key):
+                if name not in known:
+                    checker.add(
+                        f"shares[{index}].{key}",
+                        f"{name!r} is not in the users file {users_file}; add the user or fix the name",
+                    )
 
 
 def parse_config(text: str, source: Path, *, check_filesystem: bool = True) -> Config:

@@ -152,6 +152,44 @@ def _within_budget(
     return (header, response, owner), used + size
 
 
+_ANSWER_LENGTH_AT = {READ: 4, QUERY_INFO: 4, QUERY_DIRECTORY: 28, IOCTL: 44}
+"""Where in a request's body lies the largest answer it may get (Length, OutputBufferLength, MaxOutputResponse)."""
+_SMALL_ANSWER = 256
+
+
+def expected_answer_size(header: Header, message: memoryview) -> int:
+    """The most a request's answer may take in a compound response, known before doing the work."""
+    at = _ANSWER_LENGTH_AT.get(header.command)
+    if at is None or len(message) < HEADER_SIZE + at + 4:
+        return HEADER_SIZE + _SMALL_ANSWER
+    return HEADER_SIZE + _SMALL_ANSWER + HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0]
+
+
+# Where a request carries its payload sizes: (what it sends, the most it may get back), as body offsets of
+# 32-bit fields summed (MS-SMB2 3.3.5.2.5 names READ, WRITE, IOCTL and QUERY_DIRECTORY; READ's Length and
+# WRITE's both sit at offset 4, handled first).
+_PAYLOAD_SIZES_AT = {IOCTL: ((28, 40), (32, 44)), QUERY_DIRECTORY: ((), (28,))}
+CREDIT_SIZE = 65536
+
+
+def credit_charge_covers(header: Header, message: memoryview) -> bool:
+    """Does the CreditCharge pay for the request's payload and largest answer, 64 KiB a credit (3.3.5.2.5)?"""
+    command = header.command
+    if command == READ or command == WRITE:  # the hot path: one size, at the same place in both
+        if len(message) < HEADER_SIZE + 8:
+            return True  # too short to hold the size: the handler refuses it
+        return HEADER_NEXT.unpack_from(message, HEADER_SIZE + 4)[0] <= CREDIT_SIZE * max(header.credit_charge, 1)
+    sizes_at = _PAYLOAD_SIZES_AT.get(command)
+    if sizes_at is None:
+        return True
+    sent_at, answer_at = sizes_at
+    if len(message) < HEADER_SIZE + max((*sent_at, *answer_at)) + 4:
+        return True
+    sent = sum(HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0] for at in sent_at)
+    answer = sum(HEADER_NEXT.unpack_from(message, HEADER_SIZE + at)[0] for at in answer_at)
+    return max(sent, answer, 1) <= CREDIT_SIZE * max(header.credit_charge, 1)
+
+
 def _check_related(req: Request) -> None:
     """Refuse a related request the chain cannot serve (MS-SMB2 3.3.5.2.7.2)."""
     chain = req.chain
@@ -325,9 +363,9 @@ class SMBServerConnection:
 
     def close_tree(self, owner: Session, tree_id: int) -> None:
         owner.trees.pop(tree_id, None)
-        for file_id, handle in list(self.opens.items()):
+        for handle in list(self.opens.values()):
             if handle.session_id == owner.session_id and handle.tree.tree_id == tree_id:
-                self.opens.pop(file_id, None)
+                files.forget_open(self, handle)
                 files.release_locks(self, handle)
                 handle.close()
 
@@ -546,6 +584,7 @@ class SMBServerConnection:
                 return
             request = Request(header, view[offset:end], encrypted_by is not None, now, chain)
             request.may_defer = offset == 0 and not header.next_command and self.io_executor is not None
+            request.budget_left = budget - used if answered else None
             outcome = self._handle_request(request, encrypted_by)
             if outcome is not None and outcome[1].deferred is not None:
                 self._start_io(outcome, encrypted_by, pooled)
@@ -578,6 +617,11 @@ class SMBServerConnection:
                 handler = HANDLERS.get(header.command)
                 if handler is None:  # a request that fits no structure of MS-SMB2 2.2 (3.3.5.2.6)
                     raise SMBError(STATUS_INVALID_PARAMETER, f"unknown command 0x{header.command:x}")
+                if self._multi_credit and not credit_charge_covers(header, req.message):
+                    raise SMBError(STATUS_INVALID_PARAMETER, "CreditCharge does not cover the payload")
+                if req.budget_left is not None and expected_answer_size(header, req.message) > req.budget_left:
+                    # refused before the work: 7,000 READs of 8 MiB in one frame once held the loop for 8 s
+                    raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "the compound's answer would exceed one frame")
                 response = handler(self, req)
         except SMBError as error:
             log.debug("command 0x%x from %s failed: %s", header.command, self.peer, error)

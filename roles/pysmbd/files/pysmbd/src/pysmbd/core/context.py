@@ -35,6 +35,24 @@ class ShareConfig:
     guest_ok: bool = False
     encrypt: bool = False
     comment: str = ""
+    valid_users: frozenset = frozenset()
+    """Lower-case user names allowed to connect; empty allows every authenticated user (Samba's ``valid users``)."""
+    read_only_users: frozenset = frozenset()
+    """Lower-case user names that may only read, even on a writable share (Samba's ``read list``)."""
+
+    def admits(self, user: str, *, guest: bool) -> bool:
+        """May this user (``DOMAIN\\user`` or ``user``) connect? Guests need ``guest_ok`` and no user list."""
+        if guest:
+            return self.guest_ok and not self.valid_users
+        return not self.valid_users or bare_user(user) in self.valid_users
+
+    def read_only_for(self, user: str) -> bool:
+        return self.read_only or bare_user(user) in self.read_only_users
+
+
+def bare_user(user: str) -> str:
+    """The user name without its domain, lower-cased: how the users file and the share lists name users."""
+    return user.rsplit("\\", 1)[-1].lower()
 
 
 def _no_pipes(name: str) -> Optional[PipeHandler]:
@@ -64,10 +82,16 @@ class ServerContext:
     """Open files and pipes one connection may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
     max_sessions_per_connection: int = 64
     """Sessions one connection may hold; more get STATUS_REQUEST_NOT_ACCEPTED."""
-    lock_table: dict = field(default_factory=dict)
-    """Byte-range locks of every connection, keyed by (st_dev, st_ino); owned by the core."""
+    max_opens_per_session: int = 4096
+    """Opens one session may hold; more get STATUS_INSUFFICIENT_RESOURCES."""
+    max_open_files: int = 65536
+    """Opens of every connection together; more get STATUS_INSUFFICIENT_RESOURCES, so that descriptors never
+    run out (the systemd unit's LimitNOFILE is set above this)."""
+    open_count: int = 0
+    """Opens held now by every connection; kept by the core."""
     open_files: dict = field(default_factory=dict)
-    """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino); owned by the core."""
+    """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
+    byte-range locks and pending delete; owned by the core."""
 
     def share(self, name: str) -> Optional[ShareConfig]:
         """Find a share by name, ignoring case as Windows does."""
@@ -83,4 +107,4 @@ def new_server_guid() -> bytes:
     return os.urandom(16)
 
 
-__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "new_server_guid"]
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "PipeHandler", "ServerContext", "ShareConfig", "bare_user", "new_server_guid"]

@@ -8,17 +8,20 @@ connection goes on receiving and decrypting while the disk works.
 
 from __future__ import annotations
 
+import collections
 import errno
+import itertools
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
-from . import fs
+from . import fs, sharing
 from .context import PipeHandler, ServerContext
+from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
 from .request import FRAME_PREFIX, DeferredIO, Request, Response
-from .state import Tree
+from .state import Session, Tree
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_DELETE_PENDING,
@@ -27,8 +30,10 @@ from .status import (
     STATUS_END_OF_FILE,
     STATUS_FILE_CLOSED,
     STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_FILE_LOCK_CONFLICT,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_LOCK_RANGE,
     STATUS_INVALID_PARAMETER,
     STATUS_LOCK_NOT_GRANTED,
     STATUS_NOT_A_DIRECTORY,
@@ -36,6 +41,7 @@ from .status import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_RANGE_NOT_LOCKED,
+    STATUS_SHARING_VIOLATION,
     STATUS_SUCCESS,
     SMBError,
     status_from_oserror,
@@ -81,6 +87,11 @@ MAX_FILE_SIZE = 0xFFFFFFF0000  # the largest file NTFS allows (16 TiB - 64 KiB);
 LOCK_SHARED = 0x1
 LOCK_EXCLUSIVE = 0x2
 LOCK_UNLOCK = 0x4
+LOCK_FAIL_IMMEDIATELY = 0x10
+MAX_LOCKS_PER_REQUEST = 1024  # a LOCK request with more ranges is refused before any is looked at
+_LOCK_FLAGS_ALONE = frozenset({LOCK_SHARED, LOCK_EXCLUSIVE})  # may wait: only as the single element (3.3.5.14)
+_LOCK_FLAGS_ANY = frozenset({LOCK_SHARED | LOCK_FAIL_IMMEDIATELY, LOCK_EXCLUSIVE | LOCK_FAIL_IMMEDIATELY})
+_lock_owners = itertools.count(1)
 
 
 @dataclass
@@ -94,14 +105,22 @@ class SharedFile:
     """``ServerContext.open_files``, which holds this entry while ``opens`` is positive."""
     opens: int = 0
     delete_pending: bool = False
+    modes: collections.Counter = field(default_factory=collections.Counter)
+    """Share modes held by the opens (``sharing.Mode`` -> count)."""
+    locks: FileLocks = field(default_factory=FileLocks)
+    """Byte-range locks of every open of the file."""
+    handles: dict = field(default_factory=dict)
+    """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
 
 
-def attach_shared(table: dict, st: os.stat_result) -> SharedFile:
+def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
     key = (st.st_dev, st.st_ino)
     shared = table.get(key)
     if shared is None:
         shared = table[key] = SharedFile(key, table)
     shared.opens += 1
+    if mode is not None:
+        shared.modes[mode] += 1
     return shared
 
 
@@ -122,9 +141,14 @@ class Open:
     listing: Optional[list[str]] = None
     listing_pos: int = 0
     listing_pattern: str = ""
-    locks: list[tuple[int, int, bool]] = field(default_factory=list)
     shared: Optional[SharedFile] = None
     """Shared with the other opens of this file (a file or directory of a share; not the root or a pipe)."""
+    share_mode: Optional[sharing.Mode] = None
+    """What this open holds in ``shared.modes``."""
+    lock_owner: int = field(default_factory=lambda: next(_lock_owners))
+    """Names this open as the owner of byte-range locks (an Open is not hashable)."""
+    counted_in: Optional[Session] = None
+    """The session whose ``open_count`` counts this open."""
 
     @property
     def display_name(self) -> str:
@@ -148,6 +172,12 @@ class Open:
             return self.delete_on_close
         self.shared = None
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
+        shared.locks.release_owner(self.lock_owner)
+        shared.handles.pop(self.lock_owner, None)
+        if self.share_mode is not None:
+            shared.modes[self.share_mode] -= 1
+            if not shared.modes[self.share_mode]:
+                del shared.modes[self.share_mode]
         shared.opens -= 1
         if shared.opens > 0:
             return False
@@ -179,6 +209,35 @@ class Open:
             if found is None or (found.st_dev, found.st_ino) != (st.st_dev, st.st_ino):
                 return  # renamed through another open since: this name is no longer our file
             fs.remove_at(parent, leaf, is_dir=self.is_dir)
+
+
+def _refuse_beyond_open_limits(conn: FileHost, session: Session) -> None:
+    context = conn.context
+    if len(conn.opens) >= context.max_opens_per_connection:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+    if session.open_count >= context.max_opens_per_session:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files in this session")
+    if context.open_count >= context.max_open_files:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this server")
+
+
+def track_open(conn: FileHost, req: Request, handle: Open) -> None:
+    """Make a new open known to the client and count it against the session's and the server's limits."""
+    assert req.session is not None
+    conn.opens[handle.file_id] = handle
+    handle.counted_in = req.session
+    req.session.open_count += 1
+    conn.context.open_count += 1
+
+
+def forget_open(conn: FileHost, handle: Open) -> None:
+    """The client can no longer use this open (closed, or its tree or session went away)."""
+    if conn.opens.pop(handle.file_id, None) is None:
+        return
+    if handle.counted_in is not None:
+        handle.counted_in.open_count -= 1
+        handle.counted_in = None
+    conn.context.open_count -= 1
 
 
 class FileHost(Protocol):
@@ -287,7 +346,7 @@ def create(conn: FileHost, req: Request) -> Response:
         _r,
         desired,
         attributes,
-        _share,
+        share_access,
         disposition,
         options,
         name_offset,
@@ -301,16 +360,15 @@ def create(conn: FileHost, req: Request) -> Response:
     assert tree is not None and req.session is not None
     if disposition > FILE_OVERWRITE_IF:
         raise SMBError(STATUS_INVALID_PARAMETER, "bad CreateDisposition")
-    if len(conn.opens) >= conn.context.max_opens_per_connection:  # checked before any descriptor is opened
-        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
+    _refuse_beyond_open_limits(conn, req.session)  # before any descriptor is opened
     if tree.is_ipc:
         return _create_pipe(conn, req, tree, name)
     share = tree.share
     assert share is not None
     parts = fs.split_path(name)
-    granted = _granted_access(desired, share.read_only)
+    granted = _granted_access(desired, tree.read_only)
     wants_write = bool(desired & WRITE_BITS) or disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
-    if share.read_only and (wants_write or options & FILE_DELETE_ON_CLOSE):
+    if tree.read_only and (wants_write or options & FILE_DELETE_ON_CLOSE):
         if (
             disposition in (FILE_OPEN, FILE_OPEN_IF)
             and not (desired & WRITE_BITS)
@@ -321,6 +379,11 @@ def create(conn: FileHost, req: Request) -> Response:
             raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
     if not parts:
         return _open_root(conn, req, tree, granted, contexts, options, disposition)
+    overwrites = disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+    share_mode = sharing.mode_of(
+        granted | (FILE_WRITE_DATA if overwrites else 0) | (DELETE if options & FILE_DELETE_ON_CLOSE else 0),
+        share_access,
+    )
     with fs.parent_dir(share.path, parts) as parent:
         leaf = fs.find_entry(parent, parts[-1])
         st = fs.lstat_at(parent, leaf)
@@ -330,7 +393,7 @@ def create(conn: FileHost, req: Request) -> Response:
         if st is None:
             if disposition in (FILE_OPEN, FILE_OVERWRITE):
                 raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
-            if share.read_only:
+            if tree.read_only:
                 raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
             action = CREATE_ACTIONS["created"]
             if options & FILE_DIRECTORY_FILE:
@@ -345,7 +408,10 @@ def create(conn: FileHost, req: Request) -> Response:
                 is_dir = False
         else:
             _refuse_delete_pending(conn.context.open_files, st)
+            _refuse_sharing_conflict(conn.context.open_files, st, share_mode)
             is_dir = stat.S_ISDIR(st.st_mode)
+            if not is_dir and not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or misbehave
+                raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
             if disposition == FILE_CREATE:
                 raise SMBError(STATUS_OBJECT_NAME_COLLISION, "file exists")
             if is_dir and options & FILE_NON_DIRECTORY_FILE:
@@ -362,7 +428,8 @@ def create(conn: FileHost, req: Request) -> Response:
                     FILE_OVERWRITE,
                     FILE_OVERWRITE_IF,
                 )
-                flags = os.O_RDWR if writable and not share.read_only else os.O_RDONLY
+                # O_NONBLOCK: should a FIFO replace the file after the check above, opening it cannot block
+                flags = (os.O_RDWR if writable and not tree.read_only else os.O_RDONLY) | os.O_NONBLOCK
                 if disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
                     flags |= os.O_TRUNC
                     action = CREATE_ACTIONS["superseded" if disposition == FILE_SUPERSEDE else "overwritten"]
@@ -379,8 +446,13 @@ def create(conn: FileHost, req: Request) -> Response:
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, parts, fd, is_dir, granted)
     handle.delete_on_close = bool(options & FILE_DELETE_ON_CLOSE)
     st_now = fs.fstat(fd)
-    handle.shared = attach_shared(conn.context.open_files, st_now)
-    conn.opens[handle.file_id] = handle
+    if not (stat.S_ISREG(st_now.st_mode) or stat.S_ISDIR(st_now.st_mode)):
+        fs.close(fd)
+        raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
+    handle.share_mode = share_mode
+    handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
+    handle.shared.handles[handle.lock_owner] = handle
+    track_open(conn, req, handle)
     return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
 
 
@@ -391,6 +463,13 @@ def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
         raise SMBError(STATUS_DELETE_PENDING, "the file is being deleted")
 
 
+def _refuse_sharing_conflict(open_files: dict, st: os.stat_result, mode: Optional[sharing.Mode]) -> None:
+    """Refuse an open another open's ShareAccess excludes, or whose own excludes another's (MS-FSA 2.1.5.1.2)."""
+    shared = open_files.get((st.st_dev, st.st_ino))
+    if shared is not None and sharing.conflicts(shared.modes, mode):
+        raise SMBError(STATUS_SHARING_VIOLATION, "the file is open with a share mode that excludes this access")
+
+
 def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Response:
     if options & FILE_NON_DIRECTORY_FILE:
         raise SMBError(STATUS_FILE_IS_A_DIRECTORY, "the share root is a directory")
@@ -398,7 +477,7 @@ def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Resp
         raise SMBError(STATUS_ACCESS_DENIED, "cannot replace the share root")
     fd = fs.open_root(tree.share.path)
     handle = Open(conn.allocate_file_id(), req.session.session_id, tree, (), fd, True, granted)
-    conn.opens[handle.file_id] = handle
+    track_open(conn, req, handle)
     st = fs.fstat(fd)
     return _create_response(handle, CREATE_ACTIONS["opened"], st, _answer_contexts(contexts, st, granted))
 
@@ -414,7 +493,7 @@ def _create_pipe(conn: FileHost, req: Request, tree: Tree, name: str) -> Respons
     handle = Open(
         conn.allocate_file_id(), req.session.session_id, tree, (pipe_name,), pipe=handler, granted=FULL_ACCESS
     )
-    conn.opens[handle.file_id] = handle
+    track_open(conn, req, handle)
     return _create_response(handle, CREATE_ACTIONS["opened"], None)
 
 
@@ -434,7 +513,7 @@ def close(conn: FileHost, req: Request) -> Response:
             fs.end_of_file_of(st),
             t.attributes,
         )
-    conn.opens.pop(handle.file_id, None)
+    forget_open(conn, handle)
     release_locks(conn, handle)
     handle.close()
     return Response(STATUS_SUCCESS, CLOSE_RESPONSE.pack(60, flags & 0x1, 0, *values))
@@ -464,6 +543,7 @@ def read(conn: FileHost, req: Request) -> Response:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot read a directory")
         if not handle.granted & (FILE_READ_DATA | 0x20):
             raise SMBError(STATUS_ACCESS_DENIED, "no read access")
+        _refuse_locked_range(handle, offset, length, write=False)
         if length >= LARGE_READ:
             return _large_read(handle, length, offset, minimum, defer=req.may_defer and length >= LARGE_IO)
         try:
@@ -482,6 +562,14 @@ def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: 
     With ``defer``, what the page cache holds is read at once (``RWF_NOWAIT``: the usual case, and cheaper
     inline than a trip through a thread) and only the rest, which needs the disk, is read on a worker thread.
     """
+    try:
+        size = fs.fstat(handle.fd).st_size
+    except OSError as error:
+        raise SMBError(status_from_oserror(error), "read failed") from error
+    # Never allocate more than the file can return: a READ of 8 MiB from a 1-byte file costs 1 byte.
+    length = max(0, min(length, size - offset))
+    if length == 0 or length < minimum:
+        raise SMBError(STATUS_END_OF_FILE, "end of file")
     buffer = bytearray(FRAME_PREFIX + length)
     view = memoryview(buffer)
 
@@ -551,6 +639,7 @@ def write(conn: FileHost, req: Request) -> Response:
             raise SMBError(STATUS_INVALID_DEVICE_REQUEST, "cannot write a directory")
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
+        _refuse_locked_range(handle, offset, length, write=True)
         if req.may_defer and length >= LARGE_IO:
             fd = fs.dup(handle.fd)
             return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, fs.pwrite, data, offset), _finish_write))
@@ -561,48 +650,69 @@ def write(conn: FileHost, req: Request) -> Response:
     return _finish_write(written)
 
 
+def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool) -> None:
+    """A READ or WRITE into a range another open locked (or, for a WRITE, anyone share-locked) fails (MS-FSA 2.1.4.10)."""
+    shared = handle.shared
+    if (
+        shared is not None
+        and shared.locks.count
+        and shared.locks.io_conflicts(offset, length, handle.lock_owner, write)
+    ):
+        raise SMBError(STATUS_FILE_LOCK_CONFLICT, "the range is locked")
+
+
 def lock(conn: FileHost, req: Request) -> Response:
-    """Byte-range locks, tracked per open and checked against other opens of the same file."""
+    """Byte-range locks (MS-SMB2 3.3.5.14, MS-FSA 2.1.5.8-2.1.5.9), kept with the file for every open of it.
+
+    Locks are granted or refused at once (a request that may wait is answered as if it may not); a request
+    that fails part-way releases the locks it took, as 3.3.5.14 says.
+    """
     _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
     handle = lookup_open(conn, req, raw_id)
-    if count == 0 or handle.fd < 0:
-        raise SMBError(STATUS_INVALID_PARAMETER, "no locks")
-    elements = [
-        LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24)
-        for i in range(count)
-        if 64 + 48 + i * 24 <= len(req.message)
-    ]
-    if len(elements) != count:
+    if count == 0 or handle.fd < 0 or handle.is_dir or handle.shared is None:
+        raise SMBError(STATUS_INVALID_PARAMETER, "nothing to lock")
+    if count > MAX_LOCKS_PER_REQUEST:
+        raise SMBError(STATUS_INSUFFICIENT_RESOURCES, f"more than {MAX_LOCKS_PER_REQUEST} ranges in one LOCK")
+    if len(req.message) < 64 + 24 + count * 24:
         raise SMBError(STATUS_INVALID_PARAMETER, "truncated lock array")
-    key = _file_key(handle)
-    table = conn.context.lock_table.setdefault(key, [])
-    for offset, length, flags, _r in elements:
-        if flags & LOCK_UNLOCK:
-            entry = next((e for e in table if e[0] is handle and e[1] == offset and e[2] == length), None)
-            if entry is None:
-                raise SMBError(STATUS_RANGE_NOT_LOCKED, "range not locked")
-            table.remove(entry)
-            continue
-        exclusive = bool(flags & LOCK_EXCLUSIVE)
-        for other, o_off, o_len, o_excl in table:
-            overlaps = length and o_len and offset < o_off + o_len and o_off < offset + length
-            if overlaps and (exclusive or o_excl) and (other is not handle or exclusive or o_excl):
+    elements = [LOCK_ELEMENT.unpack_from(req.message, 64 + 24 + i * 24) for i in range(count)]
+    locks = handle.shared.locks
+    if elements[0][2] == LOCK_UNLOCK:
+        _unlock(locks, handle, elements)
+        return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+    taken = []
+    try:
+        for offset, length, flags, _r in elements:
+            if flags not in _LOCK_FLAGS_ANY and not (count == 1 and flags in _LOCK_FLAGS_ALONE):
+                raise SMBError(STATUS_INVALID_PARAMETER, "invalid lock flags")
+            if length and offset + length - 1 > 0xFFFFFFFFFFFFFFFF:
+                raise SMBError(STATUS_INVALID_LOCK_RANGE, "the range ends beyond the largest offset")
+            exclusive = bool(flags & LOCK_EXCLUSIVE)
+            if locks.held_by(handle.lock_owner) >= MAX_LOCKS_PER_OPEN or locks.count >= MAX_LOCKS_PER_FILE:
+                raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many locks on this file")
+            if locks.lock_conflicts(offset, length, handle.lock_owner, exclusive):
                 raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
-        table.append((handle, offset, length, exclusive))
+            taken.append(locks.add(offset, length, handle.lock_owner, exclusive))
+    except SMBError:
+        for entry in taken:
+            locks.remove(entry)
+        raise
     return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
 
 
-def _file_key(handle: Open) -> tuple[int, int]:
-    st = handle.fstat()
-    return st.st_dev, st.st_ino
+def _unlock(locks: FileLocks, handle: Open, elements: list[tuple[int, int, int, int]]) -> None:
+    for offset, length, flags, _r in elements:
+        if flags != LOCK_UNLOCK:
+            raise SMBError(STATUS_INVALID_PARAMETER, "locks and unlocks mixed in one request")
+        if length and offset + length - 1 > 0xFFFFFFFFFFFFFFFF:
+            raise SMBError(STATUS_INVALID_LOCK_RANGE, "the range ends beyond the largest offset")
+        entry = locks.find(offset, length, handle.lock_owner)
+        if entry is None:
+            raise SMBError(STATUS_RANGE_NOT_LOCKED, "range not locked")
+        locks.remove(entry)
 
 
 def release_locks(conn: FileHost, handle: Open) -> None:
-    if handle.fd < 0:
-        return
-    key = _file_key(handle)
-    table = conn.context.lock_table.get(key)
-    if table:
-        table[:] = [e for e in table if e[0] is not handle]
-        if not table:
-            conn.context.lock_table.pop(key, None)
+    """Drop the locks of an open that is closing (its file's other opens may use the ranges at once)."""
+    if handle.shared is not None:
+        handle.shared.locks.release_owner(handle.lock_owner)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from . import names
 from .status import (
     STATUS_ACCESS_DENIED,
     STATUS_OBJECT_NAME_INVALID,
@@ -81,10 +82,11 @@ def parent_dir(root: Path, parts: tuple[str, ...]) -> Iterator[int]:
 
 
 def find_entry(dir_fd: int, name: str) -> str:
-    """The name as stored on disk: ``name`` when it exists, else an entry equal to it ignoring case.
+    """The name as stored on disk: ``name`` when it exists, else an entry equal to it ignoring case as Windows
+    does (``names.windows_upper``).
 
-    Windows clients treat names case-insensitively; the directory is only scanned when the exact name
-    is missing, so the common case costs one stat.
+    The common case costs one stat; a name missing under its exact spelling is looked up in the directory's
+    index (``names.directories``), never by a scan per request.
     """
     try:
         os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -93,9 +95,8 @@ def find_entry(dir_fd: int, name: str) -> str:
         pass
     except OSError:
         return name
-    folded = name.casefold()
     try:
-        return next((entry for entry in os.listdir(dir_fd) if entry.casefold() == folded), name)
+        return names.directories.find(dir_fd, name) or name
     except OSError:
         return name
 
@@ -112,13 +113,16 @@ def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
 def open_at(dir_fd: int, name: str, flags: int, mode: int = 0o666) -> int:
     """Open ``name`` in ``dir_fd`` without following a symlink."""
     try:
-        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == 40:  # ELOOP: the name is a symlink
             raise SMBError(STATUS_ACCESS_DENIED, "symbolic links are not followed") from error
         if error.errno == 2:
             raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file") from error
         raise SMBError(status_from_oserror(error), "open failed") from error
+    if flags & os.O_CREAT:
+        names.directories.changed(dir_fd, added=name)
+    return fd
 
 
 # System calls on what the core holds open. The handlers make every system call through this module, so it is
@@ -152,8 +156,13 @@ def parent_stat(dir_fd: int) -> os.stat_result:
     return os.stat("..", dir_fd=dir_fd)
 
 
+# The calls that change a directory keep its name index current (``names.directories``), so that a client
+# creating, renaming or deleting cannot make the next case-insensitive lookup rebuild the index.
+
+
 def mkdir_at(dir_fd: int, name: str) -> None:
     os.mkdir(name, 0o777, dir_fd=dir_fd)
+    names.directories.changed(dir_fd, added=name)
 
 
 def remove_at(dir_fd: int, name: str, *, is_dir: bool) -> None:
@@ -161,10 +170,13 @@ def remove_at(dir_fd: int, name: str, *, is_dir: bool) -> None:
         os.rmdir(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
+    names.directories.changed(dir_fd, removed=name)
 
 
 def rename_at(old_dir_fd: int, old_name: str, new_dir_fd: int, new_name: str) -> None:
     os.rename(old_name, new_name, src_dir_fd=old_dir_fd, dst_dir_fd=new_dir_fd)
+    names.directories.changed(old_dir_fd, removed=old_name)
+    names.directories.changed(new_dir_fd, added=new_name)
 
 
 def to_filetime_ns(ns: int) -> int:

@@ -10,7 +10,7 @@ import struct
 from typing import Callable
 
 from . import fileinfo, fs
-from .files import FileHost, Open, lookup_open
+from .files import MAX_FILE_SIZE, FileHost, Open, lookup_open
 from .request import Request, Response
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -81,6 +81,7 @@ def _encodable(name: str) -> bool:
 
 def query_directory(conn: FileHost, req: Request) -> Response:
     _size, info_class, flags, _index, raw_id, name_offset, name_length, out_length = req.unpack(QUERY_DIRECTORY_REQUEST)
+    _refuse_beyond_max_transact(conn, out_length)
     handle = lookup_open(conn, req, raw_id)
     if not handle.is_dir or handle.fd < 0:
         raise SMBError(STATUS_INVALID_PARAMETER, "not a directory")
@@ -123,6 +124,13 @@ def query_directory(conn: FileHost, req: Request) -> Response:
             raise SMBError(STATUS_NO_SUCH_FILE if first_call else STATUS_NO_MORE_FILES, "no more entries")
         raise SMBError(STATUS_INFO_LENGTH_MISMATCH, "output buffer too small for one entry")
     return _output(fileinfo.set_next_offsets(entries))
+
+
+def _refuse_beyond_max_transact(conn: FileHost, out_length: int) -> None:
+    """An OutputBufferLength above the MaxTransactSize we offered is refused, as Samba does: it would cost a huge
+    answer, and past 16 MiB one that no Direct TCP frame can carry."""
+    if out_length > conn.context.max_io_size:
+        raise SMBError(STATUS_INVALID_PARAMETER, "OutputBufferLength exceeds MaxTransactSize")
 
 
 def _entry_stat(handle: Open, name: str) -> os.stat_result | None:
@@ -195,6 +203,7 @@ def query_info(conn: FileHost, req: Request) -> Response:
     (_size, info_type, info_class, out_length, _in_off, _r, _in_len, additional, _flags, raw_id) = req.unpack(
         QUERY_INFO_REQUEST
     )
+    _refuse_beyond_max_transact(conn, out_length)
     handle = lookup_open(conn, req, raw_id)
     _check_access(handle, _QUERY_NEEDS.get((info_type, info_class), 0), "query")
     if info_type == INFO_FILE:
@@ -298,7 +307,8 @@ def set_info(conn: FileHost, req: Request) -> Response:
     if info_type == INFO_SECURITY:
         if handle.tree.read_only:
             raise SMBError(STATUS_ACCESS_DENIED, "read-only share")
-        return Response(STATUS_SUCCESS, b"\x02\x00")  # ownership and ACLs stay those of the server's user
+        # Ownership and ACLs are those of the server's account: say so, rather than claim a change never made.
+        raise SMBError(STATUS_NOT_SUPPORTED, "security descriptors cannot be set on this server")
     if info_type != INFO_FILE:
         raise SMBError(STATUS_NOT_SUPPORTED, "only file information can be set")
     if handle.fd < 0:
@@ -324,7 +334,10 @@ def set_info(conn: FileHost, req: Request) -> Response:
         elif info_class == 20:
             _need(data, 8)
             _require_write(handle)
-            fs.ftruncate(handle.fd, struct.unpack_from("<Q", data)[0])
+            (end_of_file,) = struct.unpack_from("<Q", data)
+            if end_of_file > MAX_FILE_SIZE:  # as WRITE: no file beyond what NTFS allows (2^62 was accepted)
+                raise SMBError(STATUS_INVALID_PARAMETER, "end of file beyond the largest file size")
+            fs.ftruncate(handle.fd, end_of_file)
         elif info_class == 19:
             _need(data, 8)
             _require_write(handle)
@@ -393,6 +406,7 @@ def _rename(conn: FileHost, handle: Open, data: bytes) -> None:
         raise SMBError(STATUS_INVALID_PARAMETER, "empty rename target")
     with fs.parent_dir(share.path, handle.parts) as old_parent, fs.parent_dir(share.path, new_parts) as new_parent:
         source = fs.find_entry(old_parent, handle.parts[-1])
+        _refuse_if_moved(handle, fs.lstat_at(old_parent, source))
         stored_target = fs.find_entry(new_parent, new_parts[-1])
         existing = fs.lstat_at(new_parent, stored_target)
         same_file = existing is not None and existing.st_ino == fs.fstat(handle.fd).st_ino
@@ -408,3 +422,14 @@ def _rename(conn: FileHost, handle: Open, data: bytes) -> None:
     for other in conn.opens.values():  # opens below a renamed directory follow it
         if other.tree is handle.tree and other.parts[: len(old_prefix)] == old_prefix:
             other.parts = new_parts + other.parts[len(old_prefix) :]
+    if handle.shared is not None:  # so do the other opens of the file, on any connection, through this share
+        for other in handle.shared.handles.values():
+            if other.tree.share is not None and other.tree.share.path == share.path:
+                other.parts = new_parts
+
+
+def _refuse_if_moved(handle: Open, found: os.stat_result | None) -> None:
+    """A rename moves the open file: never whatever another client has since put at the path it was opened by."""
+    st = fs.fstat(handle.fd)
+    if found is None or (found.st_dev, found.st_ino) != (st.st_dev, st.st_ino):
+        raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "the open file is no longer at the path it was opened by")

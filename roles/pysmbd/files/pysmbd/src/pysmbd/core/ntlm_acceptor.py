@@ -13,7 +13,8 @@ The same context variable supplies the user's NT hash from our users file instea
 ``NTLM_USER_FILE`` environment variable (process-wide, and strict about the client's domain).
 Outside our acceptor both patched functions behave exactly as pyspnego's own.
 
-Two smaller adjustments live here too: anonymous (null session) logons, which pyspnego refuses, are
+A MIC that the client's MsvAvFlags announce is required (pyspnego checks it only when present). Two
+smaller adjustments live here too: anonymous (null session) logons, which pyspnego refuses, are
 reported as ``AnonymousLogon`` so the caller can grant a guest session where a share allows it; and the
 "request-mic" state pyspnego puts in its first answer is softened (see ``_without_mic_request``).
 
@@ -31,7 +32,7 @@ from typing import Callable, Iterator, Optional
 import spnego
 from spnego import _ntlm
 from spnego._ntlm_raw.crypto import hmac_md5
-from spnego._ntlm_raw.messages import Authenticate
+from spnego._ntlm_raw.messages import Authenticate, AvFlags, AvId, NTClientChallengeV2
 from spnego._spnego import NegState, NegTokenResp, unpack_token
 from spnego.exceptions import ErrorCode, InvalidTokenError, SpnegoError
 
@@ -101,7 +102,19 @@ def _step_accept_authenticate(self, token, channel_bindings):
         if len(nt_response) <= 24:  # LM and NTLMv1 are too weak to accept
             raise InvalidTokenError(context_msg="only NTLMv2 responses are accepted")
         state.raw_blob = nt_response[16:] if len(nt_response) > 24 else None
+        _require_announced_mic(auth, state.raw_blob)
     return ORIGINAL_STEP_ACCEPT_AUTHENTICATE(self, token, channel_bindings)
+
+
+def _require_announced_mic(auth: Authenticate, blob: bytes) -> None:
+    """A client whose MsvAvFlags say "MIC provided" must send one (MS-NLMP 3.2.5.1.2): without this check an
+    attacker who strips the MIC from a relayed AUTHENTICATE passes, since pyspnego verifies only a MIC present."""
+    try:
+        av_pairs = NTClientChallengeV2.unpack(blob).av_pairs
+    except Exception as error:  # a blob we cannot read cannot authenticate either
+        raise InvalidTokenError(context_msg="malformed NTLMv2 response") from error
+    if av_pairs.get(AvId.flags, 0) & AvFlags.mic and not (auth.mic and any(auth.mic)):
+        raise InvalidTokenError(context_msg="the MIC announced in MsvAvFlags is missing")
 
 
 _ntlm._get_credential_file = _get_credential_file

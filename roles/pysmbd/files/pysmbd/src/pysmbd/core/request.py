@@ -39,6 +39,9 @@ class Request:
     chain: ChainState
     session: Optional[Session] = None
     tree: Optional[Tree] = None
+    budget_left: Optional[int] = None
+    """Bytes the rest of the compound's answer may take (None for the first request of a frame): a request whose
+    answer may need more is refused before any work (see ``connection.expected_answer_size``)."""
     may_defer: bool = False
     """The handler may answer with ``Response.deferred``: the connection has an IO executor and this request
     is alone in its frame (a compound is answered in one piece)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from typing import Protocol
@@ -22,8 +23,10 @@ from .status import (
     STATUS_USER_SESSION_DELETED,
     SMBError,
 )
-from .users import load_users
+from .users import users_file
 from .wire import DIALECT_300, DIALECT_311, from_utf16
+
+log = logging.getLogger("pysmbd.core.session")
 
 SESSION_FLAG_IS_GUEST = 0x0001
 SESSION_FLAG_IS_NULL = 0x0002
@@ -51,6 +54,8 @@ class SessionHost(Protocol):
 
     context: ServerContext
     sessions: dict[int, Session]
+    peer: str
+    transport: str
     dialect: int
     cipher_id: int
     signing_algorithm: int
@@ -88,19 +93,21 @@ def session_setup(conn: SessionHost, req: Request) -> Response:
         if found is None:
             raise SMBError(STATUS_USER_SESSION_DELETED, "unknown session")
         session = found
+        if session.valid and session.acceptor is None:
+            _check_reauthentication_signed(session, req)
         if session.acceptor is None:  # re-authentication starts over from the connection's hash
             session.preauth_hash = conn.preauth_hash
     if conn.dialect == DIALECT_311:
         session.preauth_hash = crypto.preauth_update(session.preauth_hash, req.message)
     if session.acceptor is None:
-        users_file = conn.context.users_file
-        session.acceptor = NtlmAcceptor(lambda name: load_users(users_file).get(name.lower()))
+        session.acceptor = NtlmAcceptor(users_file(conn.context.users_file).lookup)
     acceptor = session.acceptor
     try:
         out_token = acceptor.step(token) or b""
     except AnonymousLogon as logon:
         return _guest_or_refuse(conn, session, acceptor.anonymous_completion(logon))
     except Exception as error:  # SpnegoError, or any malformed token: a failed logon, never a server error
+        _log_failed_login(conn, acceptor.user, error)
         conn.forget_session(session.session_id)
         raise SMBError(STATUS_LOGON_FAILURE, "authentication failed") from error
     body = SETUP_RESPONSE.pack(9, 0, 72, len(out_token)) + out_token
@@ -116,6 +123,30 @@ def session_setup(conn: SessionHost, req: Request) -> Response:
     session.acceptor = None
     conn.emit(events.SessionEstablished(session.session_id, session.user))
     return Response(STATUS_SUCCESS, body, session_id=session.session_id, force_sign=True)
+
+
+def _check_reauthentication_signed(session: Session, req: Request) -> None:
+    """A re-authentication of a session that signs must itself be signed (MS-SMB2 3.3.5.2.4), or anyone able to
+    inject a packet could make the server re-run (and, failing, end) the session."""
+    if req.encrypted or session.signer is None:
+        return
+    if not req.header.is_signed:
+        if session.signing_required:
+            raise SMBError(STATUS_ACCESS_DENIED, "unsigned re-authentication of a signed session")
+        return
+    if not session.signer.verify(req.message, message_id=req.header.message_id):
+        raise SMBError(STATUS_ACCESS_DENIED, "bad signature on a re-authentication")
+
+
+def _log_failed_login(conn: SessionHost, user: str, error: BaseException) -> None:
+    """At info, so that fail2ban or an administrator can act on password guessing; never the password or hash."""
+    reason = getattr(error, "message", None) or str(error) or type(error).__name__
+    log.info(
+        "login_failed",
+        extra={
+            "fields": {"user": user or "(none)", "client": conn.peer, "transport": conn.transport, "reason": reason}
+        },
+    )
 
 
 def _activate(conn: SessionHost, session: Session, session_key: bytes, client_security_mode: int) -> None:
@@ -170,14 +201,18 @@ def tree_connect(conn: SessionHost, req: Request) -> Response:
             raise SMBError(STATUS_BAD_NETWORK_NAME, f"no share named {name!r}")
         if session.is_guest and not share.guest_ok:
             raise SMBError(STATUS_ACCESS_DENIED, "guests may not use this share")
+        if not share.admits(session.user, guest=session.is_guest):
+            raise SMBError(STATUS_ACCESS_DENIED, f"user {session.user!r} is not in the share's valid_users")
         encrypt = share.encrypt
         if encrypt and (conn.dialect < DIALECT_300 or not conn.cipher_id or session.encryptor is None):
             raise SMBError(STATUS_ACCESS_DENIED, "this share requires SMB3 encryption")
         share_type, share_flags = SHARE_TYPE_DISK, 0
-        access = READ_ONLY_ACCESS if share.read_only else FULL_ACCESS
+        read_only = share.read_only_for(session.user)
+        access = READ_ONLY_ACCESS if read_only else FULL_ACCESS
         if encrypt:
             share_flags |= SHAREFLAG_ENCRYPT_DATA
     tree = Tree(session.next_tree_id, name.lower(), share, encrypt)
+    tree.user_read_only = share is not None and share.read_only_for(session.user)
     session.next_tree_id += 1
     session.trees[tree.tree_id] = tree
     conn.emit(events.TreeConnected(session.session_id, tree.tree_id, tree.name))

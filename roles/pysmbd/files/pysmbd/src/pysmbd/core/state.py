@@ -22,6 +22,8 @@ class Tree:
     name: str
     share: Optional[ShareConfig]
     encrypt: bool
+    user_read_only: bool = False
+    """The session's user is in the share's ``read_only_users``."""
 
     @property
     def is_ipc(self) -> bool:
@@ -29,7 +31,7 @@ class Tree:
 
     @property
     def read_only(self) -> bool:
-        return self.share is None or self.share.read_only
+        return self.share is None or self.share.read_only or self.user_read_only
 
 
 @dataclass
@@ -49,3 +51,5 @@ class Session:
     encrypt_data: bool = False
     trees: dict[int, Tree] = field(default_factory=dict)
     next_tree_id: int = 1
+    open_count: int = 0
+    """Files, directories and pipes this session holds open (capped by ``max_opens_per_session``)."""

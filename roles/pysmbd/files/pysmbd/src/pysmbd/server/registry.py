@@ -2,11 +2,18 @@
 
 It gives ``pysmbd status`` its counts, enforces ``max_connections``, and tells a reload which
 connections still use a share that was removed or changed.
+
+Slots are kept for users with credentials: at the limit, a new connection takes the slot of the oldest
+connection that has no session (never logged in, or logged off), which is closed; only when every slot holds
+a session is the new connection refused. So 2,000 connections that never log in cannot lock out a user who
+can (they once held every slot for the whole idle timeout).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Set
+from typing import Callable, Dict, Iterable, List, Optional, Set
+
+from pysmbd.server import eventlog
 
 
 class ConnectionRegistry:
@@ -27,13 +34,22 @@ class ConnectionRegistry:
         return sum(len(ids) for ids in self._sessions.values())
 
     def try_add(self, connection: object) -> bool:
-        """Admit a new connection unless the server is at its limit."""
-        if len(self._sessions) >= self.max_connections:
-            return False
+        """Admit a new connection, making room by closing the oldest one without a session if the server is at
+        its limit; False when every slot holds a session."""
+        while len(self._sessions) >= self.max_connections:
+            idle = self._oldest_without_session()
+            if idle is None:
+                return False
+            eventlog.info("connection_evicted", reason="no session yet; a new connection needed its slot")
+            self.remove(idle)
+            idle.close()  # type: ignore[attr-defined]
         self._sessions[connection] = set()
         self._shares[connection] = set()
         self._on_change()
         return True
+
+    def _oldest_without_session(self) -> Optional[object]:
+        return next((connection for connection, ids in self._sessions.items() if not ids), None)
 
     def remove(self, connection: object) -> None:
         self._shares.pop(connection, None)

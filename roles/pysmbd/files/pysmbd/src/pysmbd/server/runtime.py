@@ -38,6 +38,8 @@ def share_configs(config: Config) -> dict:
             guest_ok=share.guest_ok,
             encrypt=share.encrypt,
             comment=share.comment,
+            valid_users=frozenset(share.valid_users),
+            read_only_users=frozenset(share.read_only_users),
         )
         for share in config.shares
     }
@@ -47,7 +49,7 @@ def _access(share: Optional[ShareConfig]) -> tuple:
     """What a connected tree keeps from its share (the comment does not matter)."""
     if share is None:
         return ()
-    return (share.path, share.read_only, share.guest_ok, share.encrypt)
+    return (share.path, share.read_only, share.guest_ok, share.encrypt, share.valid_users, share.read_only_users)
 
 
 class Runtime:
@@ -70,6 +72,8 @@ class Runtime:
             users_file=config.server.users_file,
             require_signing=config.server.require_signing,
             max_frame_size=config.server.max_frame_size,
+            max_open_files=config.server.max_open_files,
+            max_opens_per_session=config.server.max_opens_per_session,
             shares=share_configs(config),
             start_time=time.time(),
             pipe_factory=self.open_pipe,
@@ -112,6 +116,8 @@ class Runtime:
         context.users_file = config.server.users_file
         context.require_signing = config.server.require_signing
         context.max_frame_size = config.server.max_frame_size
+        context.max_open_files = config.server.max_open_files
+        context.max_opens_per_session = config.server.max_opens_per_session
         context.shares = after
         return changed
 

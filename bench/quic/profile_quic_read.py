@@ -1,0 +1,112 @@
+"""Where verify's QUIC client spends its time in a large SMB read: cProfile of the QUIC thread and the reader.
+
+    .venv/bin/python bench/quic/profile_quic_read.py [--size-mib 64] [--max-datagram-size 1200] [--top 25]
+
+The same pysmbd and the same read as bench_quic_read.py (one file, 4 MiB READs, signing on), over QUIC only.
+Two profiles are printed, sorted by own time: the thread that runs the QUIC connection (qh3 and the asyncio
+datagram path) and the calling thread (smbprotocol: signing checks, message parsing, waiting for bytes).
+It also counts the datagrams each side sent (from a relay-free UDP socket statistic: /proc/net/snmp), so
+ACK traffic shows up next to the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from tests.support.collection import use_checkout_as_collection  # noqa: E402
+
+use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic  # noqa: E402
+from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
+from tests.support.accounts import QUIC_USER as USER  # noqa: E402
+from tests.support.pysmbd_server import start_quic_pysmbd  # noqa: E402
+from tests.support.smb_session import SmbSession  # noqa: E402
+
+PROFILES: dict = {}
+
+
+class _ProfiledThread(threading.Thread):
+    """threading.Thread whose target runs under cProfile (used for the QUIC client's event-loop thread)."""
+
+    def run(self) -> None:
+        profile = cProfile.Profile()
+        PROFILES[self.name] = profile
+        profile.runcall(super().run)
+
+
+def udp_datagrams() -> tuple:
+    """(InDatagrams, OutDatagrams, RcvbufErrors) of the whole host, from /proc/net/snmp."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    fields = dict(zip(lines[0][1:], (int(value) for value in lines[1][1:])))
+    return fields["InDatagrams"], fields["OutDatagrams"], fields["RcvbufErrors"]
+
+
+def report(title: str, profile: cProfile.Profile, top: int) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    return f"## {title}\n\n```\n{out.getvalue().strip()}\n```\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=64)
+    parser.add_argument("--max-datagram-size", type=int, default=1200)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    size, chunk, datagram = args.size_mib * 1024 * 1024, 4 * 1024 * 1024, args.max_datagram_size
+    _probe_quic.threading.Thread = _ProfiledThread  # only _probe_quic's threads are profiled this way
+    with tempfile.TemporaryDirectory(prefix="profile-quic-") as tmp:
+        server = start_quic_pysmbd(Path(tmp) / "pysmbd", quic_settings=f"max_datagram_size = {datagram}")
+        try:
+            with (server.share / "big.bin").open("wb") as handle:
+                for _mib in range(args.size_mib):
+                    handle.write(os.urandom(1024 * 1024))
+            cafile = str(server.certificate.certificate)
+            session = SmbSession(
+                server.quic_port,
+                USER,
+                PASSWORD,
+                connect=lambda c: _probe_quic.connect_smb_over_quic(c, 10, cafile=cafile, max_datagram_size=datagram),
+            )
+            handle = session.open_file("big.bin", write=False)
+            caller = cProfile.Profile()
+            before = udp_datagrams()
+            started = time.perf_counter()
+            caller.enable()
+            for offset in range(0, size, chunk):
+                handle.read(offset, min(chunk, size - offset))
+            caller.disable()
+            elapsed = time.perf_counter() - started
+            after = udp_datagrams()
+            handle.close()
+            session.close()
+        finally:
+            server.stop()
+    received, sent, dropped = (b - a for a, b in zip(before, after))
+    print(
+        f"# QUIC read of {args.size_mib} MiB at {datagram}-byte datagrams: {elapsed:.2f} s "
+        f"({args.size_mib / elapsed:.1f} MiB/s, under cProfile)\n\n"
+        f"UDP datagrams on the host during the read: {received} received, {sent} sent, {dropped} dropped for a full"
+        f" receive buffer (both ends are on this host, so each datagram counts once in each column).\n"
+    )
+    for name, profile in PROFILES.items():
+        print(report(f"QUIC thread ({name})", profile, args.top))
+    print(report("calling thread (smbprotocol)", caller, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
