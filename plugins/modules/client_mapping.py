@@ -22,12 +22,8 @@ description:
     another remote path or port is removed and created again, since Windows cannot edit a mapping.
   - Runs on the controller and drives the host over WinRM (see the C(winrm_*) options); nothing runs in Python on
     the host.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
-  - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.WINDOWS
-  - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
 options:

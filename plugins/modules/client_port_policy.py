@@ -26,12 +26,8 @@ description:
   - Optionally turns the SMB over QUIC client on or off (C(Set-SmbClientConfiguration -EnableSMBQUIC)).
   - Runs on the controller and drives the host over WinRM. The entries travel over stdin, so hundreds of entries
     are fine.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
-  - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.WINDOWS
-  - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
 options:

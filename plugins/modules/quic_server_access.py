@@ -16,12 +16,8 @@ description:
     C(Revoke-SmbClientAccessToServer)), for servers that use SMB over QUIC client access control.
   - A mapping that exists with another certificate is removed and created again. Runs on the controller and drives
     the host over WinRM.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
-  - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.WINDOWS
-  - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._winrm
 options:

@@ -29,32 +29,19 @@ description:
   - A host that has no result (the verify task was skipped, failed before probing, or never ran there) keeps its
     row with the reason, and the summary names it.
   - Runs once per play on the controller whatever the hosts, and never contacts a host.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
+  - smb.alternative_ports.attributes.ACTION
+  - smb.alternative_ports.attributes.CHANGES_STATE
 attributes:
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
-    support: full
-  async:
-    description: Supports being used with the C(async) keyword.
-    support: none
   bypass_host_loop:
-    description: Forces a 'global' task that does not execute per host.
     support: full
     details: The task runs once for the play and reads every host's results from C(hostvars).
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: In check mode nothing is written; RV(files) says which files would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: One diff per file that changes, before and after as text.
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
-    support: full
     details: >-
       A file is rewritten only when its content differs. The Markdown and the XML hold no latency and no clock, so
       they stay the same while the fleet's statuses do; the HTML page shows each probe's latency on hover, so a

@@ -22,12 +22,8 @@ description:
     and a UDP port another process holds is refused like a TCP one. Samba has no QUIC listener.
   - On Linux it runs on the target. With O(backend=windows) (or V(auto) on a WinRM or PSRP host) the work runs on
     the controller over WinRM, and Windows can move only its SMB over QUIC listener.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
-  - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
-  - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.CHANGES_STATE
   - smb.alternative_ports._server_ports
   - smb.alternative_ports._winrm

@@ -13,12 +13,8 @@ description:
   - For pysmbd it also returns the configured listeners with their addresses, and what the running server
     reports through C(pysmbd status --json), each listener's state and the number of sessions and connections.
   - For Samba it returns the version and the smb.conf parameter used.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
-  - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
-  - smb.alternative_ports.attributes.ACTION
   - smb.alternative_ports.attributes.READ_ONLY
   - smb.alternative_ports._server_ports
   - smb.alternative_ports._winrm

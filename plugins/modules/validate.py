@@ -18,8 +18,6 @@ description:
   - "On error it fails and lists B(every) problem with its JSON path, for example
     C(server.ports[2].port: 65536 is greater than the maximum of 65535 (use a port from 1 to 65535))."
   - On success it returns the model with every default filled in, and the backend it resolves to.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.ACTION

@@ -34,8 +34,6 @@ description:
   - All endpoints are probed concurrently on one event loop, at most O(concurrency) at a time, and each step
     (connect, NEGOTIATE, session) is bounded by O(timeout).
   - The module only reads, so it runs the same in check mode.
-author:
-  - smb.alternative_ports developers (@smb-alternative-ports)
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.READ_ONLY

@@ -172,6 +172,7 @@ class PysmbdServer:
             "listeners": [row.as_dict() for row in self.listeners.statuses()],
             "sessions": registry.sessions,
             "connections": registry.connections,
+            "connections_by_listener": registry.by_listener(),
             "last_reload": self._last_reload,
         }
 

@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Protocol, Union
 
 from pysmbd.core.events import ConnectionShouldClose, Event, SessionClosed, SessionEstablished, TreeConnected
 from pysmbd.server import eventlog
-from pysmbd.server.registry import ConnectionRegistry
+from pysmbd.server.registry import ConnectionRegistry, ListenerKey
 
 
 class CoreConnection(Protocol):
@@ -49,11 +49,13 @@ class CoreEvents:
         peer: str,
         listener: str,
         on_close_requested: Callable[[str], None],
+        listener_key: Optional[ListenerKey] = None,
     ) -> None:
         self._registry = registry
         self._connection = connection
         self.peer = peer
         self._listener = listener
+        self._listener_key = listener_key
         self._on_close_requested = on_close_requested
         self._admitted = False
         self._close_requested = False
@@ -61,7 +63,7 @@ class CoreEvents:
     def admit(self, new_core: Callable[[], CoreConnection]) -> Optional[CoreConnection]:
         """Count the connection and make its core; None (and a log line) when ``max_connections`` is reached."""
         registry = self._registry
-        if not registry.try_add(self._connection):
+        if not registry.try_add(self._connection, self._listener_key, self.peer):
             eventlog.warning(
                 "connection_refused",
                 peer=self.peer,

@@ -99,6 +99,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self,
             peer=format_peer(self._peer_address),
             listener=self._listener.describe(),
+            listener_key=self._listener.key,
             on_close_requested=self._close_after_fin,
         )
         self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))

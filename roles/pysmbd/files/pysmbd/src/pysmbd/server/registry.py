@@ -11,9 +11,11 @@ can (they once held every slot for the whole idle timeout).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from pysmbd.server import eventlog
+
+ListenerKey = Tuple[str, str, int]  # (transport, address, port), as pysmbd.config.ListenerConfig.key
 
 
 class ConnectionRegistry:
@@ -24,6 +26,7 @@ class ConnectionRegistry:
         self._on_change = on_change
         self._sessions: Dict[object, Set[int]] = {}
         self._shares: Dict[object, Set[str]] = {}
+        self._where: Dict[object, Tuple[Optional[ListenerKey], str]] = {}
 
     @property
     def connections(self) -> int:
@@ -33,9 +36,9 @@ class ConnectionRegistry:
     def sessions(self) -> int:
         return sum(len(ids) for ids in self._sessions.values())
 
-    def try_add(self, connection: object) -> bool:
+    def try_add(self, connection: object, listener: Optional[ListenerKey] = None, peer: str = "") -> bool:
         """Admit a new connection, making room by closing the oldest one without a session if the server is at
-        its limit; False when every slot holds a session."""
+        its limit; False when every slot holds a session. ``listener`` is the one that accepted it."""
         while len(self._sessions) >= self.max_connections:
             idle = self._oldest_without_session()
             if idle is None:
@@ -45,6 +48,7 @@ class ConnectionRegistry:
             idle.close()  # type: ignore[attr-defined]
         self._sessions[connection] = set()
         self._shares[connection] = set()
+        self._where[connection] = (listener, peer)
         self._on_change()
         return True
 
@@ -53,6 +57,7 @@ class ConnectionRegistry:
 
     def remove(self, connection: object) -> None:
         self._shares.pop(connection, None)
+        self._where.pop(connection, None)
         if self._sessions.pop(connection, None) is not None:
             self._on_change()
 
@@ -77,3 +82,21 @@ class ConnectionRegistry:
 
     def all_connections(self) -> list:
         return list(self._sessions)
+
+    def by_listener(self) -> List[Dict[str, Any]]:
+        """Connections, sessions and client addresses per listener that accepted them, closed listeners included.
+
+        A port migration drains a port by waiting until its row is gone (``pysmbd status --json``).
+        """
+        rows: Dict[ListenerKey, Dict[str, Any]] = {}
+        for connection, (key, peer) in self._where.items():
+            if key is None:
+                continue
+            row = rows.setdefault(
+                key,
+                {"transport": key[0], "address": key[1], "port": key[2], "connections": 0, "sessions": 0, "peers": []},
+            )
+            row["connections"] += 1
+            row["sessions"] += len(self._sessions.get(connection, ()))
+            row["peers"].append(peer)
+        return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[2], k[1]))]

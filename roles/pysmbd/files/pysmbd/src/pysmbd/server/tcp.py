@@ -51,6 +51,7 @@ class TCPConnection:
             self,
             peer=format_peer(peername),
             listener=listener.describe(),
+            listener_key=listener.key,
             on_close_requested=self._close_after_flush,
         )
         self._loop = asyncio.get_running_loop()
