@@ -12,9 +12,9 @@ report.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
+
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import write_atomically
 
 _COLUMNS = (
     ("transport", "TRANSPORT"),
@@ -64,27 +64,13 @@ def render_table(host: str, rows: list) -> str:
     return "\n".join(lines)
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=".verify-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
-
-
 def json_report(host: str, level: str, rows: list) -> dict:
     return {"host": host, "level": level, "summary": summarize(rows), "results": rows}
 
 
 def write_json_report(path: str, host: str, level: str, rows: list) -> None:
     text = json.dumps(json_report(host, level, rows), indent=2, sort_keys=True) + "\n"
-    _write_atomically(path, text.encode("utf-8"))
+    write_atomically(path, text)
 
 
 def junit_document(host: str, level: str, rows: list) -> ET.Element:
@@ -126,4 +112,4 @@ def junit_document(host: str, level: str, rows: list) -> ET.Element:
 
 def write_junit_report(path: str, host: str, level: str, rows: list) -> None:
     text = ET.tostring(junit_document(host, level, rows), encoding="unicode")
-    _write_atomically(path, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8"))
+    write_atomically(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Set
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._files import ConfigWriteError
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import ProbeSettings, run_probes
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpoints import (
     EndpointError,
@@ -192,9 +193,9 @@ def _write_reports(params: Dict[str, Any], host: str, level: str, rows: list) ->
             continue
         try:
             writer(path, host, level, rows)
-        except OSError as exc:
+        except ConfigWriteError as exc:
             raise VerifyFailed(
-                "%s: cannot write %s: %s (create its directory or choose another path)" % (option, path, exc),
+                "%s: %s" % (option, exc),
                 results=rows,
                 summary=summarize(rows),
             ) from None
