@@ -9,7 +9,8 @@ main process (it loads the action plugin before it forks the workers). The task 
 the same options, checks, rows, reports and messages (``module_utils/_verify_task.py`` is shared by both).
 
 The module still runs when the controller's process is not what the module would get: another connection
-(the target or any host over SSH or WinRM), ``become``, ``async``, or another Python interpreter for the vantage point.
+(the target or any host over SSH or WinRM), ``become``, ``async``, an ``environment``, or another Python interpreter
+for the vantage point.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class ActionModule(ActionBase):
 
     def _runs_in_this_process(self, task_vars: dict) -> bool:
         """Whether the module would run on this machine, as this user, with this Python (so, exactly as here)."""
-        if self._task.async_val or self._play_context.become:
-            return False
+        if self._task.async_val or self._play_context.become or any(self._task.environment or []):
+            return False  # the module would run as another user, detached, or with other environment variables
         if self._connection.transport not in _LOCAL_CONNECTIONS:
             return False
         if self._task.delegate_to:

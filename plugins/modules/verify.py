@@ -34,10 +34,10 @@ description:
   - All endpoints are probed concurrently on one event loop, at most O(concurrency) at a time, and each step
     (connect, NEGOTIATE, session) is bounded by O(timeout).
   - The module only reads, so it runs the same in check mode.
-  - From the controller (C(delegate_to: localhost) with a local connection, the controller's Python as
-    C(ansible_python_interpreter), no C(become), no C(async)), the action plugin runs the probes in its own process
-    instead of starting the module: the same options, rows, reports and messages at a fraction of the cost per host.
-    From any other vantage point, the module runs there.
+  - Delegated to the controller (a local connection, the controller's Python as C(ansible_python_interpreter), no
+    C(become), C(async) or C(environment)), the action plugin runs the probes in its own process instead of starting
+    the module, with the same options, rows, reports and messages at a fraction of the cost per host. From any other
+    vantage point, the module runs there.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.READ_ONLY

@@ -27,7 +27,9 @@ def smb_port(tmp_path):
         yield server.port
 
 
-def _run(tmp_path: Path, name: str, verify_args: dict, *, in_process: bool) -> dict:
+def _run(
+    tmp_path: Path, name: str, verify_args: dict, *, in_process: bool, task_keys: dict | None = None, check_rc=True
+) -> dict:
     work = tmp_path / name
     work.mkdir()
     if in_process:
@@ -37,11 +39,11 @@ def _run(tmp_path: Path, name: str, verify_args: dict, *, in_process: bool) -> d
         Path(interpreter).write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
         Path(interpreter).chmod(0o755)
     (work / "inventory").write_text(f"controller ansible_connection=local ansible_python_interpreter={interpreter}\n")
-    task = {"name": "verify", "smb.alternative_ports.verify": verify_args, "ignore_errors": True}
+    task = {"name": "verify", "smb.alternative_ports.verify": verify_args, "ignore_errors": True, **(task_keys or {})}
     (work / "play.yml").write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": [task]}]))
     env = {"ANSIBLE_REMOTE_TMP": "/dev/null/no-module-runs-here"} if in_process else {}
     run = run_playbook(work / "play.yml", work / "inventory", env=env)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == 0 or not check_rc, run.stdout[-3000:] + run.stderr[-2000:]
     return run.results["verify"]["controller"]
 
 
@@ -114,3 +116,14 @@ def test_the_models_password_is_masked_and_the_session_works(tmp_path, smb_port)
     assert [row["status"] for row in here["results"]] == ["smb"]
     assert _without_timings(here) == _without_timings(module)
     assert THREADED_PASSWORD not in json.dumps(here)
+
+
+def test_an_environment_for_the_task_runs_the_module(tmp_path):
+    # The module would see the variables; the controller's process does not, so the module must run (and it cannot,
+    # here: the remote temporary directory does not exist).
+    args = {"endpoints": [{"port": free_port(), "expect": "closed"}]}
+    here = _run(tmp_path, "plain", args, in_process=True)
+    environment = {"environment": {"SSL_CERT_FILE": "/x"}}
+    shipped = _run(tmp_path, "environment", args, in_process=True, task_keys=environment, check_rc=False)
+    assert not here.get("failed") and here["summary"]["ok"] == 1
+    assert shipped.get("unreachable") and "Failed to create temporary directory" in shipped["msg"]
