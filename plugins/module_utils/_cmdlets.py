@@ -32,15 +32,21 @@ class CmdletCall:
     command: str
     parameters: dict = field(default_factory=dict)
     properties: Optional[List[str]] = None
+    arguments: Optional[List[str]] = None
+    """Set for a native program (``netsh.exe``): its arguments, each passed as one string; output is text lines."""
 
     def as_request(self) -> dict:
         request: dict = {"command": self.command, "parameters": self.parameters}
         if self.properties is not None:
             request["properties"] = list(self.properties)
+        if self.arguments is not None:
+            request["arguments"] = [str(argument) for argument in self.arguments]
         return request
 
     def describe(self) -> str:
         """``New-SmbMapping -RemotePath \\\\srv\\share -TcpPort 4445``, for messages."""
+        if self.arguments is not None:
+            return " ".join([self.command, *self.arguments])
         words = [self.command]
         for name, value in self.parameters.items():
             if name.lower() == "password":

@@ -1,6 +1,7 @@
 # Copyright (c) 2026 smb.alternative_ports developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Opening and closing SMB ports in the firewall a Linux host runs: firewalld, else nftables' inet filter input.
+"""Opening and closing SMB ports in the firewall a Linux host runs: firewalld, nftables' inet filter input, or the
+configuration of a firewalld that is installed but stopped.
 
 This is a private module_utils file: its API may change without notice.
 
@@ -8,7 +9,13 @@ A port is a spec ``4445/tcp`` or ``8443/udp`` (QUIC is UDP; SMB Direct shares th
 rules carry the comment ``smb.alternative_ports pysmbd`` (the pysmbd role has always tagged them so), which is how
 we tell them from the administrator's: they are replaced as a set, in one nft transaction, so they always open
 exactly the server's ports. firewalld has no comments on ports: we add the ports the server listens on and remove
-only ports a change removed, never one we cannot tell is ours. With neither running, nothing is done.
+only ports a change removed, never one we cannot tell is ours.
+
+Which firewall: a running firewalld (``firewall-cmd``: a permanent and a runtime rule per port in its default zone);
+else an nftables ``inet filter input`` chain, the firewall that filters now; else a firewalld that is enabled at boot
+but not running now (``firewall-offline-cmd`` edits its permanent configuration, so the ports are open when it
+starts: assumed to be what an administrator who stopped it for a while wants; a disabled firewalld is no firewall of
+this host and is left alone); else nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ class FirewallChange:
     """What a sync did (or, in check mode, would do)."""
 
     kind: str
-    """``firewalld``, ``nftables`` or ``none`` (no active firewall: nothing to open)."""
+    """``firewalld``, ``nftables``, ``firewalld-offline`` (enabled, not running) or ``none`` (nothing to open)."""
     opened: List[str] = field(default_factory=list)
     closed: List[str] = field(default_factory=list)
 
@@ -76,22 +83,58 @@ class HostFirewall:
 
 
 class Firewalld(HostFirewall):
+    """A running firewalld: its permanent configuration (for the next reload or boot) and its runtime, kept apart.
+
+    A port a service of the zone already opens (``samba`` opens 139/tcp and 445/tcp) counts as open: no second rule
+    for it. Closing touches only the zone's own ports, never the administrator's services.
+    """
+
     kind = "firewalld"
 
-    def open_ports(self) -> Set[str]:
-        return set(self._check([self.program, "--permanent", "--list-ports"]).split())
+    def zone(self, *permanent: str) -> Tuple[Set[str], Set[str]]:
+        """(the default zone's own ports, the ports its services open), permanent or runtime."""
+        own = set(self._check([self.program, *permanent, "--list-ports"]).split())
+        services: Set[str] = set()
+        for service in self._check([self.program, *permanent, "--list-services"]).split():
+            # The service's definition as stored (its runtime copy is the same unless edited without a reload).
+            services.update(self._check([self.program, "--permanent", f"--service={service}", "--get-ports"]).split())
+        return own, services
 
     def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
-        have = self.open_ports()
-        return FirewallChange(self.kind, sorted(wanted - have), sorted((removed & have) - wanted))
+        own_permanent, services_permanent = self.zone("--permanent")
+        own_runtime, services_runtime = self.zone()
+        open_in_both = (own_permanent | services_permanent) & (own_runtime | services_runtime)
+        closed = (removed & (own_permanent | own_runtime)) - wanted
+        return FirewallChange(self.kind, sorted(wanted - open_in_both), sorted(closed))
 
     def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
-        # Permanent for the next reload or boot, runtime for now: firewalld keeps the two apart.
+        # firewalld answers success (with a warning) to a port that is already open or already closed.
         for spec in change.opened:
             self._check([self.program, "--permanent", f"--add-port={spec}"])
             self._check([self.program, f"--add-port={spec}"])
         for spec in change.closed:
             self._check([self.program, "--permanent", f"--remove-port={spec}"])
+            self._check([self.program, f"--remove-port={spec}"])
+
+
+class FirewalldOffline(HostFirewall):
+    """A firewalld enabled at boot but not running: ``firewall-offline-cmd`` edits its permanent zone files.
+
+    Services count as in ``Firewalld``."""
+
+    kind = "firewalld-offline"
+
+    def plan(self, wanted: Set[str], removed: Set[str]) -> FirewallChange:
+        own = set(self._check([self.program, "--list-ports"]).split())
+        have = set(own)
+        for service in self._check([self.program, "--list-services"]).split():
+            have.update(self._check([self.program, f"--service={service}", "--get-ports"]).split())
+        return FirewallChange(self.kind, sorted(wanted - have), sorted((removed & own) - wanted))
+
+    def apply(self, change: FirewallChange, wanted: Set[str]) -> None:
+        for spec in change.opened:
+            self._check([self.program, f"--add-port={spec}"])
+        for spec in change.closed:
             self._check([self.program, f"--remove-port={spec}"])
 
 
@@ -129,13 +172,18 @@ class Nftables(HostFirewall):
 
 
 def detect(run: RunCommand) -> HostFirewall:
-    """firewalld when it runs, else nftables when an ``inet filter input`` chain exists, else no firewall."""
+    """A running firewalld, else an nftables ``inet filter input`` chain, else the configuration of a firewalld that
+    is enabled but stopped, else no firewall."""
     firewall_cmd = _program("firewall-cmd")
     if firewall_cmd and run([firewall_cmd, "--state"])[0] == 0:
         return Firewalld(run, firewall_cmd)
     nft = _program("nft")
     if nft and run([nft, "list", "chain", "inet", "filter", "input"])[0] == 0:
         return Nftables(run, nft)
+    offline = _program("firewall-offline-cmd")
+    systemctl = _program("systemctl")
+    if offline and systemctl and run([systemctl, "is-enabled", "--quiet", "firewalld.service"])[0] == 0:
+        return FirewalldOffline(run, offline)
     return HostFirewall(run)
 
 

@@ -22,6 +22,12 @@ description:
     and a UDP port another process holds is refused like a TCP one. Samba has no QUIC listener.
   - On Linux it runs on the target. With O(backend=windows) (or V(auto) on a WinRM or PSRP host) the work runs on
     the controller over WinRM, and Windows can move only its SMB over QUIC listener.
+  - On Windows a new QUIC port is refused before any change (check mode too) when another process holds the UDP
+    port (named as C(Get-NetUDPEndpoint) and C(Get-Process) report it), when the kernel (System, pid 4) holds it
+    although it is not one of the server's own alternative ports (likely http.sys), when it lies in an excluded
+    port range (C(netsh interface ipv4 show excludedportrange protocol=udp); the message gives the range and the
+    fix), and for UDP 443 while http.sys serves HTTP/3 (C(EnableHttp3) = 1). That check costs one more read on the
+    host, only when the plan adds ports.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes.POSIX_AND_WINDOWS
   - smb.alternative_ports.attributes.CHANGES_STATE
@@ -96,12 +102,44 @@ options:
       - Keep the host firewall open for exactly the server's ports, TCP for V(tcp) and V(rdma), UDP for V(quic).
       - Backend V(windows) creates and removes an inbound UDP rule named C(smb-alternative-port-quic-<port>) with
         each QUIC port, and puts back a missing one.
-      - Backends V(pysmbd) and V(samba) use firewalld when it runs (a permanent and a runtime rule per port; only
-        ports this change removed are closed), else nftables' C(inet filter input) chain when it exists (rules
-        tagged C(smb.alternative_ports pysmbd), replaced as a set in one transaction), else nothing. A firewall
-        that lacks a port of the table counts as a change, also when the ports themselves are as asked.
+      - Backends V(pysmbd) and V(samba) use firewalld when it runs (C(firewall-cmd), a permanent and a runtime rule
+        per port in its default zone; only ports this change removed are closed), else nftables'
+        C(inet filter input) chain when it exists (rules tagged C(smb.alternative_ports pysmbd), replaced as a set
+        in one transaction), else a firewalld that is enabled at boot but not running now (C(firewall-offline-cmd)
+        edits its permanent zone, so the ports are open once it starts), else nothing. A firewall that lacks a port
+        of the table counts as a change, also when the ports themselves are as asked.
+      - With firewalld, a port a service of the zone already opens (C(samba) opens 139/tcp and 445/tcp) gets no
+        rule of its own, and services are never removed, so a removed port that a service opens stays open.
     type: bool
     default: true
+  selinux:
+    description:
+      - Backends V(pysmbd) and V(samba), label each port the server listens on with the SELinux port type
+        C(smbd_port_t) through C(semanage port) (package C(policycoreutils-python-utils)), and remove that label
+        from ports the change removed. With SELinux enforcing, smbd may bind only ports labelled C(smbd_port_t).
+      - V(auto) labels whenever SELinux is enabled, enforcing or permissive (as C(community.general.seport) does),
+        so a permissive host keeps working once it is switched to enforcing. V(always) labels even where SELinux is
+        disabled (a host being prepared to enable it; the labels go into the policy store). V(never) leaves labels
+        alone.
+      - New labels are added before the server moves to its new ports, and taken back when that move fails; the
+        labels of removed ports go only after the server stopped listening there. All labels of one change go
+        through one C(semanage import) transaction (each rebuilds the policy, which takes seconds).
+      - A port the policy itself labels C(smbd_port_t) (445, 137-139) is left as it is and never unlabelled. A port
+        the policy labels with another type (8443/tcp is C(http_port_t)) gets a local record that overrides it;
+        removing the port deletes that record, which gives the port back its policy type. A port that a local
+        record of someone else labels with another type is never relabelled (another service uses it); the Samba
+        backend refuses to add it before any change, since smbd could not bind it. Only a local C(smbd_port_t)
+        record of exactly a removed port is deleted.
+      - A QUIC (UDP) port is labelled too, but the policies read (Debian's refpolicy, Fedora's samba.te) let smbd
+        bind only TCP C(smbd_port_t) ports so far.
+      - Backend V(pysmbd) uses the same type. pysmbd, as the C(smb.alternative_ports.pysmbd) role installs it (a
+        systemd service running C(/opt/pysmbd/venv/bin/pysmbd), file type C(bin_t)), runs in an unconfined domain
+        (C(unconfined_service_t) on RHEL's targeted policy, C(initrc_t) on Debian's default policy), which may
+        bind any port, so the label is not what lets pysmbd listen; it marks the port as an SMB port, so
+        C(semanage port -l) tells the truth and a server swapped for a confined smbd keeps working.
+    type: str
+    choices: [auto, always, never]
+    default: auto
   samba_restart_command:
     description:
       - Command that restarts smbd after its ports changed (backend V(samba)), for example C(systemctl restart smbd).
@@ -195,7 +233,9 @@ firewall:
   type: dict
   contains:
     kind:
-      description: V(firewalld), V(nftables), or V(none) when neither is active (nothing is opened then).
+      description:
+        - V(firewalld) (running), V(nftables), V(firewalld-offline) (enabled but not running; its permanent zone was
+          edited), or V(none) when there is no firewall to open (nothing is opened then).
       type: str
       sample: nftables
     opened:
@@ -208,6 +248,42 @@ firewall:
       type: list
       elements: str
       sample: [445/tcp]
+selinux:
+  description: Backends V(pysmbd) and V(samba), the SELinux port labels the change needed (in check mode, would need).
+  returned: when the backend is V(pysmbd) or V(samba) and O(selinux) applies (V(auto) on a host with SELinux enabled)
+  type: dict
+  contains:
+    type:
+      description: The port type the server's ports carry.
+      type: str
+      sample: smbd_port_t
+    labelled:
+      description: The ports that got the type, as C(port/protocol).
+      type: list
+      elements: str
+      sample: [4445/tcp]
+    unlabelled:
+      description: The ports whose local C(smbd_port_t) record was deleted, as C(port/protocol).
+      type: list
+      elements: str
+      sample: [14445/tcp]
+    before:
+      description: Each changed port's type before the change (V(none) when no record covered it).
+      type: dict
+      sample: {4445/tcp: none, 14445/tcp: smbd_port_t}
+    after:
+      description: Each changed port's type after the change.
+      type: dict
+      sample: {4445/tcp: smbd_port_t, 14445/tcp: none}
+problems:
+  description:
+    - When the change was refused (the task failed and nothing changed, in check mode too), every reason, one
+      sentence each, naming the host, the port and the fix; C(msg) joins them. A port another process holds names
+      it; on Windows also an excluded port range and HTTP/3 on UDP 443.
+  returned: when the change was refused
+  type: list
+  elements: str
+  sample: ["Administrator@fs1:5986: quic/8443: UDP port 8443 is held on 0.0.0.0 by nginx (pid 2216): stop it or pick another port"]
 firewall_rules:
   description:
     - Backend V(windows) with O(firewall=true), the collection's inbound UDP rules for QUIC ports after the change
@@ -274,6 +350,7 @@ ARGUMENT_SPEC = {
     "restore": {"type": "dict"},
     "samba_restart_command": {"type": "str"},
     "firewall": {"type": "bool", "default": True},
+    "selinux": {"type": "str", "default": "auto", "choices": ["auto", "always", "never"]},
     **WINRM_ARGUMENT_SPEC,
 }
 MUTUALLY_EXCLUSIVE = [
@@ -294,7 +371,7 @@ def main() -> None:
             request = PortRequest.from_params(module.params)
         result = change_ports(backend, request, module.check_mode, module._diff)
     except RefusedError as exc:
-        module.fail_json(msg=str(exc), backend=backend.name)
+        module.fail_json(msg=str(exc), backend=backend.name, problems=exc.problems)
     except (BackendError, ConfigWriteError) as exc:
         module.fail_json(
             msg=str(exc), backend=backend.name, exception=traceback.format_exc(), **getattr(exc, "result", {})

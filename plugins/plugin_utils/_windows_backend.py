@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Optional
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
     BackendError,
     PortRequest,
+    RefusedError,
     change_ports,
     describe_ports,
 )
@@ -66,6 +67,9 @@ def run_windows_server_ports(
         if check_mode is None:
             return windows_server_ports_info(target, args)
         return windows_server_ports(target, args, check_mode, diff_mode)
+    except RefusedError as exc:
+        # problems: one sentence per reason, for a caller that lists them (the migrate role's preflight)
+        return {"failed": True, "msg": str(exc), "backend": "windows", "problems": exc.problems}
     except BackendError as exc:
         return dict(exc.result, failed=True, msg=str(exc), backend="windows")
     except (WinRMError, ExecutorError) as exc:

@@ -1,7 +1,8 @@
 # smb.alternative_ports executor v1
 # Runs the cmdlet calls of a JSON request (its only argument) and writes one JSON document to stdout.
 # Request data never becomes code: each call is `& $command @parameters -ErrorAction Stop`, where the
-# parameters are a hashtable built from the JSON, so a value is always bound as a value.
+# parameters are a hashtable built from the JSON, so a value is always bound as a value. A call with an
+# `arguments` list runs a native program (`& $command @arguments`, an array of strings) and returns its lines.
 param([string]$RequestJson)
 
 $ErrorActionPreference = 'Stop'
@@ -60,7 +61,14 @@ foreach ($call in @($request.calls)) {
     $properties = [string[]]@($call.properties | Where-Object { $null -ne $_ })
     $result = [ordered]@{ command = $command; ok = $true; output = @(); error = $null }
     try {
-        $output = @(& $command @parameters -ErrorAction Stop)
+        if ($null -ne $call.arguments) {
+            # A native program (netsh.exe): each argument is bound as one string; its output is text lines.
+            $arguments = [string[]]@($call.arguments)
+            $output = @(& $command @arguments | ForEach-Object { [string]$_ })
+            if ($LASTEXITCODE -ne 0) { throw ('{0} exited with code {1}: {2}' -f $command, $LASTEXITCODE, ($output -join ' ')) }
+        } else {
+            $output = @(& $command @parameters -ErrorAction Stop)
+        }
         $result.output = @($output | Where-Object { $null -ne $_ } | ForEach-Object { ConvertTo-Record $_ $properties })
     } catch {
         $result.ok = $false

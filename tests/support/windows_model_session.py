@@ -24,7 +24,7 @@ class ModelHost:
     shells: int = 0
 
     def changing_calls(self) -> list[tuple[str, dict]]:
-        return [(c.command, c.parameters) for c in self.calls if not c.command.startswith(("Get-", "Test-"))]
+        return [(c.command, c.parameters) for c in self.calls if not _reads(c.command, c.extra.get("arguments"))]
 
     def changing_commands(self) -> list[str]:
         return [command for command, parameters in self.changing_calls()]
@@ -58,3 +58,8 @@ class ModelSession:
         if refused is None:
             refused = run_executor(stdin or b"", self.host.state, self.host.calls.append)
         return CommandOutput(refused.stdout, refused.stderr, refused.exit_code)
+
+
+def _reads(command: str, arguments) -> bool:
+    """A Get-/Test- cmdlet, or a native program asked to ``show`` (netsh ... show excludedportrange)."""
+    return command.startswith(("Get-", "Test-")) or "show" in [a.lower() for a in arguments or []]

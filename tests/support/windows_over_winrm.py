@@ -24,7 +24,12 @@ def target_of(host: EmulatedWindowsHost, password: str, **overrides) -> WinRMTar
 
 def changing_calls(host: EmulatedWindowsHost) -> list[tuple[str, dict]]:
     """The calls that change state, in order, as (command, parameters) — what a reviewer reads in an audit log."""
-    return [(c["command"], c["parameters"]) for c in host.calls if not c["command"].startswith(("Get-", "Test-"))]
+    return [(c["command"], c["parameters"]) for c in host.calls if not _reads(c)]
+
+
+def _reads(call: dict) -> bool:
+    """A Get-/Test- cmdlet, or a native program asked to ``show`` (netsh ... show excludedportrange)."""
+    return call["command"].startswith(("Get-", "Test-")) or "show" in [a.lower() for a in call.get("arguments") or []]
 
 
 def round_trips(host: EmulatedWindowsHost) -> tuple[int, int]:

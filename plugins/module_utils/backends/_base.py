@@ -59,6 +59,8 @@ class PortRequest:
     allow_no_listeners: bool = False
     address: str = "0.0.0.0"
     """Where new pysmbd listeners bind."""
+    restoring: bool = False
+    """Set by ``restore_request``: the host goes back to a table it had, so a port it listened on is not refused."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PortRequest:
@@ -154,6 +156,7 @@ class PortBackend:
             exclusive=True,
             standard_ports="close",
             allow_no_listeners=True,
+            restoring=True,
         )
 
     # --- reporting --------------------------------------------------------------------------------------------
@@ -164,6 +167,10 @@ class PortBackend:
     def info(self, state: PortState) -> dict:
         """Backend-specific fields of the server_ports_info result."""
         return {}
+
+    def diff_extra(self) -> Tuple[str, str]:
+        """Lines diff mode adds after the tables (before, after): host state beside the ports, such as labels."""
+        return "", ""
 
 
 def plan_with_standard_ports(current, desired, state: str, exclusive: bool, standard_ports: str) -> List[dict]:
@@ -209,7 +216,11 @@ def change_ports(backend: PortBackend, request: PortRequest, check_mode: bool, d
         **backend.result_fields(before, after, steps, request),
     }
     if diff_mode:
-        result["diff"] = {"before": format_table(before.table), "after": format_table(after.table)}
+        extra_before, extra_after = backend.diff_extra()
+        result["diff"] = {
+            "before": format_table(before.table) + extra_before,
+            "after": format_table(after.table) + extra_after,
+        }
     return result
 
 

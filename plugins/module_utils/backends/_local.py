@@ -22,6 +22,12 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_us
     can_bind,
     foreign_holders,
 )
+from ansible_collections.smb.alternative_ports.plugins.module_utils._selinux_ports import (
+    LabelChange,
+    SelinuxPorts,
+    SelinuxPortsError,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._selinux_ports import detect as detect_selinux
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
     BackendError,
     PortBackend,
@@ -33,15 +39,27 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._ba
 class LocalBackend(PortBackend):
     """A backend whose server runs on this host.
 
-    It refuses ports another process holds and low ports the server cannot bind, and keeps the host firewall
-    (firewalld or nftables, see ``_host_firewall.py``) open for exactly the server's ports when ``manage_firewall``.
+    It refuses ports another process holds and low ports the server cannot bind, keeps the host firewall
+    (firewalld or nftables, see ``_host_firewall.py``) open for exactly the server's ports when ``manage_firewall``,
+    and labels the server's ports ``smbd_port_t`` in SELinux as ``selinux_mode`` says (``_selinux_ports.py``).
     Subclasses implement ``server_pids``, ``check_entries`` (what their server cannot listen on) and ``apply_ports``.
+
+    Order of a change: new labels first (an enforcing host denies the bind otherwise), then the ports, then the
+    labels of removed ports (only once nothing listens there), then the firewall. A failed port change takes the new
+    labels back, so the restored server and the policy agree.
     """
 
     run_command: Callable[..., Tuple[int, str, str]]
     manage_firewall = False
+    selinux_mode = "never"
+    """``auto`` (label when SELinux is enabled), ``always`` (also when it is disabled) or ``never``."""
+    selinux_label_required = False
+    """Whether the server's SELinux domain may bind only ``smbd_port_t`` ports (smbd_t), so a port another service
+    labelled is refused; an unconfined server (pysmbd) binds any port, and such a port keeps its type."""
     _host_firewall: Optional[HostFirewall] = None
     _firewall_change: Optional[FirewallChange] = None
+    _selinux: Optional[SelinuxPorts] = None
+    _label_change: Optional[LabelChange] = None
 
     def apply_ports(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
         raise NotImplementedError
@@ -62,12 +80,70 @@ class LocalBackend(PortBackend):
         except HostFirewallError as exc:
             raise BackendError(f"cannot read the host firewall: {exc} (fix it, or set firewall: false)") from exc
 
+    # --- SELinux port labels --------------------------------------------------------------------------------
+    def label_change(self, state: PortState, steps: List[dict]) -> Optional[LabelChange]:
+        """The port labels the planned table needs (None: SELinux not managed here)."""
+        try:
+            if self._selinux is None:
+                self._selinux = detect_selinux(self.run_command, self.selinux_mode)
+            if self._selinux is None:
+                return None
+            removed = port_specs(step for step in steps if step["action"] == "remove")
+            return self._selinux.plan(port_specs(planned_table(state.table, steps)), removed)
+        except SelinuxPortsError as exc:
+            raise BackendError(f"cannot read the SELinux port labels: {exc}") from exc
+
+    def _label_new_ports(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.labelled:
+            return
+        try:
+            self._selinux.label(labels)
+        except SelinuxPortsError as exc:
+            raise BackendError(
+                f"SELinux refused the port labels, so nothing else was changed: {exc} (fix the policy store, or set "
+                "selinux: never and label the ports yourself)"
+            ) from exc
+
+    def _take_new_labels_back(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.labelled:
+            return
+        try:
+            self._selinux.undo_label(labels)
+        except SelinuxPortsError:
+            pass  # the port change's own error is the one to report; a stale label only allows a bind
+
+    def _unlabel_removed_ports(self) -> None:
+        labels = self._label_change
+        if labels is None or self._selinux is None or not labels.unlabelled:
+            return
+        try:
+            self._selinux.unlabel(labels)
+        except SelinuxPortsError as exc:
+            raise BackendError(
+                f"the ports were changed but SELinux kept the labels of the removed ones: {exc}; remove them with "
+                f"semanage port -d ({', '.join(labels.unlabelled)}), or set selinux: never"
+            ) from exc
+
+    # --- the flow -------------------------------------------------------------------------------------------
     def has_work(self, state: PortState, steps: List[dict], request: PortRequest) -> bool:
         self._firewall_change = self.firewall_change(state, steps)
-        return bool(steps) or bool(self._firewall_change and self._firewall_change.changed)
+        self._label_change = self.label_change(state, steps)
+        return (
+            bool(steps)
+            or bool(self._firewall_change and self._firewall_change.changed)
+            or bool(self._label_change and self._label_change.changed)
+        )
 
     def apply(self, state: PortState, steps: List[dict], request: PortRequest) -> PortState:
-        after = self.apply_ports(state, steps, request) if steps else state
+        self._label_new_ports()
+        try:
+            after = self.apply_ports(state, steps, request) if steps else state
+        except Exception:
+            self._take_new_labels_back()
+            raise
+        self._unlabel_removed_ports()
         change = self._firewall_change
         if change is not None and change.changed:
             try:
@@ -80,9 +156,17 @@ class LocalBackend(PortBackend):
         return after
 
     def result_fields(self, before: PortState, after: PortState, steps: List[dict], request: PortRequest) -> dict:
-        if self._firewall_change is None:
-            return {}
-        return {"firewall": self._firewall_change.as_dict()}
+        fields = {}
+        if self._firewall_change is not None:
+            fields["firewall"] = self._firewall_change.as_dict()
+        if self._label_change is not None:
+            fields["selinux"] = self._label_change.as_dict()
+        return fields
+
+    def diff_extra(self) -> Tuple[str, str]:
+        if self._label_change is None:
+            return "", ""
+        return self._label_change.diff_lines("before"), self._label_change.diff_lines("after")
 
     def server_pids(self) -> List[int]:
         raise NotImplementedError
@@ -96,6 +180,9 @@ class LocalBackend(PortBackend):
 
     def refusals(self, state: PortState, steps: List[dict], request: PortRequest) -> List[str]:
         problems = self.check_entries([s for s in steps if s["action"] != "remove"])
+        if self._label_change is not None and self.selinux_label_required and not request.restoring:
+            added = port_specs(step for step in steps if step["action"] == "add")
+            problems.extend(why for spec, why in sorted(self._label_change.conflicts.items()) if spec in added)
         problems.extend(super().refusals(state, steps, request))
         server_pids = self.server_pids()
         for step in steps:

@@ -29,6 +29,7 @@ def linux_backend(module: AnsibleModule) -> LocalBackend:
     """The backend the module's options name; ``auto`` is pysmbd where its config exists, else Samba."""
     backend = _build(module)
     backend.manage_firewall = bool(module.params.get("firewall"))
+    backend.selinux_mode = str(module.params.get("selinux") or "never")
     return backend
 
 

@@ -171,6 +171,7 @@ class SambaBackend(LocalBackend):
     """Reads and changes the port table of one smb.conf and the smbd that runs from it."""
 
     name = "samba"
+    selinux_label_required = True  # smbd_t may bind only smbd_port_t ports (refpolicy's and RHEL's samba.te)
 
     def __init__(
         self,

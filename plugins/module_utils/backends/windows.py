@@ -13,9 +13,12 @@ only; the class ``MSFT_SmbServerAlternativePort`` has ``TransportType``, ``Port`
 arrive as names or numbers); ``-EnableInstances`` allows only ``Default`` ("This setting is not used"); a QUIC port
 serves nothing until ``EnableSMBQUIC`` is on and a certificate mapping exists. The read takes the build, the
 server configuration and the certificate mappings in the same round trip, and a plan that would leave QUIC
-ports on a host that cannot serve them is refused before anything changes. The work runs on the controller: the action plugin hands this backend a
-``connect`` callable that opens one WinRM shell and yields ``run(calls, stop_on_error) -> results``; a task then
-runs at most two executor commands, one read and (outside check mode) one apply-and-read-back.
+ports on a host that cannot serve them is refused before anything changes, as is a new port that another
+process holds, that lies in an excluded port range, or that HTTP/3 claims (``_windows_port_conflicts.py``).
+The work runs on the controller: the action plugin hands this backend a ``connect`` callable that opens one
+WinRM shell and yields ``run(calls, stop_on_error) -> results``; a task then runs at most three executor
+commands: one read, one conflict read when the plan adds ports (check mode too), and (outside check mode) one
+apply-and-read-back.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._cmdlets imp
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import format_table, planned_table, table
 from ansible_collections.smb.alternative_ports.plugins.module_utils._ports import WINDOWS_SERVER_PORT_REASON
+from ansible_collections.smb.alternative_ports.plugins.module_utils._windows_port_conflicts import (
+    conflict_reads,
+    parse_conflict_reads,
+    port_conflicts,
+)
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
     PortBackend,
     PortRequest,
@@ -197,7 +205,18 @@ class WindowsBackend(PortBackend):
                 "serve nothing: map the certificate clients trust first, with smb.alternative_ports.quic_server_access "
                 "(New-SmbServerCertificateMapping)"
             )
+        added = [step for step in steps if step["action"] == "add"]
+        if added:
+            problems.extend(self.port_conflicts(state, added))
         return problems
+
+    def port_conflicts(self, state: PortState, added: List[dict]) -> List[str]:
+        """Ports another process holds, or an excluded range or HTTP/3 claims: one read, before anything changes."""
+        reads = conflict_reads(added)
+        found = parse_conflict_reads(reads, self._run(reads.calls, False))
+        ours = [(entry["transport"], entry["port"]) for entry in state.table]
+        quic_serves = state.details.get("quic_enabled") is not False and bool(state.details.get("certificate_mappings"))
+        return port_conflicts(self.label, added, found, ours, quic_serves)
 
     def has_work(self, state: PortState, steps: List[dict], request: PortRequest) -> bool:
         return bool(self.change_calls(state, steps))

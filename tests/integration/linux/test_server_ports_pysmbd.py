@@ -104,6 +104,7 @@ def test_a_port_held_by_another_process_is_refused_naming_both_and_the_old_table
     assert refused["failed"] is True
     assert f"tcp/{taken} is in use by {holder_name} (pid {holder.pid})" in refused["msg"]
     assert refused["msg"].startswith("refused, nothing was changed")
+    assert any(f"(pid {holder.pid})" in problem for problem in refused["problems"])  # one sentence per reason
     assert server.config.read_bytes() == config_before
     assert server.listening_ports() == [old]
     assert [r["status"] for r in run.results["verify"]["localhost"]["results"]] == ["smb"]

@@ -1,5 +1,6 @@
 """A small fleet for the migration tests: pysmbd servers on their own loopback addresses (127.0.13.N), each with
-its own config, state and share, all on one old port, and the inventory the migrate role runs against."""
+its own config, state and share, all on one old port, and the inventory the migrate role runs against; a Samba
+server, an emulated Windows server (QUIC) and an emulated Windows client join it where a test asks."""
 
 from __future__ import annotations
 
@@ -14,20 +15,28 @@ from typing import Dict, List
 
 import pytest
 
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping import run_client_mapping
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping_move import (
+    run_client_mapping_move,
+)
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_port_policy import (
     run_client_port_policy,
 )
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._winrm import WinRMTarget
-from tests.support.net import free_tcp_ports
+from tests.support.net import free_tcp_ports, free_udp_port
 from tests.support.peers import pysmbd_command, terminate_pid
 from tests.support.plays import winrm_host_vars
 from tests.support.pysmbd_server import pysmbd_status
 from tests.support.samba import daemon_smbds
+from tests.support.smb_session import SmbSession
 from tests.support.windows_host import EmulatedWindowsHost, HostUser
+from tests.support.windows_host.state import WindowsState, quic_ready
 
 USER = "migrator"
 PASSWORD = "Migrate-pa55!"
 WINDOWS_USER = "Administrator"
+MAPPING_PASSWORD = "Mapping-pa55!"
 PLAYBOOK = "- hosts: fleet\n  gather_facts: false\n  roles:\n    - smb.alternative_ports.migrate\n"
 
 
@@ -160,17 +169,28 @@ def fleet(tmp_path: Path):
 
 @pytest.fixture
 def samba_server(tmp_path: Path, fleet: Fleet):
-    """Debian's smbd, standalone from its own smb.conf, on the fleet's old port at 127.0.0.1: inventory variables
-    of one more fleet server."""
+    """Debian's smbd, standalone from its own smb.conf at 127.0.0.1, moving between TCP ports of its own: inventory
+    variables of one more fleet server. Its own ports, because the Samba backend cannot tell which addresses smbd
+    binds, so it counts a pysmbd of the fleet on the same port at another address as a conflict (rightly, for an
+    smbd that binds every address) and the concurrent adds would race."""
 
     def listening(port: int) -> bool:
         with socket.socket() as sock:
             sock.settimeout(3)
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
+    old, new = free_tcp_ports(2)
     with daemon_smbds(tmp_path, ready=listening) as start:
-        conf = start(fleet.old_port)
-        yield {"samba1": {"ansible_host": "127.0.0.1", "migrate_backend": "samba", "migrate_smb_conf": str(conf)}}
+        conf = start(old)
+        yield {
+            "samba1": {
+                "ansible_host": "127.0.0.1",
+                "migrate_backend": "samba",
+                "migrate_smb_conf": str(conf),
+                "migrate_from": {"transport": "tcp", "port": old},
+                "migrate_to": {"transport": "tcp", "port": new},
+            }
+        }
 
 
 @pytest.fixture
@@ -183,6 +203,55 @@ def windows_client():
     )
     yield {"win1": winrm_host_vars(host.address, WINDOWS_USER, password)}, target
     host.stop()
+
+
+@pytest.fixture
+def windows_server():
+    """The emulated Windows Server 2025 (real WinRM) as a fleet server: SMB over QUIC ready (a certificate mapping),
+    serving real SMB over QUIC (the bundled pysmbd) on its QUIC alternative ports, one of them the old port. Windows
+    cannot move TCP, so it moves from one QUIC alternative port to another. Yields (inventory hosts, host, old, new)."""
+    password = "Pw-" + secrets.token_urlsafe(12)
+    old, new = free_udp_port(), free_udp_port()
+    state = quic_ready(WindowsState(), "win-srv1")
+    state.alternative_ports.append({"TransportType": "Quic", "Port": old, "Instances": "Default"})
+    host = EmulatedWindowsHost(users=[HostUser(WINDOWS_USER, password)], serve_smb=True, initial_state=state).start()
+    try:
+        variables = {
+            **winrm_host_vars(host.address, WINDOWS_USER, password),
+            "migrate_from": {"transport": "quic", "port": old},
+            "migrate_to": {"transport": "quic", "port": new},
+            "migrate_verify_fingerprint_sha256": host.smb.fingerprint_sha256,
+            # Windows tells no session's port (Get-SmbSession has none): the drain waits this whole timeout.
+            "migrate_drain_timeout": 2,
+        }
+        yield {"win-srv1": variables}, host, old, new
+    finally:
+        host.stop()
+
+
+def windows_quic_session(host: EmulatedWindowsHost, port: int) -> SmbSession:
+    """An SMB session over QUIC on the emulated Windows server's share "data", as its administrator, pinned to its
+    certificate."""
+    user = host.users[0]
+    fingerprint = host.smb.fingerprint_sha256
+    return SmbSession(
+        port,
+        user.name,
+        user.password,
+        connect=lambda connection: connect_smb_over_quic(connection, 10, fingerprint_sha256=fingerprint),
+    )
+
+
+def global_mappings(target) -> List[tuple]:
+    """The client's global mappings as Get-SmbGlobalMapping reports them: (local path, remote path, transport, port)."""
+    mappings = run_client_mapping_move(target, {"moves": []}, True)["before"]
+    return sorted((m["local_path"] or "", m["remote_path"], m["transport"], m["port"]) for m in mappings)
+
+
+def map_globally(target, remote_path: str, port: int, local_path: str = "") -> None:
+    """A global mapping on the old port, as an administrator made it (New-SmbGlobalMapping -TcpPort -Credential)."""
+    args = {"remote_path": remote_path, "tcp_port": port, "username": "FILES\\svc", "password": MAPPING_PASSWORD}
+    run_client_mapping(target, {**args, **({"local_path": local_path} if local_path else {})}, False)
 
 
 def policy(target) -> List[str]:

@@ -1,4 +1,5 @@
-"""The migrate role on a fleet of three pysmbd servers (each on its own loopback address), through ansible-playbook.
+"""The migrate role on a fleet of three pysmbd servers (each on its own loopback address), a Samba server and an
+emulated Windows server (which moves its SMB over QUIC port), through ansible-playbook.
 
 What a user would notice: sessions opened on the old port keep reading and writing through preflight, add and the
 client move; the old port refuses and the new one answers at the end; a second run changes nothing; a preflight
@@ -18,9 +19,21 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.integration.migrate.conftest import PASSWORD, USER, Fleet, policy, set_policy
+from tests.integration.migrate.conftest import (
+    MAPPING_PASSWORD,
+    PASSWORD,
+    USER,
+    Fleet,
+    global_mappings,
+    map_globally,
+    policy,
+    set_policy,
+    windows_quic_session,
+)
 from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.quic_probe import probe_loopback_quic
 from tests.support.smb_session import SmbSession
+from tests.support.windows_host.network_cmdlets import plant_excluded_range, plant_listener
 
 # Several ansible-playbook runs each, on a shared 2-core machine: more than the suite's default 300 s per test.
 pytestmark = [pytest.mark.slow, pytest.mark.peer, pytest.mark.timeout(900)]
@@ -38,6 +51,12 @@ def recap(run: PlayRun) -> dict:
 
 def completed(fleet: Fleet) -> dict:
     return {host: entry["completed"] for host, entry in fleet.state()["hosts"].items()}
+
+
+def quic_status(host, port: int) -> str:
+    """What verify's QUIC probe finds on the emulated Windows server's ``port``: "smb" or "no SMB"."""
+    outcome = probe_loopback_quic(port, fingerprint_sha256=host.smb.fingerprint_sha256)
+    return "smb" if outcome.status == "smb" else "no SMB"
 
 
 def show(run: PlayRun) -> str:
@@ -66,23 +85,38 @@ class Client:
 
 
 def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
-    fleet: Fleet, samba_server, windows_client
+    fleet: Fleet, samba_server, windows_server, windows_client
 ) -> None:
     windows_hosts, windows = windows_client
+    win_servers, win_server, old_quic, new_quic = windows_server
     old, new = fleet.old_port, fleet.new_port
-    set_policy(windows, [f"srv1:tcp:{old}", "other:tcp:1234", "srv2:quic:8443", f"samba1:tcp:{old}"])
-    hosts = {"more_servers": samba_server, "windows_clients": windows_hosts}
+    old_samba, new_samba = (samba_server["samba1"][key]["port"] for key in ("migrate_from", "migrate_to"))
+    set_policy(
+        windows,
+        [f"srv1:tcp:{old}", "other:tcp:1234", "srv2:quic:8443", f"samba1:tcp:{old_samba}", f"win-srv1:quic:{old_quic}"],
+    )
+    assert quic_status(win_server, old_quic) == "smb"
+    # Up to 120 s for the Linux servers' sessions to leave; Windows cannot tell, so its drain is its own 2 s wait.
+    drain = {"migrate_drain_timeout": 120}
+    samba = {name: {**variables, **drain} for name, variables in samba_server.items()}
+    hosts = {
+        "host_vars": {server.name: drain for server in fleet.servers},
+        "more_servers": {**samba, **win_servers},
+        "windows_clients": windows_hosts,
+    }
+    # The Windows server moves QUIC ports, the others TCP ports: one migration, named once for all of them.
+    named = ("-e", "migrate_name=fleet")
     clients = [
         Client(SmbSession(fleet.old_port, USER, PASSWORD, host=s.address), f"{s.name}.bin") for s in fleet.servers
     ]
+    # And one over SMB over QUIC on the Windows server's old QUIC port.
+    clients.append(Client(windows_quic_session(win_server, old_quic), "win-srv1.bin"))
     threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
     for thread in threads:
         thread.start()
     outcome: dict = {}
     runner = threading.Thread(
-        target=lambda: outcome.update(
-            run=migrate(fleet, "-e", "migrate_drain_timeout=120", "-e", f"migrate_report_dir={fleet.work}", **hosts)
-        )
+        target=lambda: outcome.update(run=migrate(fleet, *named, "-e", f"migrate_report_dir={fleet.work}", **hosts))
     )
     runner.start()
     # The clients move once the state file says the client phase is done on every server: until then (preflight,
@@ -92,7 +126,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         if (
             fleet.state_file.exists()
             and all("clients" in done for done in completed(fleet).values())
-            and len(completed(fleet)) == len(fleet.servers) + len(samba_server)
+            and len(completed(fleet)) == len(fleet.servers) + len(samba_server) + len(win_servers)
         ):
             break
         time.sleep(0.2)
@@ -111,6 +145,7 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         client.session.close()
     # New sessions after the client phase land on the new port, while the old one still drains.
     new_sessions = [SmbSession(fleet.new_port, USER, PASSWORD, host=s.address) for s in fleet.servers]
+    new_sessions.append(windows_quic_session(win_server, new_quic))
     try:
         for session in new_sessions:
             assert session.write_and_read("after.bin", b"moved") == b"moved"
@@ -129,51 +164,76 @@ def test_fleet_moves_without_losing_an_operation_then_reports_no_change(
         assert server.listening() == [fleet.new_port]
         assert server.answers(fleet.new_port)
         assert not server.answers(fleet.old_port)
-    samba = fleet.servers[0].__class__("samba1", "127.0.0.1", fleet.work)
-    assert samba.answers(new) and not samba.answers(old)
+    samba1 = fleet.servers[0].__class__("samba1", "127.0.0.1", fleet.work)
+    assert samba1.answers(new_samba) and not samba1.answers(old_samba)
+    # The Windows server: its table holds the new QUIC port alone, which answers SMB over QUIC; the old one is silent.
+    assert [(e["TransportType"], e["Port"]) for e in win_server.state.alternative_ports] == [("Quic", new_quic)]
+    assert (quic_status(win_server, new_quic), quic_status(win_server, old_quic)) == ("smb", "no SMB")
     assert all(done == ["preflight", "add", "clients", "drain", "remove"] for done in completed(fleet).values())
-    assert sorted(completed(fleet)) == ["samba1", "srv1", "srv2", "srv3"]
+    assert sorted(completed(fleet)) == ["samba1", "srv1", "srv2", "srv3", "win-srv1"]
+    drained = fleet.state()["hosts"]["win-srv1"]["phases"]["drain"]["result"]
+    assert (drained["drained"], drained["how"]) == (False, "not known: waited 2 s"), drained
     # The new entries come first; the stale ones for the old port are gone; another server's entry and another
     # transport's entry stay, after them.
     assert policy(windows) == [
         f"srv1:tcp:{new}",
         f"srv2:tcp:{new}",
         f"srv3:tcp:{new}",
-        f"samba1:tcp:{new}",
+        f"samba1:tcp:{new_samba}",
+        f"win-srv1:quic:{new_quic}",
         "other:tcp:1234",
         "srv2:quic:8443",
     ]
 
     # The batch's report: one matrix per phase in the HTML page, and nmap XML of the remove phase in which every
     # server's new port is open and its old one closed.
-    name = f"tcp-{old}-to-tcp-{new}-srv1"
-    html = (fleet.work / f"{name}.html").read_text()
-    assert all(host in html for host in ("srv1", "srv2", "srv3", "samba1"))
-    scan = ElementTree.parse(fleet.work / f"{name}-remove.xml").getroot()
-    states = [(p.get("portid"), p.find("state").get("state")) for p in scan.iter("port")]
-    assert sorted(states) == sorted([(str(new), "open")] * 4 + [(str(old), "closed")] * 4), states
+    html = (fleet.work / "fleet-srv1.html").read_text()
+    assert all(host in html for host in ("srv1", "srv2", "srv3", "samba1", "win-srv1"))
+    scan = ElementTree.parse(fleet.work / "fleet-srv1-remove.xml").getroot()
+    states = [(p.get("protocol"), p.get("portid"), p.find("state").get("state")) for p in scan.iter("port")]
+    expected = [("tcp", str(new), "open")] * 3 + [("tcp", str(old), "closed")] * 3
+    expected += [("tcp", str(new_samba), "open"), ("tcp", str(old_samba), "closed")]
+    expected += [("udp", str(new_quic), "open"), ("udp", str(old_quic), "closed")]
+    assert sorted(states) == sorted(expected), states
 
-    again = migrate(fleet, **hosts)
+    again = migrate(fleet, *named, **hosts)
     assert again.returncode == 0, show(again)
-    assert recap(again) == {name: {"changed": 0, "failed": 0} for name in ["samba1", "srv1", "srv2", "srv3"]}, show(
-        again
-    )
+    everyone = ["samba1", "srv1", "srv2", "srv3", "win-srv1"]
+    assert recap(again) == {name: {"changed": 0, "failed": 0} for name in everyone}, show(again)
 
 
-def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet) -> None:
+def test_preflight_that_finds_the_new_port_taken_changes_nothing(fleet: Fleet, windows_server, windows_client) -> None:
+    windows_hosts, windows = windows_client
+    win_servers, win_server, old_quic, new_quic = windows_server
+    # On the Windows server another program holds the new QUIC port, which also lies in an administered excluded
+    # range: two reasons, each its own line.
+    plant_listener(win_server.state, "udp", new_quic, 2216, "nginx")
+    plant_excluded_range(win_server.state, "udp", new_quic, new_quic + 9, administered=True)
+    # A global mapping to srv3 on the old port that the client's model does not describe: Windows does not give its
+    # credential back, so it could not follow srv3; the preflight says so along with srv2's taken port.
+    map_globally(windows, "\\\\srv3\\data", fleet.old_port, "X:")
     squatter = socket.socket()
     squatter.bind((fleet.servers[1].address, fleet.new_port))
     squatter.listen()
     try:
-        run = migrate(fleet)
+        run = migrate(fleet, "-e", "migrate_name=fleet", more_servers=win_servers, windows_clients=windows_hosts)
     finally:
         squatter.close()
     assert run.returncode != 0
     assert "Preflight failed; nothing was changed on any server" in run.stdout, show(run)
     assert "- srv2: " in run.stdout and str(fleet.new_port) in run.stdout, show(run)
+    assert re.search(
+        r"- srv3: win1: its global mapping X: -> .*srv3.*data on tcp/\d+ cannot be recreated", run.stdout
+    ), show(run)
+    windows_lines = [line.strip() for line in run.stdout.splitlines() if line.strip().startswith("- win-srv1: ")]
+    assert len(windows_lines) == 2, show(run)
+    assert any(f"quic/{new_quic}" in line and "nginx (pid 2216)" in line for line in windows_lines), windows_lines
+    assert any("administered excluded port range" in line for line in windows_lines), windows_lines
     for server in fleet.servers:
         assert server.listening() == [fleet.old_port]
-    assert completed(fleet) == {"srv1": ["preflight"], "srv3": ["preflight"], "srv2": []}
+    assert [(e["TransportType"], e["Port"]) for e in win_server.state.alternative_ports] == [("Quic", old_quic)]
+    assert completed(fleet) == {"srv1": ["preflight"], "srv3": [], "srv2": [], "win-srv1": []}
+    assert global_mappings(windows) == [("X:", "\\\\srv3\\data", "tcp", fleet.old_port)]
 
 
 def test_failing_verify_after_add_rolls_every_server_back(fleet: Fleet) -> None:
@@ -194,8 +254,21 @@ def test_failing_verify_after_add_rolls_every_server_back(fleet: Fleet) -> None:
 
 def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, windows_client) -> None:
     windows_hosts, windows = windows_client
-    seeded = [f"srv3:tcp:{fleet.old_port}", "other:tcp:1234"]
+    old, new = fleet.old_port, fleet.new_port
+    seeded = [f"srv3:tcp:{old}", "other:tcp:1234"]
     set_policy(windows, seeded)
+    # Global mappings with the old port: two to fleet servers, described in the client's model with their
+    # credential, and one to a server outside the fleet, which stays where it is.
+    map_globally(windows, "\\\\srv1\\data", old, "Z:")
+    map_globally(windows, "\\\\SRV2\\data", old)
+    map_globally(windows, "\\\\other\\data", old, "Y:")
+    credential = {"username": "FILES\\svc", "password": MAPPING_PASSWORD}
+    model = [
+        {"local_path": "Z:", "remote_path": "\\\\srv1\\data", "tcp_port": old, **credential},
+        {"remote_path": "\\\\SRV2\\data", "tcp_port": old, **credential},
+    ]
+    windows_hosts["win1"]["smb_alternative_ports"] = {"client": {"mappings": model}}
+    mapped_before = global_mappings(windows)
     stopped = migrate(fleet, "-e", "migrate_stop_after=add", windows_clients=windows_hosts)
     assert stopped.returncode == 0, show(stopped)
     for server in fleet.servers:
@@ -209,6 +282,14 @@ def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, wi
     assert {host: entry["phases"]["add"]["time"] for host, entry in fleet.state()["hosts"].items()} == added_at
     assert all(done == ["preflight", "add", "clients"] for done in completed(fleet).values())
     assert policy(windows)[:3] == [f"srv{n}:tcp:{fleet.new_port}" for n in (1, 2, 3)]
+    assert global_mappings(windows) == [
+        ("", "\\\\SRV2\\data", "tcp", new),
+        ("Y:", "\\\\other\\data", "tcp", old),
+        ("Z:", "\\\\srv1\\data", "tcp", new),
+    ]
+    moved = fleet.state()["hosts"]["srv1"]["phases"]["clients"]["result"]["mappings"]
+    assert [(row["client"], [m["local_path"] for m in row["moved"]]) for row in moved] == [("win1", ["Z:"])]
+    assert MAPPING_PASSWORD not in fleet.state_file.read_text()
 
     rolled = migrate(fleet, "-e", "migrate_action=rollback", windows_clients=windows_hosts)
     assert rolled.returncode == 0, show(rolled)
@@ -217,3 +298,4 @@ def test_stopped_run_resumes_from_its_state_file_and_rolls_back(fleet: Fleet, wi
         assert not server.answers(fleet.new_port)
     assert completed(fleet) == {}
     assert policy(windows) == seeded
+    assert global_mappings(windows) == mapped_before

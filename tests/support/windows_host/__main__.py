@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="set LocalAccountTokenFilterPolicy=1, so local administrators other than Administrator may connect",
     )
+    parser.add_argument(
+        "--serve-smb",
+        action="store_true",
+        help="serve real SMB over QUIC (the bundled pysmbd) on the QUIC alternative ports (smb_service.py)",
+    )
     parser.add_argument("--fail-after-commands", type=int, help="fault injection: fail every command after N runs")
     parser.add_argument(
         "--drop-connection-during-command", type=int, help="fault injection: drop the connection during run N"
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         channel_binding=args.channel_binding,
         basic_auth=args.basic_auth,
         max_envelope_kb=args.max_envelope_kb,
+        serve_smb=args.serve_smb,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             "pid": os.getpid(),
             "cert_file": args.cert_file or (str(host.cert_path) if host.cert_path else None),
             "state_file": args.state_file,
+            "smb_quic_fingerprint_sha256": host.smb.fingerprint_sha256 if host.smb else None,
         }
         print(json.dumps(ready), flush=True)
         if args.pidfile:

@@ -106,7 +106,12 @@ def invoke(state: WindowsState, command: str, parameters: Any) -> list[Any]:
 
 
 def _load() -> None:
-    # The cmdlet modules register themselves on import; import them lazily to avoid a cycle.
-    if _CATALOG:
-        return
-    from . import firewall_cmdlets, registry_cmdlets, smb_client_cmdlets, smb_server_cmdlets  # noqa: F401
+    # The cmdlet modules register themselves on import; import them lazily to avoid a cycle. (Python imports each
+    # once, so a test that imported one of them first, for its plant_* helpers, still gets all of them here.)
+    from . import (  # noqa: F401
+        firewall_cmdlets,
+        network_cmdlets,
+        registry_cmdlets,
+        smb_client_cmdlets,
+        smb_server_cmdlets,
+    )

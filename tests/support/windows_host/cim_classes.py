@@ -101,6 +101,10 @@ CLASSES: dict[str, CimClass] = {
             {"AccessControlType": {0: "Allow", 1: "Deny"}, "IdentifierType": {0: "SHA256", 1: "ISSUER"}},
         ),
         CimClass("MSFT_SmbServerConfiguration", ("EnableSMBQUIC",)),
+        CimClass("MSFT_NetUDPEndpoint", ("LocalAddress", "LocalPort", "OwningProcess")),
+        CimClass(
+            "MSFT_NetTCPConnection", ("LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "OwningProcess")
+        ),
         CimClass(
             "MSFT_SmbClientConfiguration",
             ("EnableSMBQUIC", "ForceSMBEncryptionOverQuic", "RequireSecuritySignature", "EnableInsecureGuestLogons"),

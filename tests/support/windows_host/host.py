@@ -19,6 +19,10 @@ Fault injection (counted over the host's life, 1-based):
 - ``drop_connection_during_command=N``: the Nth executor run applies the first half of its changing calls, then
   the host closes the TCP connection without answering the Send that started it.
 
+``serve_smb=True``: the host serves real SMB over QUIC (the bundled pysmbd) on its QUIC alternative ports while
+``EnableSMBQUIC`` is on and a certificate mapping exists (``smb_service.py``); ``host.smb.fingerprint_sha256`` is
+its certificate's, ``host.smb.share_path`` the directory of its share ``data``.
+
 WinRM configuration, at Windows Server 2025's defaults unless told: ``basic_auth=False``
 (``winrm/config/service/auth`` Basic), ``max_envelope_kb=500`` (``MaxEnvelopeSizekb``). UAC remote
 restrictions follow the registry value ``LocalAccountTokenFilterPolicy`` of the host's state.
@@ -40,6 +44,7 @@ from .observer import Observer
 from .powershell_process import REFUSAL_PREFIX, ProcessResult, check_command_line, run_executor
 from .request_runner import CallRecord
 from .shells import STDIN_IDLE_LIMIT, CommandRun, ShellManager
+from .smb_service import SmbService, served_quic_ports
 from .state import TOKEN_FILTER_KEY, WindowsState
 from .tls import CertificateFiles, generate_certificate
 from .wsman_messages import FAULT_PROCESS_ABORTED, WsmanFault
@@ -65,6 +70,7 @@ class EmulatedWindowsHost:
         stdin_idle_limit: float = STDIN_IDLE_LIMIT,
         basic_auth: bool = False,
         max_envelope_kb: int = 500,
+        serve_smb: bool = False,
     ) -> None:
         if not users:
             raise ValueError("the emulated host needs at least one user")
@@ -85,6 +91,9 @@ class EmulatedWindowsHost:
         self._server: WinRMHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._shells = ShellManager(self, stdin_idle_limit=stdin_idle_limit)
+        self.serve_smb = serve_smb
+        self.smb: SmbService | None = None  # with serve_smb, once started: the real SMB over QUIC server
+        self._smb_lock = threading.Lock()
 
     # -- observation ------------------------------------------------------------------------------
     @property
@@ -152,10 +161,25 @@ class EmulatedWindowsHost:
             target=self._server.serve_forever, args=(0.05,), name="windows-host", daemon=True
         )
         self._thread.start()
+        if self.serve_smb:
+            self.smb = SmbService(self.work_dir, self._bind[0], self.users)
+            self._sync_smb()
         self.observer.write_state_file()
         return self
 
+    def _sync_smb(self) -> None:
+        """Serve SMB over QUIC on the ports the model says Windows serves now (smb_service.py)."""
+        if self.smb is None:
+            return
+        with self._state_lock:
+            wanted = served_quic_ports(self.state)
+        with self._smb_lock:
+            self.smb.sync(wanted)
+
     def stop(self) -> None:
+        if self.smb is not None:
+            self.smb.stop()
+            self.smb = None
         if self._server is not None:
             self._server.shutdown()
             self._shells.close()
@@ -218,7 +242,7 @@ class EmulatedWindowsHost:
 
         def record(call: CallRecord) -> None:
             call.user = run.user
-            call.extra = {"execution": number}
+            call.extra = {**call.extra, "execution": number}
             self.observer.record_call(call)
 
         with self._state_lock:
@@ -226,6 +250,8 @@ class EmulatedWindowsHost:
         if result.stderr.startswith(REFUSAL_PREFIX):
             self.observer.count(run.user, "refused")
         self.observer.write_state_file()
+        # Before the command's answer, as a cmdlet returns once the server applied it (assumed).
+        self._sync_smb()
         return result
 
     @staticmethod

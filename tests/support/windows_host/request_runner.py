@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .catalog import invoke
 from .cmdlet_errors import CmdletError
+from .network_cmdlets import run_native
 from .state import WindowsState
 
 #: Parameters whose values never go into the call log.
@@ -76,6 +77,9 @@ def _validate(request: Any) -> tuple[list[dict[str, Any]], bool]:
             raise RequestError(f'calls[{index}] must be an object with a "command" string')
         if "parameters" in call and not isinstance(call["parameters"], (dict, type(None))):
             raise RequestError(f"calls[{index}].parameters must be an object")
+        arguments = call.get("arguments")
+        if arguments is not None and not (isinstance(arguments, list) and all(isinstance(a, str) for a in arguments)):
+            raise RequestError(f"calls[{index}].arguments must be a list of strings")
         props = call.get("properties")
         if props is not None and not (isinstance(props, list) and all(isinstance(p, str) for p in props)):
             raise RequestError(f"calls[{index}].properties must be a list of strings")
@@ -97,15 +101,21 @@ def run_request(
             break
         command = call["command"]
         parameters = call.get("parameters") or {}
+        # A call with "arguments" runs a native program (netsh.exe), as the executor does: `& $command @arguments`.
+        arguments = call.get("arguments")
+        extra = {} if arguments is None else {"arguments": list(arguments)}
         try:
-            output = invoke(state, command, parameters)
+            if arguments is None:
+                output = invoke(state, command, parameters)
+            else:
+                output = run_native(state, command, arguments)
         except CmdletError as error:
-            record(CallRecord(command, mask_secrets(parameters), False, error.as_record()))
+            record(CallRecord(command, mask_secrets(parameters), False, error.as_record(), extra=extra))
             results.append({"command": command, "ok": False, "output": [], "error": error.as_record()})
             if stop_on_error:
                 break
             continue
-        record(CallRecord(command, mask_secrets(parameters), True))
+        record(CallRecord(command, mask_secrets(parameters), True, extra=extra))
         selected = [_select(obj, call.get("properties")) for obj in output]
         results.append({"command": command, "ok": True, "output": selected, "error": None})
     return {"results": results}

@@ -96,6 +96,17 @@ def allow_local_admins(state: WindowsState) -> WindowsState:
     return state
 
 
+def default_network() -> dict[str, Any]:
+    """Sockets, processes and excluded port ranges besides the SMB server's own (``network_cmdlets.py`` reads
+    them; its ``plant_*`` helpers add to them): a fresh host has the Idle and System processes and nothing else."""
+    return {
+        "udp_endpoints": [],
+        "tcp_listeners": [],
+        "processes": [{"Id": 0, "ProcessName": "Idle"}, {"Id": 4, "ProcessName": "System"}],
+        "excluded_port_ranges": [],
+    }
+
+
 #: How the host itself is set up, as opposed to its SMB configuration.
 ENUM_FORMS = ("names", "numbers")
 LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage")
@@ -129,6 +140,7 @@ class WindowsState:
     firewall_rules: list[dict[str, Any]] = field(default_factory=list)
     registry: dict[str, RegistryKey] = field(default_factory=dict)  # lower path -> key
     host: dict[str, Any] = field(default_factory=default_host_settings)
+    network: dict[str, Any] = field(default_factory=default_network)
 
     def __post_init__(self) -> None:
         if self.host.get("enum_form", "names") not in ENUM_FORMS:
@@ -153,6 +165,7 @@ class WindowsState:
             "server_configuration": copy.deepcopy(self.server_configuration),
             "firewall_rules": copy.deepcopy(self.firewall_rules),
             "host": copy.deepcopy(self.host),
+            "network": copy.deepcopy(self.network),
             "registry": {
                 key.path: {
                     value["name"]: {"type": value["type"], "data": value["data"]} for value in key.values.values()
@@ -175,6 +188,7 @@ class WindowsState:
             "firewall_rules",
             "registry",
             "host",
+            "network",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -187,6 +201,7 @@ class WindowsState:
             certificate_mappings=copy.deepcopy(data.get("certificate_mappings", [])),
             client_access=copy.deepcopy(data.get("client_access", [])),
             firewall_rules=copy.deepcopy(data.get("firewall_rules", [])),
+            network={**default_network(), **copy.deepcopy(data.get("network", {}))},
         )
         state.client_configuration.update(copy.deepcopy(data.get("client_configuration", {})))
         state.server_configuration.update(copy.deepcopy(data.get("server_configuration", {})))

@@ -159,3 +159,14 @@ def test_a_damaged_executor_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(_powershell, "EXECUTOR_PATH", broken)
     with pytest.raises(_powershell.ExecutorError, match="does not start with"):
         build_stdin([])
+
+
+def test_a_native_program_gets_its_arguments_as_data_never_as_text():
+    """netsh.exe runs as `& $command @arguments`: each JSON string is one argument, never spliced into script."""
+    text = EXECUTOR_PATH.read_text(encoding="utf-8")
+    assert "$arguments = [string[]]@($call.arguments)" in text and "& $command @arguments" in text
+    hostile = "protocol=udp; Remove-Item C:\\ -Recurse"
+    call = CmdletCall("netsh.exe", {}, None, ["interface", "ipv4", "show", "excludedportrange", hostile])
+    script, request = build_stdin([call]).decode("ascii").split(PAYLOAD_SEPARATOR, 1)
+    assert hostile not in script
+    assert json.loads(request)["calls"][0]["arguments"][-1] == hostile

@@ -76,7 +76,8 @@ def test_add_opens_the_firewall_then_adds_the_port(model_host, target):
     assert model_host.state.firewall_rules[0]["Protocol"] == "UDP" and model_host.state.firewall_rules[0][
         "LocalPort"
     ] == ["8443"]
-    assert (model_host.shells, model_host.commands) == (1, 2)
+    # the read, the conflict read of the new port, the apply-and-read-back: one shell
+    assert (model_host.shells, model_host.commands) == (1, 3)
 
 
 def test_second_run_changes_nothing_in_one_command(model_host, target):
@@ -134,13 +135,13 @@ def test_without_exclusive_other_ports_stay(model_host, target):
     assert [e["port"] for e in result["after"]] == [8443, 10443]
 
 
-def test_check_mode_reads_once_and_changes_nothing(model_host, target):
+def test_check_mode_reads_and_changes_nothing(model_host, target):
     seed(model_host, (8443, "Default"))
     result = run(model_host, target, check_mode=True, ports=[{"transport": "quic", "port": 10443}], exclusive=True)
     assert result["changed"] is True
     assert result["after"] == [{"transport": "quic", "port": 10443, "instances": "default"}]
     assert model_host.changing_calls() == []
-    assert (model_host.shells, model_host.commands) == (1, 1)
+    assert (model_host.shells, model_host.commands) == (1, 2)  # the read and the conflict read, no apply
     assert result["firewall_rules"] == ["smb-alternative-port-quic-10443"]
     assert model_host.state.alternative_ports == [{"TransportType": "Quic", "Port": 8443, "Instances": "Default"}]
 
