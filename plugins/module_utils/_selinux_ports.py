@@ -140,6 +140,15 @@ class SelinuxPorts:
                 policy.append(record)
         return local, policy
 
+    def labels(self, specs: Iterable[str]) -> Dict[str, str]:
+        """Each port's effective type (``none`` when no record covers it), as server_ports_info reports it."""
+        local, policy = self.records()
+        found = {}
+        for spec in sorted(specs, key=_spec_order):
+            port, protocol = _split(spec)
+            found[spec] = effective_type(local, protocol, port) or effective_type(policy, protocol, port) or NO_LABEL
+        return found
+
     def plan(self, wanted: Set[str], removed: Set[str]) -> LabelChange:
         """Labels for the ports of ``wanted`` (``4445/tcp`` specs); local records of ``removed`` ports go."""
         local, policy = self.records()

@@ -16,6 +16,9 @@ description:
     (the process is named where C(/proc) tells it), a port below 1024 the server may not bind (no
     C(CAP_NET_BIND_SERVICE)), a transport the backend has no listener for, and a plan that leaves the server with no
     listener at all unless O(allow_no_listeners=true).
+  - A process that holds the port on another address only is no conflict where the server binds its own addresses.
+    pysmbd binds O(address); Samba binds every address unless smb.conf sets C(bind interfaces only = yes) with
+    C(interfaces), and then only the addresses of those interfaces (read with C(testparm) and C(ip -j address)).
   - SMB over QUIC ports (V(quic), UDP) need TLS; with O(backend=pysmbd) a QUIC port is refused before any change
     unless the config's C([quic]) table names an existing certificate and private key (the
     C(smb.alternative_ports.pysmbd) role writes it when a quic listener or C(pysmbd_quic=true) asks for QUIC),
@@ -103,11 +106,19 @@ options:
       - Backend V(windows) creates and removes an inbound UDP rule named C(smb-alternative-port-quic-<port>) with
         each QUIC port, and puts back a missing one.
       - Backends V(pysmbd) and V(samba) use firewalld when it runs (C(firewall-cmd), a permanent and a runtime rule
-        per port in its default zone; only ports this change removed are closed), else nftables'
-        C(inet filter input) chain when it exists (rules tagged C(smb.alternative_ports pysmbd), replaced as a set
-        in one transaction), else a firewalld that is enabled at boot but not running now (C(firewall-offline-cmd)
-        edits its permanent zone, so the ports are open once it starts), else nothing. A firewall that lacks a port
-        of the table counts as a change, also when the ports themselves are as asked.
+        per port in its default zone; only ports this change removed are closed), else an active ufw (C(ufw allow
+        <port>/<proto> comment 'smb.alternative_ports'), one rule per port; only rules with that comment are
+        removed), else nftables' C(inet filter input) chain when it exists (rules tagged
+        C(smb.alternative_ports pysmbd), replaced as a set in one transaction), else a firewalld that is enabled at
+        boot but not running now (C(firewall-offline-cmd) edits its permanent zone, so the ports are open once it
+        starts), else nothing. A firewall that lacks a port of the table counts as a change, also when the ports
+        themselves are as asked.
+      - ufw comes before the C(inet filter input) chain because ufw's own chains drop the port whatever that chain
+        says, and its administrator reads C(ufw status). A ufw enabled at boot (C(ENABLED=yes) in
+        C(/etc/ufw/ufw.conf)) but not active is refused before any change, since ufw rejects rule changes then.
+      - With ufw, a port one of the administrator's own rules opens to anyone (C(ufw allow 445/tcp)) gets no rule of
+        ours, so their rule is never taken over or deleted.
+      - In diff mode, each port the firewall opens or closes shows as C(firewall <kind> <port>/<proto> open|closed).
       - With firewalld, a port a service of the zone already opens (C(samba) opens 139/tcp and 445/tcp) gets no
         rule of its own, and services are never removed, so a removed port that a service opens stays open.
     type: bool
@@ -234,8 +245,8 @@ firewall:
   contains:
     kind:
       description:
-        - V(firewalld) (running), V(nftables), V(firewalld-offline) (enabled but not running; its permanent zone was
-          edited), or V(none) when there is no firewall to open (nothing is opened then).
+        - V(firewalld) (running), V(ufw) (active), V(nftables), V(firewalld-offline) (enabled but not running; its
+          permanent zone was edited), or V(none) when there is no firewall to open (nothing is opened then).
       type: str
       sample: nftables
     opened:

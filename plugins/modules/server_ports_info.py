@@ -25,6 +25,16 @@ options:
         (RV(firewall_rules)).
     type: bool
     default: true
+  selinux:
+    description:
+      - Backends V(pysmbd) and V(samba), also read the SELinux type of each port of the table with C(semanage port)
+        (RV(selinux_labels)); nothing is changed.
+      - V(auto) reads them when SELinux is enabled (enforcing or permissive); where C(semanage) is missing or fails,
+        the module warns and returns no RV(selinux_labels). V(always) reads them also where SELinux is disabled (the
+        policy store) and fails when they cannot be read. V(never) does not read them.
+    type: str
+    choices: [auto, always, never]
+    default: auto
 seealso:
   - module: smb.alternative_ports.server_ports
 """
@@ -78,6 +88,14 @@ firewall_rules:
   type: list
   elements: str
   sample: [smb-alternative-port-quic-8443]
+selinux_labels:
+  description:
+    - Backends V(pysmbd) and V(samba), each port of the table (C(port/protocol); QUIC is UDP) and the SELinux type its
+      narrowest C(semanage port) record gives it, a local record before the policy's; V(none) when no record covers
+      it. A confined smbd may bind only V(smbd_port_t) ports.
+  returned: when the backend is V(pysmbd) or V(samba) and O(selinux) applies (V(auto) on a host with SELinux enabled)
+  type: dict
+  sample: {445/tcp: smbd_port_t, 4445/tcp: smbd_port_t, 8443/udp: unreserved_port_t}
 samba_version:
   description: Samba's version as C([major, minor]).
   returned: when O(backend=samba)
@@ -100,14 +118,22 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.lin
     linux_backend,
 )
 
-ARGUMENT_SPEC = {**BACKEND_ARGUMENT_SPEC, "firewall": {"type": "bool", "default": True}, **WINRM_ARGUMENT_SPEC}
+ARGUMENT_SPEC = {
+    **BACKEND_ARGUMENT_SPEC,
+    "firewall": {"type": "bool", "default": True},
+    "selinux": {"type": "str", "default": "auto", "choices": ["auto", "always", "never"]},
+    **WINRM_ARGUMENT_SPEC,
+}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     backend = linux_backend(module)
     try:
-        module.exit_json(**describe_ports(backend))
+        result = describe_ports(backend)
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
+        module.exit_json(**result)
     except BackendError as exc:
         module.fail_json(msg=str(exc), backend=backend.name)
 

@@ -1,12 +1,13 @@
-"""A private copy of this host's firewalld, SELinux and systemd configuration, for tests of the real tools.
+"""A private copy of this host's firewalld, ufw, SELinux and systemd configuration, for tests of the real tools.
 
 Needs root. ``private_host`` starts a process in new mount, network and pid namespaces (``unshare``). Inside, the
-directories those tools write are bind-mounted from copies under the test's temporary directory, and /run is a
-fresh tmpfs, so ``semanage``, ``firewall-offline-cmd`` and a running ``firewalld`` (with its own D-Bus system bus)
-work on exactly what they would work on in a real host while this machine's /etc, /var/lib/selinux, D-Bus and
-nftables are never touched. Commands run inside through ``nsenter``; a ``python`` wrapper lets ansible-playbook run
-its modules there. When the test ends, the namespace's first process is killed and the kernel kills every other
-process of its pid namespace (dbus-daemon, firewalld) with it.
+directories those tools write are bind-mounted from copies under the test's temporary directory, and /run is a fresh
+tmpfs, so ``semanage``, ``firewall-offline-cmd``, a running ``firewalld`` (with its own D-Bus system bus) and
+``ufw`` (its iptables chains in the namespace's own netfilter tables) work on exactly what they would work on in a
+real host while this machine's /etc, /var/lib/selinux, D-Bus and netfilter tables are never touched. Commands run
+inside through ``nsenter``; a ``python`` wrapper lets ansible-playbook run its modules there. When the test ends,
+the namespace's first process is killed and the kernel kills every other process of its pid namespace (dbus-daemon,
+firewalld) with it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.support.polling import wait_until
 # (host directory, Debian package that provides it): copied, then mounted over the original inside the namespace.
 PRIVATE_DIRECTORIES = {
     "/etc/firewalld": "firewalld",
+    "/etc/ufw": "ufw",
     "/etc/selinux": "selinux-policy-default",
     "/var/lib/selinux": "selinux-policy-default",
     "/etc/systemd/system": "systemd",
@@ -83,6 +85,10 @@ class PrivateHost:
     def copy_of(self, path: str) -> Path:
         """The copy a path of the host's configuration is inside the namespace (read it from outside)."""
         return self.root / path.lstrip("/")
+
+    def ufw_conf(self) -> str:
+        """The private ufw.conf, for ``_host_firewall.detect`` called from outside the namespace."""
+        return str(self.copy_of("/etc/ufw/ufw.conf"))
 
     def enable_firewalld_at_boot(self) -> None:
         """What ``systemctl enable firewalld`` does, in the private /etc/systemd/system."""

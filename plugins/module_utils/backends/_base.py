@@ -168,6 +168,10 @@ class PortBackend:
         """Backend-specific fields of the server_ports_info result."""
         return {}
 
+    def info_extra(self, state: PortState) -> dict:
+        """Fields of the server_ports_info result that every backend of a kind adds (host state beside the ports)."""
+        return {}
+
     def diff_extra(self) -> Tuple[str, str]:
         """Lines diff mode adds after the tables (before, after): host state beside the ports, such as labels."""
         return "", ""
@@ -227,4 +231,10 @@ def change_ports(backend: PortBackend, request: PortRequest, check_mode: bool, d
 def describe_ports(backend: PortBackend) -> dict:
     """The server_ports_info result: the table and what the backend adds to it. Never changes anything."""
     state = backend.read()
-    return {"changed": False, "backend": backend.name, "ports": table(state.table), **backend.info(state)}
+    return {
+        "changed": False,
+        "backend": backend.name,
+        "ports": table(state.table),
+        **backend.info(state),
+        **backend.info_extra(state),
+    }

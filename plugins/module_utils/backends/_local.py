@@ -40,7 +40,7 @@ class LocalBackend(PortBackend):
     """A backend whose server runs on this host.
 
     It refuses ports another process holds and low ports the server cannot bind, keeps the host firewall
-    (firewalld or nftables, see ``_host_firewall.py``) open for exactly the server's ports when ``manage_firewall``,
+    (firewalld, ufw or nftables, see ``_host_firewall.py``) open for exactly the server's ports when ``manage_firewall``,
     and labels the server's ports ``smbd_port_t`` in SELinux as ``selinux_mode`` says (``_selinux_ports.py``).
     Subclasses implement ``server_pids``, ``check_entries`` (what their server cannot listen on) and ``apply_ports``.
 
@@ -163,10 +163,25 @@ class LocalBackend(PortBackend):
             fields["selinux"] = self._label_change.as_dict()
         return fields
 
+    def info_extra(self, state: PortState) -> dict:
+        """The SELinux types of the server's ports, when ``selinux_mode`` says to read them. Read-only, so in ``auto``
+        a store that cannot be read is a warning (``warnings``), not a failure; ``always`` fails on it."""
+        try:
+            selinux = detect_selinux(self.run_command, self.selinux_mode)
+            return {"selinux_labels": selinux.labels(port_specs(state.table))} if selinux else {}
+        except SelinuxPortsError as exc:
+            if self.selinux_mode == "always":
+                raise BackendError(f"cannot read the SELinux port labels: {exc}") from exc
+            return {"warnings": [f"the SELinux port labels were not read: {exc}"]}
+
     def diff_extra(self) -> Tuple[str, str]:
-        if self._label_change is None:
-            return "", ""
-        return self._label_change.diff_lines("before"), self._label_change.diff_lines("after")
+        before, after = "", ""
+        if self._label_change is not None:
+            before, after = self._label_change.diff_lines("before"), self._label_change.diff_lines("after")
+        if self._firewall_change is not None:
+            before += self._firewall_change.diff_lines("before")
+            after += self._firewall_change.diff_lines("after")
+        return before, after
 
     def server_pids(self) -> List[int]:
         raise NotImplementedError

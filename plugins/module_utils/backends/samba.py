@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import time
 from typing import Callable, List, Optional, Tuple
@@ -28,6 +29,10 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_us
     port_holders,
     process_alive,
     read_pidfile,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._samba_interfaces import (
+    read_interfaces,
+    smbd_bind_addresses,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
     BackendError,
@@ -189,6 +194,7 @@ class SambaBackend(LocalBackend):
         self.restart_command = restart_command
         self.start_timeout = start_timeout
         self._version = None  # type: Optional[Tuple[int, int]]
+        self._bind_addresses = None  # type: Optional[Tuple[Optional[List[str]]]]
 
     # --- reading -------------------------------------------------------------------------------------------
     @property
@@ -234,6 +240,19 @@ class SambaBackend(LocalBackend):
                     "Samba takes only 'default'"
                 )
         return problems
+
+    def bind_addresses(self, step: dict, request: PortRequest) -> Optional[List[str]]:
+        """smbd binds every address unless ``bind interfaces only`` with ``interfaces`` (see _samba_interfaces.py):
+        then a port another process holds on some other address is no conflict."""
+        if self._bind_addresses is None:
+            bind_only = (self._testparm_value(self.smb_conf, "bind interfaces only") or "").lower() in ("yes", "true")
+            interfaces = self._testparm_value(self.smb_conf, "interfaces") or ""
+            host = None
+            if bind_only and interfaces.strip():
+                ip = shutil.which("ip", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+                host = read_interfaces(self.run_command, ip) if ip else None
+            self._bind_addresses = (smbd_bind_addresses(interfaces, bind_only, host),)
+        return self._bind_addresses[0]
 
     def pid_directory(self) -> str:
         return self._testparm_value(self.smb_conf, "pid directory") or "/run/samba"

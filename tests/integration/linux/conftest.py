@@ -32,13 +32,13 @@ def running_pysmbd(tmp_path):
 
 @pytest.fixture
 def port_holder():
-    """A process (python) listening on a port, as another service would."""
+    """A process (python) listening on a port (on every address, or on ``address``), as another service would."""
     procs = []
 
-    def hold(port: int) -> subprocess.Popen:
+    def hold(port: int, address: str = "0.0.0.0") -> subprocess.Popen:
         code = (
             "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            f"s.bind(('0.0.0.0', {port})); s.listen(); print('ready', flush=True); sys.stdin.read()"
+            f"s.bind(({address!r}, {port})); s.listen(); print('ready', flush=True); sys.stdin.read()"
         )
         proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"

@@ -12,8 +12,11 @@ import pytest
 
 from tests.support.ansible_run import run_playbook
 
+MIB = 1024 * 1024
 
-def render_unit(tmp_path, port: int) -> str:
+
+def render_unit(tmp_path, port: int, *extra_vars: str) -> str:
+    """Render the role's unit for a listener on ``port``; ``extra_vars`` are ``name=value`` for ``-e``."""
     unit_dir = tmp_path / f"units-{port}"
     playbook = tmp_path / f"unit-{port}.yml"
     playbook.write_text(
@@ -37,7 +40,10 @@ def render_unit(tmp_path, port: int) -> str:
             """
         )
     )
-    run = run_playbook(playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
+    more = [arg for value in extra_vars for arg in ("-e", value)]
+    run = run_playbook(
+        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", *more
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     return (unit_dir / "pysmbd.service").read_text()
 
@@ -57,6 +63,13 @@ def test_the_unit_is_hardened_and_gets_the_capability_only_for_low_ports(tmp_pat
     # Descriptors for every open pysmbd allows (65536) and a socket per connection (1000), plus room for the rest.
     assert "LimitNOFILE=67560" in lines
     assert "SystemCallFilter=@system-service" in lines
+
+
+def test_the_units_memory_bound_follows_the_configured_budget(tmp_path):
+    """MemoryMax is what pysmbd may hold for clients plus the interpreter's baseline: 1 GiB + 256 MiB by default."""
+    assert f"MemoryMax={1024 * MIB + 256 * MIB}" in render_unit(tmp_path, 4445).splitlines()
+    lowered = render_unit(tmp_path, 4446, f"pysmbd_max_memory={512 * MIB}", f"pysmbd_memory_baseline={128 * MIB}")
+    assert f"MemoryMax={640 * MIB}" in lowered.splitlines()
 
 
 def test_systemd_analyze_accepts_the_unit(tmp_path):

@@ -193,3 +193,61 @@ def test_a_failed_samba_change_takes_its_new_label_back(selinux_host, tmp_path):
         change_ports(backend, PortRequest(ports=[{"transport": "tcp", "port": port}]), check_mode=False)
     assert port_label(selinux_host, f"{port}/tcp") == ()
     assert kernel_type(selinux_host, f"{port}/tcp") == "unreserved_port_t"
+
+
+def test_server_ports_info_reports_the_labels_and_the_entry_role_passes_its_selinux_choice(selinux_host, tmp_path):
+    """The entry role in check mode on a Samba host of the private host: ``alternative_ports_selinux`` reaches
+    server_ports (``always`` plans the label, ``never`` none); server_ports_info reads the labels back."""
+    require_tool("smbd", "samba")
+    conf = tmp_path / "smb.conf"
+    conf.write_text(SMB_CONF.format(share=tmp_path))
+    interpreter = ("-e", f"ansible_python_interpreter={selinux_host.python(tmp_path)}")
+    role = """
+    - name: apply with the role
+      ansible.builtin.include_role:
+        name: smb.alternative_ports.alternative_ports
+      vars:
+        alternative_ports_model:
+          backend: samba
+          server: {{ports: [{{transport: tcp, port: 4445}}], exclusive: true}}
+        alternative_ports_smb_conf: {conf}
+        alternative_ports_selinux: {choice}
+    - name: planned
+      ansible.builtin.set_fact:
+        planned_selinux: "{{{{ alternative_ports_change.selinux | default('not managed') }}}}"
+    """
+    for choice, expected in (("always", ["4445/tcp"]), ("never", None)):
+        run = localhost_play(
+            tmp_path, role.format(conf=conf, choice=choice), "--check", *interpreter, name=f"role-{choice}.yml"
+        )
+        assert run.returncode == 0, run.stdout[-3000:]
+        planned = result_of(run, "planned")["ansible_facts"]["planned_selinux"]
+        assert (planned["labelled"] if expected else planned) == (expected or "not managed"), choice
+    assert port_label(selinux_host, "4445/tcp") == (), "check mode changes nothing"
+
+    info = """
+    - name: change ports
+      smb.alternative_ports.server_ports:
+        backend: samba
+        smb_conf: {conf}
+        ports: [{{transport: tcp, port: 4445}}, {{transport: tcp, port: 8443}}]
+        selinux: always
+    - name: read always
+      smb.alternative_ports.server_ports_info:
+        backend: samba
+        smb_conf: {conf}
+        selinux: always
+    - name: read auto
+      smb.alternative_ports.server_ports_info:
+        backend: samba
+        smb_conf: {conf}
+    """.format(conf=conf)
+    run = localhost_play(tmp_path, info, *interpreter, name="info.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert result_of(run, "read always")["selinux_labels"] == {
+        "445/tcp": "smbd_port_t",
+        "4445/tcp": "smbd_port_t",
+        "8443/tcp": "smbd_port_t",
+    }
+    assert "selinux_labels" not in result_of(run, "read auto"), "this kernel runs without SELinux: auto reads nothing"
+    assert result_of(run, "read always")["changed"] is False

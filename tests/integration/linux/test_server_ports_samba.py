@@ -73,6 +73,26 @@ def test_samba_refuses_a_port_held_by_another_process_and_keeps_serving(standalo
     assert listening(old)
 
 
+def test_samba_bound_to_its_interfaces_shares_a_port_held_on_another_address(standalone_smbd, port_holder, tmp_path):
+    """The smbd binds only ``interfaces = lo`` (127.0.0.1, ::1): a service on 127.0.0.2 of the same port is no
+    conflict (smbd really starts beside it), one on 127.0.0.1 is, and is named."""
+    old, shared, clashing = free_tcp_ports(3)
+    conf = standalone_smbd(old)
+    other = port_holder(shared, address="127.0.0.2")
+    result = server_ports(tmp_path, conf, [shared])
+    assert result.get("failed") is not True, result.get("msg")
+    assert [e["port"] for e in result["after"]] == [shared]
+    assert listening(shared), "smbd serves 127.0.0.1 beside the other service on 127.0.0.2"
+    assert other.poll() is None
+
+    holder = port_holder(clashing, address="127.0.0.1")
+    before = conf.read_bytes()
+    result = server_ports(tmp_path, conf, [clashing])
+    assert result["failed"] is True
+    assert f"tcp/{clashing} is in use by" in result["msg"] and f"(pid {holder.pid})" in result["msg"]
+    assert conf.read_bytes() == before
+
+
 def test_samba_quic_before_4_23_is_a_clear_error(standalone_smbd, tmp_path):
     (old,) = free_tcp_ports(1)
     conf = standalone_smbd(old)

@@ -104,3 +104,26 @@ def test_the_commands_of_a_port_change_leave_the_server_libraries_unloaded(tmp_p
     )
     code, heavy = run.stdout.splitlines()[-1].split(" ")
     assert (code, heavy.strip()) == ("0" if command == ["check-config"] else "3", "")
+
+
+def test_human_status_shows_the_memory_held_for_clients():
+    mib = 1024 * 1024
+    text = format_status(
+        {
+            "version": "0.1.0",
+            "pid": 42,
+            "started": "2026-11-25T18:00:00Z",
+            "config": "/etc/pysmbd/pysmbd.toml",
+            "listeners": [],
+            "sessions": 2,
+            "connections": 2,
+            "memory": {
+                "in_use": 40 * mib,
+                "limit": 1024 * mib,
+                "per_connection_limit": 64 * mib,
+                "largest_connection": 33 * mib,
+                "paused_connections": 1,
+            },
+        }
+    )
+    assert "memory for clients: 40.0 of 1024.0 MiB (largest connection 33.0 of 64.0 MiB, 1 waiting)" in text

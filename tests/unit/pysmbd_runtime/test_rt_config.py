@@ -87,7 +87,8 @@ def test_every_problem_is_reported_at_once(write_config):
     )
     assert problems_of(path) == [
         "server.max_conections: unknown key; valid keys here are name, workgroup, users_file, state_dir, "
-        "require_signing, max_connections, idle_timeout, max_frame_size, max_open_files, max_opens_per_session",
+        "require_signing, max_connections, idle_timeout, max_frame_size, max_open_files, max_opens_per_session, "
+        "max_memory, max_memory_per_connection, drain_timeout",
         "listeners[1]: tcp://127.0.0.1:4445 is already defined by listeners[0]; remove one",
         "listeners[2].prot: unknown key; valid keys here are transport, address, port",
         "listeners[2].transport: 'rdma' is not a transport; use one of tcp, quic",
@@ -169,3 +170,38 @@ def test_check_config_on_a_missing_file(tmp_path, capsys):
         capsys.readouterr().err.strip()
         == f"{missing}: (file): cannot be read: No such file or directory; check the path"
     )
+
+
+def test_memory_budget_defaults_and_values(write_config):
+    server = load_config(write_config(LISTENER.format(port=4445))).server
+    assert (server.max_memory, server.max_memory_per_connection, server.drain_timeout) == (1 << 30, 64 << 20, 30.0)
+    server = load_config(
+        write_config(
+            LISTENER.format(port=4445),
+            server="max_memory = 268435456\nmax_memory_per_connection = 33554432\ndrain_timeout = 5",
+        )
+    ).server
+    assert (server.max_memory, server.max_memory_per_connection, server.drain_timeout) == (256 << 20, 32 << 20, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "max_memory_per_connection = 8388608",
+            "server.max_memory_per_connection: 8388608 is below twice max_frame_size (16908288): large READs would "
+            "stall; raise it or lower max_frame_size",
+        ),
+        (
+            "max_memory = 33554432",
+            "server.max_memory_per_connection: 67108864 exceeds max_memory (33554432); lower it or raise max_memory",
+        ),
+        (
+            "max_memory = 1024",
+            "server.max_memory: 1024 is out of range; give an integer from 16777216 to 1099511627776",
+        ),
+        ("drain_timeout = 0", "server.drain_timeout: 0 is out of range; give a number of seconds from 1 to 3600"),
+    ],
+)
+def test_memory_budget_mistakes_are_named(write_config, settings, message):
+    assert problems_of(write_config(LISTENER.format(port=4445), server=settings)) == [message]

@@ -168,6 +168,10 @@ def command_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mib(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f}"
+
+
 def format_status(status: Dict[str, Any]) -> str:
     lines = [f"pysmbd {status.get('version', '')} running, pid {status['pid']}, since {status['started']}"]
     lines.append(f"config: {status.get('config')}")
@@ -179,6 +183,13 @@ def format_status(status: Dict[str, Any]) -> str:
             state += " (removed from the config; kept open because the last reload failed)"
         lines.append(f"  {where:<32} {state}")
     lines.append(f"sessions: {status['sessions']}, connections: {status['connections']}")
+    memory = status.get("memory")
+    if memory:
+        lines.append(
+            f"memory for clients: {_mib(memory['in_use'])} of {_mib(memory['limit'])} MiB"
+            f" (largest connection {_mib(memory['largest_connection'])} of {_mib(memory['per_connection_limit'])} MiB,"
+            f" {memory['paused_connections']} waiting)"
+        )
     last = status.get("last_reload")
     if last:
         lines.append(f"last reload: {last['time']} {'ok' if last['ok'] else 'FAILED'}")

@@ -18,6 +18,9 @@ from pysmbd.core.users import user_names
 
 DEFAULT_STATE_DIR = "/run/pysmbd"
 DEFAULT_MAX_FRAME_SIZE = 8454144
+MIB = 1024 * 1024
+DEFAULT_MAX_MEMORY = 1024 * MIB
+DEFAULT_MAX_MEMORY_PER_CONNECTION = 64 * MIB
 # The Direct TCP header carries a 24-bit length; below 64 KiB a client cannot even negotiate.
 MIN_FRAME_SIZE = 65536
 MAX_FRAME_SIZE = 0xFFFFFF
@@ -43,6 +46,13 @@ class ServerSettings:
     """Open files, directories and pipes of all clients together (the unit's LimitNOFILE is set above it)."""
     max_opens_per_session: int = 4096
     """Opens one session may hold: one user cannot take every descriptor from the others."""
+    max_memory: int = DEFAULT_MAX_MEMORY
+    """Bytes held for all clients together (requests read, responses queued, read buffers); past it the biggest
+    consumers wait (the unit's MemoryMax is this plus a baseline for the interpreter)."""
+    max_memory_per_connection: int = DEFAULT_MAX_MEMORY_PER_CONNECTION
+    """Bytes one connection may hold; a client past it is not read from until it reads its responses."""
+    drain_timeout: float = 30.0
+    """Seconds a client kept unread for memory may go without taking any of its responses before it is closed."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,9 @@ _SERVER_KEYS = (
     "max_frame_size",
     "max_open_files",
     "max_opens_per_session",
+    "max_memory",
+    "max_memory_per_connection",
+    "drain_timeout",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
@@ -273,20 +286,47 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
             "server.max_opens_per_session",
             f"{max_opens_per_session} exceeds max_open_files ({max_open_files}); lower it or raise max_open_files",
         )
+    max_frame_size = checker.integer(
+        table, "max_frame_size", "server", defaults.max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE
+    )
+    max_memory, per_connection = _read_memory_limits(checker, table, max_frame_size)
     return ServerSettings(
         name=name,
         max_open_files=max_open_files,
         max_opens_per_session=max_opens_per_session,
+        max_memory=max_memory,
+        max_memory_per_connection=per_connection,
+        drain_timeout=checker.number(table, "drain_timeout", "server", defaults.drain_timeout, 1, 3600),
         workgroup=checker.string(table, "workgroup", "server", defaults.workgroup),
         users_file=Path(users_file),
         state_dir=Path(state_dir),
         require_signing=checker.boolean(table, "require_signing", "server", defaults.require_signing),
         max_connections=checker.integer(table, "max_connections", "server", defaults.max_connections, 1, 1_000_000),
         idle_timeout=checker.number(table, "idle_timeout", "server", defaults.idle_timeout, 1, 7 * 24 * 3600),
-        max_frame_size=checker.integer(
-            table, "max_frame_size", "server", defaults.max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE
-        ),
+        max_frame_size=max_frame_size,
     )
+
+
+def _read_memory_limits(checker: _Checker, table: Dict[str, Any], max_frame_size: int) -> Tuple[int, int]:
+    """``max_memory`` and ``max_memory_per_connection``: a connection must fit two frames' answers (one being
+    sent while the next is read, or large READs stall), and the server at least one connection."""
+    defaults = ServerSettings()
+    max_memory = checker.integer(table, "max_memory", "server", defaults.max_memory, 16 * MIB, 1 << 40)
+    per_connection = checker.integer(
+        table, "max_memory_per_connection", "server", defaults.max_memory_per_connection, 1 * MIB, 1 << 40
+    )
+    if per_connection < 2 * max_frame_size:
+        checker.add(
+            "server.max_memory_per_connection",
+            f"{per_connection} is below twice max_frame_size ({2 * max_frame_size}): large READs would stall; "
+            "raise it or lower max_frame_size",
+        )
+    if per_connection > max_memory:
+        checker.add(
+            "server.max_memory_per_connection",
+            f"{per_connection} exceeds max_memory ({max_memory}); lower it or raise max_memory",
+        )
+    return max_memory, per_connection
 
 
 def _read_listeners(checker: _Checker, data: Dict[str, Any]) -> List[ListenerConfig]:

@@ -18,6 +18,9 @@ Rules of this file:
   one that does not ends the connection, as Windows and Samba do.
 * Before any session is established a frame may not exceed ``PREAUTH_MAX_FRAME_SIZE`` (NEGOTIATE and
   SESSION_SETUP are small): an unauthenticated peer cannot make the server buffer 8 MiB.
+* Memory is asked for before a frame is handled: when the adapter sets ``memory_gate``, a frame whose answer
+  (``answer_cost``) may take more than the connection's budget allows is held (with every frame behind it) until
+  ``resume()``; ``memory_in_use`` says what the connection holds, counted at allocation.
 * Each command has one handler in a dispatch table. A handler gets a ``Request`` whose session and
   tree are already looked up and whose signature is already checked, and returns a ``Response`` or
   raises ``SMBError``.
@@ -172,6 +175,26 @@ _PAYLOAD_SIZES_AT = {IOCTL: ((28, 40), (32, 44)), QUERY_DIRECTORY: ((), (28,))}
 CREDIT_SIZE = 65536
 
 
+def frame_answer_cost(message: Buffer, max_frame_size: int) -> int:
+    """The most the answer to a (decrypted) SMB2 frame may take, read from its requests before any work: what a
+    connection must be allowed to hold before the frame is handled. A compound's answer never exceeds one frame."""
+    view = memoryview(message)
+    cost = 0
+    offset = 0
+    while len(view) - offset >= HEADER_SIZE:
+        next_command = HEADER_NEXT.unpack_from(view, offset + 20)[0]
+        end = offset + next_command if next_command else len(view)
+        command = int.from_bytes(view[offset + 12 : offset + 14], "little")
+        at = _ANSWER_LENGTH_AT.get(command)
+        cost += HEADER_SIZE + _SMALL_ANSWER
+        if at is not None and end - offset >= HEADER_SIZE + at + 4 and end <= len(view):
+            cost += HEADER_NEXT.unpack_from(view, offset + HEADER_SIZE + at)[0]
+        if not next_command or next_command < HEADER_SIZE or cost >= max_frame_size:
+            break
+        offset = end
+    return min(cost, max_frame_size + FRAME_PREFIX)
+
+
 def credit_charge_covers(header: Header, message: memoryview) -> bool:
     """Does the CreditCharge pay for the request's payload and largest answer, 64 KiB a credit (3.3.5.2.5)?"""
     command = header.command
@@ -259,8 +282,15 @@ class SMBServerConnection:
             collections.deque()
         )
         self.held_bytes = 0
-        """Bytes of frames received while a deferred IO runs, waiting their turn (the adapter stops reading
-        when there are too many)."""
+        """Bytes of frames received while a deferred IO runs or memory is short, waiting their turn (the adapter
+        stops reading when there are too many)."""
+        self.memory_gate: Optional[Callable[[Buffer], bool]] = None
+        """Set by the adapter: may this (decrypted) frame be handled now? False holds it, and every frame behind it,
+        until ``resume()``. The adapter asks ``answer_cost`` only when it must (see ``pysmbd.server.budget``)."""
+        self.waiting_for_memory = False
+        """Frames are held because ``memory_gate`` refused the first of them."""
+        self._io_bytes = 0  # buffers a deferred IO holds while it runs
+        self._outgoing_bytes = 0
         self._closed = False
         self._outgoing: list[bytes | memoryview] = []
         self._events: collections.deque[events.Event] = collections.deque()
@@ -327,7 +357,29 @@ class SMBServerConnection:
     def data_to_send(self) -> list[bytes | memoryview]:
         """Framed chunks to write, in order (suitable for ``transport.writelines``)."""
         out, self._outgoing = self._outgoing, []
+        self._outgoing_bytes = 0
         return out
+
+    @property
+    def memory_in_use(self) -> int:
+        """Bytes this connection holds, counted at allocation: receive buffers (a large frame's whole buffer as soon
+        as its header arrives), frames waiting their turn, pooled buffers, the buffers of a running IO, and
+        responses not yet taken by ``data_to_send`` (the adapter adds what its transport still queues)."""
+        return self._receiver.allocated + self.held_bytes + self._pool.kept + self._io_bytes + self._outgoing_bytes
+
+    def answer_cost(self, message: Buffer) -> int:
+        """The most the answer to this frame may take (``memory_gate`` asks it when memory is counted closely)."""
+        return frame_answer_cost(message, self.context.max_frame_size)
+
+    @property
+    def answers_queued(self) -> int:
+        """Bytes of answers built and not yet taken by ``data_to_send``."""
+        return self._outgoing_bytes
+
+    def resume(self) -> None:
+        """Try the frames held for memory again (the adapter calls this when memory was freed)."""
+        if not self._io_pending and not self._closed:
+            self._run_held()
 
     def next_event(self) -> Optional[events.Event]:
         """The next event, or None when there are none."""
@@ -342,6 +394,10 @@ class SMBServerConnection:
         self._pool.clear()
         self._held.clear()
         self.held_bytes = 0
+        self.waiting_for_memory = False
+        self._io_bytes = 0
+        self._outgoing.clear()
+        self._outgoing_bytes = 0
 
     # ----------------------------------------------------------------- helpers for handlers
 
@@ -443,11 +499,20 @@ class SMBServerConnection:
         ``pooled`` is the pool buffer under ``message``; it goes back to the pool once a deferred IO that used
         it is done (a request handled at once may have left views of it behind, so that buffer is not reused).
         """
-        if self._io_pending:
+        if self._io_pending or self._held or not self._memory_allows(message):
             self._held.append((message, now, encrypted_by, pooled))
             self.held_bytes += len(message)
             return
         self._handle_compound(message, now, encrypted_by, pooled)
+
+    def _memory_allows(self, message: Buffer) -> bool:
+        """Ask the adapter's ``memory_gate`` for what this frame's answer may take; a refusal holds the frame."""
+        gate = self.memory_gate
+        if gate is None:
+            return True
+        allowed = gate(message)
+        self.waiting_for_memory = not allowed
+        return allowed
 
     def _start_io(
         self,
@@ -459,9 +524,11 @@ class SMBServerConnection:
         deferred = response.deferred
         assert deferred is not None and self.io_executor is not None
         self._io_pending = True
+        self._io_bytes = deferred.buffer_size + (len(pooled) if pooled is not None else 0)
 
         def done(result: Any, error: Optional[BaseException]) -> None:
             self._io_pending = False
+            self._io_bytes = 0
             if self._closed:
                 return
             self._send([(header, self._finish_io(header, deferred, result, error), owner)], encrypted_by)
@@ -489,6 +556,8 @@ class SMBServerConnection:
         """Handle the frames that arrived during a deferred IO, until the next one defers again."""
         held = self._held
         while held and not self._io_pending and not self._closing:
+            if not self._memory_allows(held[0][0]):
+                return
             message, now, encrypted_by, pooled = held.popleft()
             self.held_bytes -= len(message)
             self._handle_compound(message, now, encrypted_by, pooled)
@@ -522,7 +591,7 @@ class SMBServerConnection:
         body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, now)
         request = Header(0, 0, NEGOTIATE, 1, 0, 0, 0, 0, 0, 0, bytes(16))
         message = pack_response_header(request, STATUS_SUCCESS, self._window.grant(1)) + body
-        self._outgoing.append(frame(len(message)) + message)
+        self._queue_output([frame(len(message)) + message])
 
     def _set_negotiated(self, result: negotiate.NegotiateResult) -> None:
         self.negotiation = result
@@ -769,12 +838,10 @@ class SMBServerConnection:
         if encrypt_with is not None and encrypt_with.encryptor is not None:
             message = parts[0] if len(parts) == 1 else b"".join(parts)
             sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
-            self._outgoing.append(frame(sum(len(p) for p in sealed)))
-            self._outgoing.extend(sealed)
+            self._queue_output([frame(sum(len(p) for p in sealed)), *sealed])
             return
         total = sum(len(p) for p in parts)
-        self._outgoing.append(frame(total))
-        self._outgoing.extend(bytes(p) if isinstance(p, bytearray) else p for p in parts)
+        self._queue_output([frame(total), *(bytes(p) if isinstance(p, bytearray) else p for p in parts)])
 
     def _send_prefixed(
         self, header: Header, response: Response, owner: Optional[Session], encrypted_by: Optional[Session]
@@ -798,14 +865,17 @@ class SMBServerConnection:
         view[4 + HEADER_SIZE : FRAME_PREFIX] = response.body
         if encrypt_with is not None and encrypt_with.encryptor is not None:
             sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
-            self._outgoing.append(frame(sum(len(p) for p in sealed)))
-            self._outgoing.extend(sealed)
+            self._queue_output([frame(sum(len(p) for p in sealed)), *sealed])
             return
         if sign:
             assert owner is not None and owner.signer is not None
             view[52:68] = owner.signer.signature([message], message_id=header.message_id, is_response=True)
         view[0:4] = frame(end - 4)
-        self._outgoing.append(view[:end])
+        self._queue_output([view[:end]])
+
+    def _queue_output(self, chunks: list) -> None:
+        self._outgoing.extend(chunks)
+        self._outgoing_bytes += sum(len(chunk) for chunk in chunks)
 
     def _tree_encrypts(self, header: Header, owner: Session) -> bool:
         tree = owner.trees.get(header.tree_id)

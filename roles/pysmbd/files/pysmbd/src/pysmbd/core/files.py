@@ -598,7 +598,9 @@ def _large_read(handle: Open, length: int, offset: int, minimum: int, *, defer: 
     if cached == length:
         return finish(cached)
     rest = _owning_fd(fs.dup(handle.fd), fs.preadv, [view[FRAME_PREFIX + cached :]], offset + cached)
-    return Response(STATUS_SUCCESS, deferred=DeferredIO(rest, lambda count: finish(cached + count)))
+    return Response(
+        STATUS_SUCCESS, deferred=DeferredIO(rest, lambda count: finish(cached + count), buffer_size=len(buffer))
+    )
 
 
 def _owning_fd(fd: int, call: Callable[..., int], *args: Any) -> Callable[[], int]:

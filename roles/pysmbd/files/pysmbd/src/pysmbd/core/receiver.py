@@ -31,11 +31,14 @@ class BufferPool:
 
     def __init__(self) -> None:
         self._free: list[bytearray] = []
+        self.kept = 0
+        """Bytes of the buffers kept (counted in the connection's memory)."""
 
     def take(self, size: int) -> bytearray:
         """A buffer of at least ``size`` bytes (its content is garbage)."""
         for index, buffer in enumerate(self._free):
             if len(buffer) >= size:
+                self.kept -= len(buffer)
                 return self._free.pop(index)
         return bytearray(size)
 
@@ -43,13 +46,11 @@ class BufferPool:
         """Take back a buffer nobody refers to any more."""
         if len(self._free) < self.KEEP:
             self._free.append(buffer)
+            self.kept += len(buffer)
 
     def clear(self) -> None:
         self._free.clear()
-
-    @property
-    def kept(self) -> int:
-        return sum(len(buffer) for buffer in self._free)
+        self.kept = 0
 
 
 class FramingError(Exception):
@@ -86,6 +87,12 @@ class FrameReceiver:
     def buffered(self) -> int:
         """Bytes received and not yet handed out as a frame."""
         return self._end - self._start + self._frame_filled
+
+    @property
+    def allocated(self) -> int:
+        """Bytes of receive buffers held: the staging buffer, and a large frame's whole buffer from its header on."""
+        staging = len(self._staging) if self._staging is not None else 0
+        return staging + (len(self._frame) if self._frame is not None else 0)
 
     def get_buffer(self) -> memoryview:
         """Where the next read may write (never past the end of a big frame)."""

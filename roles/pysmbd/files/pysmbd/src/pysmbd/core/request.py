@@ -112,6 +112,8 @@ class DeferredIO:
 
     work: Callable[[], Any]
     finish: Callable[[Any], Response]
+    buffer_size: int = 0
+    """Bytes of buffers ``work`` fills (a large READ's), counted in the connection's memory while it runs."""
 
 
 FRAME_PREFIX = 4 + 64 + 16  # Direct TCP header, SMB2 header, READ response body

@@ -21,6 +21,7 @@ from pysmbd.server.statusfile import AlreadyRunning, PidFile, pid_path, status_p
 from pysmbd.server.tcp import TCPListener
 
 STATUS_WRITE_DELAY = 0.1  # coalesce bursts of connection events into one status write
+MEMORY_STATUS_INTERVAL = 1.0  # how often the memory figures of the status file are brought up to date
 SHUTDOWN_GRACE = 2.0
 
 
@@ -45,6 +46,8 @@ class PysmbdServer:
         self._generation = 0
         self._last_reload: Optional[Dict[str, Any]] = None
         self._status_timer: Optional[asyncio.TimerHandle] = None
+        self._memory_timer: Optional[asyncio.TimerHandle] = None
+        self._memory_written: Dict[str, int] = {}
         self._pidfile = PidFile(pid_path(self.state_dir))
 
     # lifecycle ----------------------------------------------------------------------------------
@@ -80,6 +83,7 @@ class PysmbdServer:
             self._pidfile.release()
             raise StartupError("; ".join(f"cannot listen on {row.config.describe()}: {row.error}" for row in failures))
         self.write_status()
+        self._memory_timer = loop.call_later(MEMORY_STATUS_INTERVAL, self._refresh_memory_status)
         eventlog.info(
             "server_started",
             pid=os.getpid(),
@@ -100,6 +104,9 @@ class PysmbdServer:
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
+        if self._memory_timer is not None:
+            self._memory_timer.cancel()
+            self._memory_timer = None
         status_path(self.state_dir).unlink(missing_ok=True)
         self._pidfile.release()
         eventlog.info("server_stopped", pid=os.getpid())
@@ -173,6 +180,7 @@ class PysmbdServer:
             "sessions": registry.sessions,
             "connections": registry.connections,
             "connections_by_listener": registry.by_listener(),
+            "memory": self.runtime.memory.status(),
             "last_reload": self._last_reload,
         }
 
@@ -180,10 +188,18 @@ class PysmbdServer:
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
+        document = self.status()
+        self._memory_written = document["memory"]
         try:
-            write_json_atomically(status_path(self.state_dir), self.status())
+            write_json_atomically(status_path(self.state_dir), document)
         except OSError as exc:
             eventlog.error("status_write_failed", path=str(status_path(self.state_dir)), error=str(exc))
+
+    def _refresh_memory_status(self) -> None:
+        """Rewrite the status file when the memory figures moved (they change without any connection event)."""
+        self._memory_timer = asyncio.get_running_loop().call_later(MEMORY_STATUS_INTERVAL, self._refresh_memory_status)
+        if self.runtime.memory.status() != self._memory_written:
+            self.write_status()
 
     def _status_changed(self) -> None:
         if self._status_timer is None:

@@ -9,6 +9,12 @@ A UDP socket serves every connection of its port, so closing a listener the way 
 the clients it accepted. ``QUICListener.close()`` therefore only stops accepting new connections; the
 socket closes once the last connection on it has ended (or on shutdown, through the registry).
 
+Memory: the core asks the connection's ``budget.MemoryAccount`` before each frame, as over TCP. qh3 copies what
+it is given into a growing buffer of its own, so answers wait in a queue here (the core's buffers, no copy) and
+qh3 gets more only while less than ``QH3_BACKLOG`` waits in it; both count. qh3 grants stream credit on its own (it has no call to withhold it), so a frame
+refused for memory is held in the core, counted, and a client that goes on sending while it takes none of its
+responses is closed once it holds more than its share or after ``drain_timeout`` without progress.
+
 qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust) keeps aioquic's sans-IO
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
@@ -18,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Deque, Optional
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from qh3._hazmat import pull_quic_header
@@ -29,6 +36,7 @@ from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection, QuicConnectionError
 
+from pysmbd.server import eventlog
 from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.listeners import ListenerNotSupported
@@ -48,6 +56,9 @@ STREAM_REFUSED = 0x3
 # Give the last response (for example a refusal) time to reach the client before CONNECTION_CLOSE,
 # which discards stream data still queued.
 CLOSE_AFTER_FIN_DELAY = 0.5
+# Answers handed to qh3 while it still has this much to send wait here instead (qh3 copies them, and its buffer
+# keeps the capacity it grew to): enough to keep a flow-control window busy, without doubling what is held.
+QH3_BACKLOG = 1024 * 1024
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:
@@ -68,6 +79,12 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._stream_id: Optional[int] = None
         self._finished = False
         self._peer_address: object = None
+        self._account = runtime.memory.open_account(self._memory_freed)
+        self._unsent: Deque[memoryview] = deque()  # answers not yet handed to qh3
+        self._unsent_bytes = 0
+        self._fin_after_unsent = False
+        self._drain_timer: Optional[asyncio.TimerHandle] = None
+        self._drain_mark = -1  # what qh3 held of our responses when the drain deadline was armed
 
     # qh3 ------------------------------------------------------------------------------------------
 
@@ -75,6 +92,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
         super().datagram_received(data, addr)  # type: ignore[arg-type]
+        if self._unsent:
+            self._feed_qh3()  # ACKs made room in qh3
+        if self._core is not None and getattr(self._core, "waiting_for_memory", False):
+            self._account.update(self._memory_in_use())  # ACKs free qh3's copies: waiting connections may go on
 
     def quic_event_received(self, event: quic_events.QuicEvent) -> None:
         if isinstance(event, quic_events.HandshakeCompleted):
@@ -105,7 +126,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._core = events.admit(lambda: self._runtime.new_core_connection(peer=events.peer, transport="quic"))
         if self._core is None:
             self._finished = True
+            self._account.close()
             self.close(CLOSE_BUSY, "server busy: max_connections reached")
+        elif hasattr(self._core, "memory_gate"):
+            self._core.memory_gate = self._memory_gate  # type: ignore[attr-defined]
 
     def _stream_data(self, event: quic_events.StreamDataReceived) -> None:
         if self._core is None or self._finished:
@@ -125,6 +149,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self.close(CLOSE_PROTOCOL, "internal error")
             return
         self._flush()
+        self._check_memory()
         if event.end_stream and not self._finished:
             self._finished = True  # the client finished its side: nothing more will come
             self.close(CLOSE_NORMAL, "client closed the SMB stream")
@@ -144,10 +169,105 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         chunks = core.data_to_send()
         if chunks:
-            for chunk in chunks:  # qh3 copies each into its send queue: no need to join them first
-                self._quic.send_stream_data(self._stream_id, chunk)
-            self.transmit()
+            for chunk in chunks:
+                view = memoryview(chunk).cast("B")
+                self._unsent.append(view)
+                self._unsent_bytes += len(view)
+            self._feed_qh3()
         events.drain(core)
+
+    def _feed_qh3(self) -> None:
+        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one)."""
+        stream_id = self._stream_id
+        if stream_id is None:
+            return
+        unsent = self._unsent
+        fed = False
+        while unsent and self._answers_in_qh3() < QH3_BACKLOG:
+            chunk = unsent.popleft()
+            self._unsent_bytes -= len(chunk)
+            self._quic.send_stream_data(stream_id, chunk)
+            fed = True
+        if not unsent and self._fin_after_unsent:
+            self._fin_after_unsent = False
+            self._quic.send_stream_data(stream_id, b"", end_stream=True)
+            fed = True
+        if fed:
+            self.transmit()
+
+    # memory -------------------------------------------------------------------------------------
+
+    def _answers_in_qh3(self) -> int:
+        """What qh3 has still to send of our answers (what is in flight is bounded by its congestion window)."""
+        if self._stream_id is None:
+            return 0
+        try:
+            return self._quic.get_send_buffer_size(self._stream_id)
+        except Exception:  # qh3 raises once the stream or connection is gone: it holds nothing then
+            return 0
+
+    def _memory_in_use(self) -> int:
+        return getattr(self._core, "memory_in_use", 0) + self._unsent_bytes + self._answers_in_qh3()
+
+    def _memory_gate(self, message: object) -> bool:
+        core = self._core
+        if not self._unsent and not core.answers_queued and not self._answers_in_qh3():  # type: ignore[union-attr]
+            return self._account.may_grow(0, holds_answers=False)
+        self._account.update(self._memory_in_use())
+        return self._account.may_grow(core.answer_cost(message))  # type: ignore[union-attr]
+
+    def _memory_freed(self) -> None:
+        core = self._core
+        if self._finished or core is None:
+            return
+        try:
+            core.resume()  # type: ignore[attr-defined]
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            assert self._events is not None
+            self._events.core_failed(exc)
+            self._finished = True
+            self.close(CLOSE_PROTOCOL, "internal error")
+            return
+        self._flush()
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Waiting for memory: close a client that keeps sending past its share, else watch that it drains."""
+        core = self._core
+        if core is None or self._finished:
+            return
+        self._account.update(self._memory_in_use())
+        if not getattr(core, "waiting_for_memory", False):
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
+            return
+        if self._account.over_own_limit and getattr(core, "held_bytes", 0) > self._runtime.memory.per_connection // 2:
+            self._close_undrained("the client kept sending while it read none of its responses")
+        elif self._drain_timer is None:
+            self._drain_mark = self._memory_in_use()
+            self._drain_timer = self._loop.call_later(self._runtime.drain_timeout, self._check_drained)
+
+    def _check_drained(self) -> None:
+        self._drain_timer = None
+        if self._core is None or self._finished or not getattr(self._core, "waiting_for_memory", False):
+            return
+        if self._account.over_own_limit and self._memory_in_use() >= self._drain_mark:
+            self._close_undrained("the client read none of its queued responses; its memory is given back")
+            return
+        self._check_memory()
+
+    def _close_undrained(self, reason: str) -> None:
+        assert self._events is not None
+        eventlog.info(
+            "connection_closed_undrained",
+            peer=self._events.peer,
+            held_bytes=self._memory_in_use(),
+            seconds=self._runtime.drain_timeout,
+            reason=reason,
+        )
+        self._finished = True
+        self.close(CLOSE_BUSY, "responses not read")
 
     def _close_after_fin(self, _reason: str) -> None:
         """The core asked to close: end the stream after what is queued, then close the connection."""
@@ -155,15 +275,21 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         self._finished = True
         if self._stream_id is not None:
-            self._quic.send_stream_data(self._stream_id, b"", end_stream=True)
-            self.transmit()
+            self._fin_after_unsent = True
+            self._feed_qh3()
         self._loop.call_later(CLOSE_AFTER_FIN_DELAY, self.close, CLOSE_PROTOCOL, "protocol error")
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         self._finished = True
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
         core, self._core = self._core, None
+        self._unsent.clear()
+        self._unsent_bytes = 0
         if self._events is not None:
             self._events.closed(core, event.reason_phrase or None)
+        self._account.close()
 
 
 class _DrainableQuicServer(QuicServer):

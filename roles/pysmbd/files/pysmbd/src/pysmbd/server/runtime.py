@@ -6,6 +6,7 @@ and limits on their next request, and new connections get them from the start.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from typing import Callable, List, Optional
 from pysmbd.config import Config
 from pysmbd.core.context import PipeHandler, ServerContext, ShareConfig, new_server_guid
 from pysmbd.server import eventlog
+from pysmbd.server.budget import MemoryBudget
 from pysmbd.server.core_events import CoreConnection
 from pysmbd.server.registry import ConnectionRegistry
 
@@ -52,6 +54,10 @@ def _access(share: Optional[ShareConfig]) -> tuple:
     return (share.path, share.read_only, share.guest_ok, share.encrypt, share.valid_users, share.read_only_users)
 
 
+def _call_soon(callback: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_soon(callback)
+
+
 class Runtime:
     """The server-wide state behind every adapter."""
 
@@ -78,6 +84,9 @@ class Runtime:
             start_time=time.time(),
             pipe_factory=self.open_pipe,
         )
+        self.memory = MemoryBudget(
+            config.server.max_memory_per_connection, config.server.max_memory, schedule=_call_soon
+        )
         self.io_pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="pysmbd-io")
 
     def shutdown(self) -> None:
@@ -87,6 +96,10 @@ class Runtime:
     @property
     def idle_timeout(self) -> float:
         return self.config.server.idle_timeout
+
+    @property
+    def drain_timeout(self) -> float:
+        return self.config.server.drain_timeout
 
     def apply(self, config: Config) -> List[str]:
         """Take a reloaded configuration (listeners are the manager's business).
@@ -110,6 +123,7 @@ class Runtime:
             connection.close()
         self.config = config
         self.registry.max_connections = config.server.max_connections
+        self.memory.configure(config.server.max_memory_per_connection, config.server.max_memory)
         context = self.context
         context.server_name = config.server.name
         context.workgroup = config.server.workgroup

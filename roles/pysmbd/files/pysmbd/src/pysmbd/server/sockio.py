@@ -24,6 +24,9 @@ class SendQueue:
 
     ``on_progress`` is called after the writer callback sent something or failed, so the owner can
     resume reading, finish a close, or drop the connection (``error`` is then set).
+
+    ``pending`` counts the bytes still to send; ``in_memory`` counts the queued chunks at their full size (a
+    partly sent chunk keeps its whole buffer alive), which is what the memory budget needs; ``sent`` only grows.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, on_progress: Callable[[], None]) -> None:
@@ -34,7 +37,13 @@ class SendQueue:
         self._on_progress = on_progress
         self._watching = False
         self.pending = 0
+        self.sent = 0
+        self._head_sent = 0  # bytes of the first queued chunk already sent
         self.error: Optional[OSError] = None
+
+    @property
+    def in_memory(self) -> int:
+        return self.pending + self._head_sent
 
     def send(self, chunks: Iterable[Buffer]) -> None:
         if self.error is not None:
@@ -53,6 +62,7 @@ class SendQueue:
             self._watching = False
         self._queue.clear()
         self.pending = 0
+        self._head_sent = 0
 
     def _flush(self) -> None:
         queue = self._queue
@@ -66,13 +76,16 @@ class SendQueue:
                 self.close()
                 return
             self.pending -= sent
+            self.sent += sent
             while sent:
                 head = queue[0]
                 if len(head) <= sent:
                     sent -= len(head)
                     queue.popleft()
+                    self._head_sent = 0
                 else:
                     queue[0] = head[sent:]
+                    self._head_sent += sent
                     sent = 0
         if queue and not self._watching:
             self._loop.add_writer(self._fd, self._flush_and_report)

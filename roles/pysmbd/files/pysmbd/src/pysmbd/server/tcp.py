@@ -8,7 +8,9 @@ without copies while reading goes on, so pipelined requests keep being served), 
 says so. Everything about SMB is in the core.
 
 A failure inside the core closes that one connection, never the server. A client that stops
-reading its responses is not read from while more than 16 MiB wait for it. Large READ and WRITE system
+reading its responses is not read from while more than 16 MiB wait for it, and the core handles no frame whose
+answer the memory budget (``budget.MemoryAccount``) cannot take: the connection then waits, unread, until memory
+is freed, and is closed when its own responses made no progress for ``drain_timeout``. Large READ and WRITE system
 calls run in the runtime's IO thread pool (``core.io_executor``); the completion comes back on the event
 loop, and reading pauses while more than 16 MiB of requests wait behind a slow disk. There is no task per
 connection: an idle connection costs a socket, a core object and a timer.
@@ -62,6 +64,9 @@ class TCPConnection:
         self._finished = False
         self._last_activity = 0.0
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._account = runtime.memory.open_account(self._memory_freed)
+        self._drain_timer: Optional[asyncio.TimerHandle] = None
+        self._drain_mark = 0  # the send queue's progress when the drain deadline was armed
 
     def start(self) -> None:
         """Admit the connection (or refuse it at the limit) and start serving it."""
@@ -71,11 +76,14 @@ class TCPConnection:
         if self._core is None:
             self._finished = True
             self._sock.close()
+            self._account.close()
             return
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
         if hasattr(self._core, "io_executor"):
             self._core.io_executor = self._submit_io  # type: ignore[attr-defined]
+        if hasattr(self._core, "memory_gate"):
+            self._core.memory_gate = self._memory_gate  # type: ignore[attr-defined]
         self._resume_reading()
 
     def close(self) -> None:
@@ -168,21 +176,82 @@ class TCPConnection:
             return
         self._flush_core(core)
 
+    # memory -------------------------------------------------------------------------------------
+
+    def _memory_in_use(self) -> int:
+        return getattr(self._core, "memory_in_use", 0) + self._sender.in_memory
+
+    def _memory_gate(self, message: Any) -> bool:
+        """The core's ``memory_gate``, asked before each frame. A connection holding no answers goes on at once
+        (the usual request and answer: this path is the hot one); otherwise the frame's answer cost is counted."""
+        core = self._core
+        account = self._account
+        if not self._sender.pending and not core.answers_queued:  # type: ignore[union-attr]
+            return account.may_grow(0, holds_answers=False)
+        account.update(self._memory_in_use())
+        return account.may_grow(core.answer_cost(message))  # type: ignore[union-attr]
+
+    def _memory_freed(self) -> None:
+        """The budget says memory may be there again: let the core try its held frames."""
+        core = self._core
+        if self._finished or core is None:
+            return
+        try:
+            core.resume()  # type: ignore[attr-defined]
+        except Exception as exc:  # a core bug must cost one connection, not the server
+            self._core_failed(exc)
+            return
+        self._flush_core(core)
+
+    def _arm_drain_deadline(self) -> None:
+        if self._drain_timer is None:
+            self._drain_mark = self._sender.sent
+            self._drain_timer = self._loop.call_later(self._runtime.drain_timeout, self._check_drained)
+
+    def _cancel_drain_deadline(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+
+    def _check_drained(self) -> None:
+        """A client kept unread for ``drain_timeout``: close it if it took none of its responses meanwhile."""
+        self._drain_timer = None
+        sender = self._sender
+        if self._finished or self._reading:
+            return
+        if sender.pending and sender.sent == self._drain_mark:
+            eventlog.info(
+                "connection_closed_undrained",
+                peer=self._events.peer,
+                held_bytes=self._memory_in_use(),
+                seconds=self._runtime.drain_timeout,
+                reason="the client read none of its queued responses; its memory is given back",
+            )
+            self._finish("responses not read")
+            return
+        self._arm_drain_deadline()  # still paused, but moving (or waiting for others): look again later
+
     # writing and closing --------------------------------------------------------------------------
 
     def _after_send(self) -> None:
         """Decide what to do now that the send queue has moved (or just got new data)."""
         sender = self._sender
         held = getattr(self._core, "held_bytes", 0)
+        waiting = getattr(self._core, "waiting_for_memory", False)
+        self._account.update(self._memory_in_use())
         if sender.error is not None:
             self._finish(str(sender.error))
         elif self._should_close:
             self._pause_reading()
             if sender.pending == 0:
                 self._finish(None)
-        elif sender.pending > SEND_HIGH_WATER or held > HELD_HIGH_WATER:
+        elif waiting or sender.pending > SEND_HIGH_WATER:
+            self._pause_reading()
+            self._arm_drain_deadline()
+        elif held > HELD_HIGH_WATER:
             self._pause_reading()
         elif not self._reading and sender.pending <= SEND_LOW_WATER and held <= HELD_LOW_WATER:
+            self._cancel_drain_deadline()
             self._resume_reading()
 
     def _finish(self, error: Optional[str]) -> None:
@@ -194,9 +263,11 @@ class TCPConnection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._cancel_drain_deadline()
         core, self._core = self._core, None
         self._sock.close()
         self._events.closed(core, error)
+        self._account.close()
 
     def _close_after_flush(self, _reason: str) -> None:
         """The core asked to close: send what is queued (often the error response) first, but not forever."""
