@@ -18,6 +18,12 @@ Usage (from the repository root, as root, after `make venv`):
 Per-host cost: wall time and CPU time (user + system of every process Ansible started) of the fleet run divided
 by N, beside the single-host run. With no serial step, fleet wall ~ max(single wall x N / forks, fleet CPU /
 cores); a serial step shows as wall time far above both.
+
+The hosts are this machine, so that CPU time includes the work a real fleet does on its own hosts: the modules
+run for each host (server_ports, with the ``pysmbd`` commands it starts). Those run through ``<work>/target-python``
+(``/usr/bin/time`` around the Python), which adds up their CPU time; the controller's share is the rest: Ansible's
+main process and workers, the action plugins (validate, verify from the controller), and the shell commands that
+copy each module to its host (on SSH, the ssh client instead). The table shows both.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -67,12 +73,37 @@ def environment() -> Dict[str, str]:
     return env
 
 
+TIME = Path("/usr/bin/time")
+
+
+def write_target_python(work: Path) -> Optional[str]:
+    """A Python for the fleet hosts' modules that appends each run's CPU seconds (user system) to target-cpu.txt."""
+    if not os.access(TIME, os.X_OK):
+        print(f"{TIME} is missing (apt-get install time): target CPU is not separated from the controller's")
+        return None
+    wrapper = work / "target-python"
+    wrapper.write_text(f'#!/bin/sh\nexec {TIME} -a -o {work / "target-cpu.txt"} -f "%U %S" {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def target_cpu_seconds(work: Path) -> float:
+    try:
+        lines = (work / "target-cpu.txt").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    # /usr/bin/time writes "Command exited with non-zero status N" before the figures of a failed module.
+    return sum(float(u) + float(s) for u, s in (line.split() for line in lines if line[:1].isdigit()))
+
+
 def play(playbook: str, inventory: Path, forks: int, limit: str = "", log: Path | None = None) -> Dict[str, object]:
-    """Run one playbook; returns wall and CPU seconds, the recap totals and the per-task spans (task_spans)."""
+    """Run one playbook; returns wall and CPU seconds (all, and on the hosts' side), the recap totals and the
+    per-task spans (task_spans)."""
     command = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(HERE / playbook)]
     if limit:
         command += ["--limit", limit]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    target_before = target_cpu_seconds(inventory.parent)
     started = time.monotonic()
     env = environment()
     spans_file = (log or Path("/dev/null")).with_suffix(".spans.json")
@@ -85,6 +116,7 @@ def play(playbook: str, inventory: Path, forks: int, limit: str = "", log: Path 
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    target_cpu = target_cpu_seconds(inventory.parent) - target_before
     if log is not None:
         log.write_text(done.stdout + done.stderr)
     recap = RECAP.findall(done.stdout)
@@ -99,6 +131,8 @@ def play(playbook: str, inventory: Path, forks: int, limit: str = "", log: Path 
         "rc": done.returncode,
         "wall_s": wall,
         "cpu_s": cpu,
+        "target_cpu_s": target_cpu,
+        "controller_cpu_s": cpu - target_cpu,
         **totals,
         "tasks": spans["tasks"],
     }
@@ -125,7 +159,8 @@ def command_up(args: argparse.Namespace) -> int:
     fleet_instances.up(work, args.count, pysmbd, old_port)
     print(f"{args.count} instances listening on 127.0.1.1-{args.count}:{old_port} in {time.monotonic() - started:.1f}s")
     inventory = work / "inventory.json"
-    fleet_instances.write_inventory(fleet, inventory, sys.executable, pysmbd, old_port, new_port)
+    target_python = write_target_python(work)
+    fleet_instances.write_inventory(fleet, inventory, sys.executable, pysmbd, old_port, new_port, None, target_python)
     print(f"inventory: {inventory} (fleet_old_port={old_port}, fleet_new_port={new_port})")
     return 0
 
@@ -150,7 +185,10 @@ def command_run(args: argparse.Namespace) -> int:
     )
     fleet_instances.write_users(work, pysmbd)
     inventory = work / "inventory.json"
-    fleet_instances.write_inventory(fleet, inventory, sys.executable, pysmbd, old_port, new_port, new_ports)
+    target_python = write_target_python(work)
+    fleet_instances.write_inventory(
+        fleet, inventory, sys.executable, pysmbd, old_port, new_port, new_ports, target_python
+    )
     results: Dict[str, object] = {
         "count": args.count,
         "forks": args.forks,
@@ -211,15 +249,17 @@ def markdown(results: Dict[str, object]) -> str:
             continue
         rows.append(
             f"| {label} | {run['wall_s']:.1f} | {run['wall_s'] / hosts:.2f} | {run['cpu_s']:.1f} | "
-            f"{run['cpu_s'] / hosts:.2f} | {run['hosts']} | {run['changed']} | {run['failed']} | {run['rc']} |"
+            f"{run['cpu_s'] / hosts:.2f} | {run['controller_cpu_s'] / hosts:.2f} | {run['target_cpu_s'] / hosts:.2f} | "
+            f"{run['hosts']} | {run['changed']} | {run['failed']} | {run['rc']} |"
         )
     lines = [
         *fan_out_table(results),
         f"{count} pysmbd hosts, {results['cores']} cores, new port: {results['new_port']}; fleet start-up "
         f"{results.get('startup_s', 0):.1f} s, {results.get('pss_mib', 0):.0f} MiB PSS for the {count} servers.",
         "",
-        "| run | wall s | wall s/host | CPU s | CPU s/host | hosts | changed | failed | rc |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | wall s | wall s/host | CPU s | CPU s/host | of it controller s/host | of it hosts' modules s/host "
+        "| hosts | changed | failed | rc |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
         f"Instances not listening on exactly the new port afterwards (pysmbd status): "

@@ -214,10 +214,12 @@ def write_inventory(
     old_port: int,
     new_port: int,
     new_ports: Optional[Dict[str, int]] = None,
+    target_python: Optional[str] = None,
 ) -> None:
     """A JSON inventory: every instance a host reached over the local connection.
 
-    ``new_ports`` gives some hosts their own new port instead of the fleet-wide ``new_port``.
+    ``new_ports`` gives some hosts their own new port instead of the fleet-wide ``new_port``. ``target_python``
+    runs the fleet hosts' modules (the controller, implicit localhost, keeps ``python``).
     """
     hosts = {
         i.name: {
@@ -230,7 +232,12 @@ def write_inventory(
     }
     inventory = {
         "all": {
-            "children": {"fleet": {"hosts": hosts}},
+            "children": {
+                "fleet": {
+                    "hosts": hosts,
+                    **({"vars": {"ansible_python_interpreter": target_python}} if target_python else {}),
+                }
+            },
             "vars": {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": python,

@@ -16,6 +16,15 @@ from ansible_collections.smb.alternative_ports.plugins.plugin_utils._schema impo
 
 _FIXED_VANTAGE_POINTS = ("controller", "target")
 
+# Loaded once by Ansible's main process, which imports this plugin before it forks a worker per host: each worker
+# then finds jsonschema and the schema document in memory instead of reading them again.
+try:
+    import jsonschema  # noqa: F401  pylint: disable=unused-import
+
+    load_schema()
+except (ImportError, OSError, ValueError):
+    pass  # run() reports what is missing, for each host
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False

@@ -34,6 +34,10 @@ description:
   - All endpoints are probed concurrently on one event loop, at most O(concurrency) at a time, and each step
     (connect, NEGOTIATE, session) is bounded by O(timeout).
   - The module only reads, so it runs the same in check mode.
+  - Delegated to the controller (a local connection, the controller's Python as C(ansible_python_interpreter), no
+    C(become), C(async) or C(environment)), the action plugin runs the probes in its own process instead of starting
+    the module, with the same options, rows, reports and messages at a fraction of the cost per host. From any other
+    vantage point, the module runs there.
 extends_documentation_fragment:
   - smb.alternative_ports.attributes
   - smb.alternative_ports.attributes.READ_ONLY
@@ -42,6 +46,17 @@ requirements:
   - smbprotocol (only for O(level=session)).
   - qh3 >= 2.1 (only for QUIC endpoints).
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
+    support: full
+    details: From the controller, the probes run in the action plugin; from any other vantage point, in the module.
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: full
+    details: An C(async) task always runs the module.
+  bypass_host_loop:
+    description: Forces a 'global' task that does not execute per host.
+    support: none
   check_mode:
     details: The module never changes the probed host; in check mode it probes and writes its reports as usual.
   idempotent:
@@ -357,202 +372,35 @@ msg:
   type: str
 """
 
-import os
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.smb.alternative_ports.plugins.module_utils._files import ConfigWriteError
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe import ProbeSettings, run_probes
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_endpoints import (
-    EndpointError,
-    endpoints_from_list,
-    endpoints_from_model,
+from ansible_collections.smb.alternative_ports.plugins.module_utils._verify_task import (
+    ARGUMENT_SPEC,
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+    VerifyFailed,
+    run_verify,
+    secret_values,
 )
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
-    HAS_QH3,
-    QH3_IMPORT_ERROR,
-    normalize_fingerprint,
-)
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import (
-    HAS_SMBPROTOCOL,
-    SMBPROTOCOL_IMPORT_ERROR,
-    SessionCredentials,
-)
-from ansible_collections.smb.alternative_ports.plugins.module_utils._report import (
-    render_table,
-    summarize,
-    write_json_report,
-    write_junit_report,
-)
-
-
-def _argument_spec() -> dict:
-    return dict(
-        host=dict(type="str", default="127.0.0.1"),
-        endpoints=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                transport=dict(type="str", choices=["tcp", "quic", "rdma"], default="tcp"),
-                port=dict(type="int", required=True),
-                expect=dict(type="str", choices=["open", "closed"], default="open"),
-            ),
-        ),
-        model=dict(type="dict"),
-        previous=dict(type="list", elements="dict", default=[]),
-        current=dict(type="list", elements="dict"),
-        level=dict(type="str", choices=["tcp", "negotiate", "session"]),
-        timeout=dict(type="float"),
-        concurrency=dict(type="int", default=32),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        domain=dict(type="str"),
-        share=dict(type="str"),
-        ca_path=dict(type="path"),
-        fingerprint_sha256=dict(type="str"),
-        validate_certs=dict(type="bool", default=True),
-        tls_server_name=dict(type="str"),
-        report_json=dict(type="path"),
-        report_junit=dict(type="path"),
-        fail_on_mismatch=dict(type="bool", default=True),
-    )
-
-
-def _endpoints(module: AnsibleModule) -> list:
-    params = module.params
-    try:
-        if params["model"] is not None:
-            verify_section = params["model"].get("verify") or {}
-            removed = params["previous"] if verify_section.get("expect_removed_closed", True) else []
-            return endpoints_from_model(params["model"], removed, params["current"])
-        if params["current"] is not None:
-            module.fail_json(msg="current: only used with model; list the open ports in endpoints instead")
-        if params["previous"]:
-            module.fail_json(msg="previous: only used with model; list the closed ports in endpoints instead")
-        return endpoints_from_list(params["endpoints"])
-    except EndpointError as exc:
-        module.fail_json(msg="%s: %s" % (params["host"], exc))
-
-
-def _effective(module: AnsibleModule) -> dict:
-    """Module options, with the model's ``verify`` section filling the ones the task does not set."""
-    params = dict(module.params)
-    verify_section = (params["model"] or {}).get("verify") or {}
-    credentials = verify_section.get("credentials") or {}
-    reports = verify_section.get("report") or {}
-    if credentials.get("password"):
-        module.no_log_values.add(credentials["password"])  # the model is a plain dict option: mask it by value
-    fallbacks = {
-        "level": (verify_section.get("level"), "negotiate"),
-        "timeout": (verify_section.get("timeout"), 3.0),
-        "share": (verify_section.get("share"), None),
-        "username": (credentials.get("username"), None),
-        "password": (credentials.get("password"), None),
-        "domain": (credentials.get("domain"), ""),
-        "report_json": (reports.get("json"), None),
-        "report_junit": (reports.get("junit"), None),
-    }
-    for option, (from_model, default) in fallbacks.items():
-        if params[option] is None:
-            params[option] = from_model if from_model is not None else default
-    return params
-
-
-def _settings(module: AnsibleModule, params: dict) -> ProbeSettings:
-    if params["level"] not in ("tcp", "negotiate", "session"):
-        module.fail_json(msg="model.verify.level: %r is not one of tcp, negotiate, session" % params["level"])
-    if float(params["timeout"]) <= 0:
-        module.fail_json(msg="timeout: %r must be greater than 0 seconds" % params["timeout"])
-    if params["concurrency"] < 1:
-        module.fail_json(msg="concurrency: %r must be at least 1" % params["concurrency"])
-    credentials = None
-    if params["level"] == "session":
-        missing = [option for option in ("username", "password", "share") if not params[option]]
-        if missing:
-            module.fail_json(
-                msg="level session needs %s: set the option(s), or verify.credentials and verify.share in the model"
-                % ", ".join(missing)
-            )
-        if not HAS_SMBPROTOCOL:
-            module.fail_json(msg=missing_required_lib("smbprotocol"), exception=str(SMBPROTOCOL_IMPORT_ERROR))
-        credentials = SessionCredentials(params["username"], params["password"], params["domain"] or "")
-    return ProbeSettings(
-        level=params["level"],
-        timeout=float(params["timeout"]),
-        concurrency=params["concurrency"],
-        credentials=credentials,
-        share=params["share"] or "",
-        cafile=module.params["ca_path"],
-        fingerprint_sha256=module.params["fingerprint_sha256"],
-        validate_certs=module.params["validate_certs"],
-        server_name=module.params["tls_server_name"],
-    )
-
-
-def _check_quic_options(module: AnsibleModule, endpoints: list) -> None:
-    """Fail early, before any probe, on what would make every QUIC row wrong."""
-    if not any(endpoint.transport == "quic" for endpoint in endpoints):
-        return
-    if not HAS_QH3:
-        module.fail_json(msg=missing_required_lib("qh3"), exception=str(QH3_IMPORT_ERROR))
-    ca_path = module.params["ca_path"]
-    if ca_path and not os.path.isfile(ca_path):
-        module.fail_json(
-            msg="ca_path: %s is not a file; give the PEM file of the CA that signed the server certificate" % ca_path
-        )
-    if module.params["fingerprint_sha256"]:
-        try:
-            normalize_fingerprint(module.params["fingerprint_sha256"])
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-
-
-def _write_reports(module: AnsibleModule, params: dict, host: str, level: str, rows: list) -> None:
-    writers = (("report_json", write_json_report), ("report_junit", write_junit_report))
-    for option, writer in writers:
-        path = params[option]
-        if not path:
-            continue
-        try:
-            writer(path, host, level, rows)
-        except ConfigWriteError as exc:
-            module.fail_json(
-                msg="%s: %s" % (option, exc),
-                results=rows,
-                summary=summarize(rows),
-            )
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=_argument_spec(),
-        mutually_exclusive=[("endpoints", "model")],
-        required_one_of=[("endpoints", "model")],
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        required_one_of=REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    host = module.params["host"]
-    params = _effective(module)
-    endpoints = _endpoints(module)
-    settings = _settings(module, params)
-    _check_quic_options(module, endpoints)
-    rows = [row.as_dict() for row in run_probes(host, endpoints, settings)]
-    _write_reports(module, params, host, settings.level, rows)
-    table = render_table(host, rows)
-    summary = summarize(rows)
-    result = dict(changed=False, results=rows, summary=summary, table=table.splitlines(), msg=table)
-    if summary["failed"] and module.params["fail_on_mismatch"]:
-        result["msg"] = "%d of %d endpoints of %s do not match their expectation:\n%s" % (
-            summary["failed"],
-            summary["total"],
-            host,
-            table,
-        )
-        module.fail_json(**result)
-    if summary["failed"]:
-        module.warn(
-            "%d of %d endpoints of %s do not match their expectation" % (summary["failed"], summary["total"], host)
-        )
-    module.exit_json(**result)
+    module.no_log_values.update(secret_values(module.params))
+    try:
+        outcome = run_verify(module.params)
+    except VerifyFailed as exc:
+        module.fail_json(msg=exc.msg, **exc.fields)
+    if outcome.result.get("failed"):
+        module.fail_json(**outcome.result)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(**outcome.result)
 
 
 if __name__ == "__main__":

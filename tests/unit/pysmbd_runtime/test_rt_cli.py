@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from spnego._ntlm_raw.crypto import ntowfv1
@@ -76,6 +78,32 @@ def test_human_status_shows_failures_and_kept_listeners():
     assert lines[5].split(None, 2) == ["tcp", "0.0.0.0:4447", "failed: address already in use (errno 98)"]
     assert lines[6] == "sessions: 3, connections: 2"
     assert lines[7:] == ["last reload: 2026-11-25T18:01:00Z FAILED", "  cannot listen on ..."]
+
+
+_LOADED_BY = """
+import sys
+from pysmbd.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"asyncio", "cryptography", "qh3", "spnego"})
+print(code, ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["status", "--config"], ["reload", "--config"]])
+def test_the_commands_of_a_port_change_leave_the_server_libraries_unloaded(tmp_path, command):
+    # server_ports runs check-config and reload for every port change: they start without the event loop,
+    # cryptography or the QUIC stack, which only serve, gen-cert and hash-password need.
+    config = tmp_path / "pysmbd.toml"
+    (tmp_path / "users").write_text("")
+    config.write_text(
+        f'[server]\nusers_file = "{tmp_path}/users"\nstate_dir = "{tmp_path}"\n\n'
+        '[[listeners]]\ntransport = "tcp"\naddress = "127.0.0.1"\nport = 4445\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY, *command, str(config)], capture_output=True, text=True, check=True
+    )
+    code, heavy = run.stdout.splitlines()[-1].split(" ")
+    assert (code, heavy.strip()) == ("0" if command == ["check-config"] else "3", "")
 
 
 def test_human_status_shows_the_memory_held_for_clients():

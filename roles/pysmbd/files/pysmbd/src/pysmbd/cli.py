@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 the server failed (a listener could not be bound, no an
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
@@ -102,6 +101,9 @@ def command_check_config(args: argparse.Namespace) -> int:
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    # Imported here: the other commands (check-config and reload on every port change) start faster without them.
+    import asyncio
+
     from pysmbd.server import eventlog
     from pysmbd.server.app import PysmbdServer
     from pysmbd.server.daemon import detach, report_ready

@@ -19,12 +19,13 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, List, Tuple, Union
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported in the functions that use it: `pysmbd` starts for every check-config and reload of a
+# port change, and importing cryptography would cost those commands more than all the rest of their work.
 
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
 DEFAULT_DAYS = 825  # the longest validity Apple and browsers accept for a leaf; plenty for a lab
@@ -41,6 +42,8 @@ class GeneratedCertificate:
 
 
 def _alt_name(name: str) -> Union[x509.DNSName, x509.IPAddress]:
+    from cryptography import x509
+
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
@@ -57,6 +60,11 @@ def build_self_signed(names: Iterable[str] = DEFAULT_NAMES, *, days: int = DEFAU
 
     ``key`` (a ``cryptography`` private key) is made, ECDSA P-256, when not given.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     name_list: List[str] = [name for name in names if name]
     if not name_list:
         raise ValueError("give at least one host name or address for the certificate")
@@ -84,6 +92,8 @@ def generate_self_signed(
     certificate_path: Path, private_key_path: Path, names: Iterable[str] = DEFAULT_NAMES, *, days: int = DEFAULT_DAYS
 ) -> GeneratedCertificate:
     """Write a self-signed certificate and its key (mode 0600) as PEM files; return their fingerprint."""
+    from cryptography.hazmat.primitives import serialization
+
     certificate, key = build_self_signed(names, days=days)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -110,6 +120,10 @@ def read_pem_pair(certificate: Path, private_key: Path) -> Tuple[bytes, bytes]:
     Exception), so the files are parsed with ``cryptography`` first: a bad file raises ``ValueError`` (or
     ``TypeError`` for a key with a password, ``OSError`` for a missing file) that the listener reports.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     chain = certificate.read_bytes()
     x509.load_pem_x509_certificates(chain)  # ValueError when there is no PEM certificate
     key = serialization.load_pem_private_key(private_key.read_bytes(), password=None)
