@@ -660,8 +660,12 @@ def connect_smb_over_quic(connection, timeout: float, **tls) -> None:
     from smbprotocol import connection as smb_connection
 
     with _INSTALL_LOCK:
-        if smb_connection.Tcp is not _smb_transport:
-            _ORIGINAL_TCP[:] = [smb_connection.Tcp]
+        current = smb_connection.Tcp
+        if current is not _smb_transport:
+            # A second copy of this module (the collection imported under two names in one process) may have put
+            # its own stand-in there: keep smbprotocol's class beneath it, or the two stand-ins would call each other.
+            _ORIGINAL_TCP[:] = [getattr(current, "smbprotocol_tcp", current)]
+            _smb_transport.smbprotocol_tcp = _ORIGINAL_TCP[0]
             smb_connection.Tcp = _smb_transport
     _SMB_TRANSPORT.factory = functools.partial(SmbQuicTransport, **tls)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import sys
 
 import pytest
 from qh3.quic.configuration import QuicConfiguration
@@ -184,3 +185,33 @@ def test_which_checks_a_certificate_gets(validate_certs, cafile, pin, checks_cha
         assert policy.cafile == (_probe_quic._system_cafile() or "")
     else:
         assert policy.cafile == checks_chain_against
+
+
+def _another_copy_of_the_probe_module(name: str, monkeypatch):
+    """The module loaded again under another name, as when the collection is imported from two paths in one
+    process (the verify action on the controller beside a test run's own import)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, _probe_quic.__file__)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_copies_of_the_probe_module_leave_plain_tcp_sessions_on_smbprotocols_transport(monkeypatch):
+    from smbprotocol import connection as smb_connection
+
+    def smbprotocol_tcp(server, port, timeout=None):
+        return ("tcp", server, port)
+
+    monkeypatch.setattr(smb_connection, "Tcp", smbprotocol_tcp)
+
+    class NoConnect:
+        def connect(self, timeout):
+            """connect_smb_over_quic only needs its stand-in installed here."""
+
+    copies = [_another_copy_of_the_probe_module(name, monkeypatch) for name in ("probe_copy_a", "probe_copy_b")]
+    for copy in copies + copies:  # each installs its stand-in over the other's, twice
+        copy.connect_smb_over_quic(NoConnect(), 1.0)
+    assert smb_connection.Tcp("fs1", 4445, 5) == ("tcp", "fs1", 4445)
