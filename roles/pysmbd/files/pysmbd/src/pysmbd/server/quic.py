@@ -43,6 +43,7 @@ from qh3.quic.connection import QuicConnection, QuicConnectionError
 from pysmbd.server import eventlog
 from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
+from pysmbd.server.frame_deadline import FrameDeadline
 from pysmbd.server.listeners import ListenerNotSupported
 
 if TYPE_CHECKING:
@@ -84,9 +85,12 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._finished = False
         self._peer_address: object = None
         self._login_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_started: Optional[float] = None
-        self._frames_seen = 0
+        self._frame_deadline = FrameDeadline(
+            self._loop,
+            runtime.frame_timeout,
+            self._frame_expired,
+            stopped=lambda: self._finished or self._events is None,
+        )
         self._account = runtime.memory.open_account(self._memory_freed)
         self._unsent: Deque[memoryview] = deque()  # answers not yet handed to qh3
         self._unsent_bytes = 0
@@ -162,31 +166,11 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._finished = True
         self.close(CLOSE_PROTOCOL, "no session within the login timeout")
 
-    def _watch_frame(self) -> None:
-        """The TCP adapter's frame deadline, over the stream's bytes."""
-        core = self._core
-        frames = getattr(core, "frames_received", 0)
-        if frames != self._frames_seen:
-            self._frames_seen = frames
-            self._frame_started = None
-        if not getattr(core, "partial_frame_bytes", 0):
-            self._frame_started = None
-        elif self._frame_started is None:
-            self._frame_started = self._loop.time()
-            if self._frame_timer is None:
-                self._frame_timer = self._loop.call_later(self._runtime.frame_timeout, self._check_frame)
-
-    def _check_frame(self) -> None:
-        self._frame_timer = None
-        if self._finished or self._frame_started is None or self._events is None:
-            return
-        timeout = self._runtime.frame_timeout
-        elapsed = self._loop.time() - self._frame_started
-        if elapsed < timeout:
-            self._frame_timer = self._loop.call_later(timeout - elapsed, self._check_frame)
-            return
+    def _frame_expired(self) -> None:
+        assert self._events is not None
         self._events.log_limited(
-            "connection_frame_timeout", reason=f"a frame was not completed within frame_timeout ({timeout:g} s)"
+            "connection_frame_timeout",
+            reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
         )
         self._finished = True
         self.close(CLOSE_PROTOCOL, "frame not completed in time")
@@ -224,7 +208,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._finished = True
             self.close(CLOSE_PROTOCOL, "internal error")
             return
-        self._watch_frame()
+        self._frame_deadline.watch(self._core)
         self._flush()
         self._check_memory()
         if event.end_stream and not self._finished:
@@ -358,10 +342,10 @@ class SMBQuicConnection(QuicConnectionProtocol):
 
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         self._finished = True
-        for timer in (self._login_timer, self._frame_timer):
-            if timer is not None:
-                timer.cancel()
-        self._login_timer = self._frame_timer = None
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
+        self._frame_deadline.cancel()
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pysmbd.server import eventlog
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
+from pysmbd.server.frame_deadline import FrameDeadline
 from pysmbd.server.sockio import SendQueue
 
 if TYPE_CHECKING:
@@ -72,9 +73,13 @@ class TCPConnection:
         self._last_activity = 0.0
         self._timer: Optional[asyncio.TimerHandle] = None
         self._login_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_started: Optional[float] = None  # when the first byte of the frame now arriving came
-        self._frames_seen = 0
+        self._frame_deadline = FrameDeadline(
+            self._loop,
+            runtime.frame_timeout,
+            self._frame_expired,
+            stopped=lambda: self._finished,
+            paused=lambda: not self._reading,
+        )
         self._login_waiting = False  # a delayed login waits: reading stays paused
         self._account = runtime.memory.open_account(self._memory_freed)
         self._drain_timer: Optional[asyncio.TimerHandle] = None
@@ -114,8 +119,7 @@ class TCPConnection:
         if not self._reading and not self._finished:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
-            if self._frame_started is not None:  # the time reading was paused is not the client's to pay for
-                self._frame_started = self._loop.time()
+            self._frame_deadline.restart()  # the time reading was paused is not the client's to pay for
 
     def _pause_reading(self) -> None:
         if self._reading:
@@ -150,7 +154,7 @@ class TCPConnection:
         except Exception as exc:  # a core bug must cost one connection, not the server
             self._core_failed(exc)
             return
-        self._watch_frame(core)
+        self._frame_deadline.watch(core)
         self._flush_core(core)
 
     def _flush_core(self, core: CoreConnection) -> None:
@@ -295,10 +299,11 @@ class TCPConnection:
         self._finished = True
         self._pause_reading()
         self._sender.close()
-        for timer in (self._timer, self._login_timer, self._frame_timer):
+        for timer in (self._timer, self._login_timer):
             if timer is not None:
                 timer.cancel()
-        self._timer = self._login_timer = self._frame_timer = None
+        self._timer = self._login_timer = None
+        self._frame_deadline.cancel()
         self._cancel_drain_deadline()
         core, self._core = self._core, None
         self._sock.close()
@@ -323,33 +328,10 @@ class TCPConnection:
         )
         self._finish(None)
 
-    def _watch_frame(self, core: CoreConnection) -> None:
-        """Start the frame deadline when a frame begins to arrive; stop it when no frame is incomplete."""
-        frames = getattr(core, "frames_received", 0)
-        if frames != self._frames_seen:
-            self._frames_seen = frames
-            self._frame_started = None
-        if not getattr(core, "partial_frame_bytes", 0):
-            self._frame_started = None
-        elif self._frame_started is None:
-            self._frame_started = self._loop.time()
-            if self._frame_timer is None:
-                self._frame_timer = self._loop.call_later(self._runtime.frame_timeout, self._check_frame)
-
-    def _check_frame(self) -> None:
-        self._frame_timer = None
-        if self._finished or self._frame_started is None:
-            return
-        now = self._loop.time()
-        if not self._reading:  # the server stopped reading (back-pressure, a delayed login): not the client's delay
-            self._frame_started = now
-        timeout = self._runtime.frame_timeout
-        elapsed = now - self._frame_started
-        if elapsed < timeout:
-            self._frame_timer = self._loop.call_later(timeout - elapsed, self._check_frame)
-            return
+    def _frame_expired(self) -> None:
         self._events.log_limited(
-            "connection_frame_timeout", reason=f"a frame was not completed within frame_timeout ({timeout:g} s)"
+            "connection_frame_timeout",
+            reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
         )
         self._finish(None)
 
