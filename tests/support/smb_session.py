@@ -56,6 +56,14 @@ class SmbSession:
         """Open the file ``name`` on the share; the caller closes the handle. For reading and writing (created,
         or emptied if it exists), or with ``write=False`` for reading only (it must exist: opening a path the
         server must refuse raises SMBResponseException)."""
+        return self._create(name, write=write, share_write=False, create=write)
+
+    def open_shared(self, name: str, *, create: bool = False) -> Open:
+        """Open ``name`` for reading and writing while letting others read and write too, as a database does (so
+        two users can hold the file); ``create``: created, or emptied if it exists, else it must exist."""
+        return self._create(name, write=True, share_write=True, create=create)
+
+    def _create(self, name: str, *, write: bool, share_write: bool, create: bool) -> Open:
         from smbprotocol.open import (
             CreateDisposition,
             CreateOptions,
@@ -68,13 +76,16 @@ class SmbSession:
         access = FilePipePrinterAccessMask.GENERIC_READ
         if write:
             access |= FilePipePrinterAccessMask.GENERIC_WRITE
+        share = ShareAccess.FILE_SHARE_READ
+        if share_write:
+            share |= ShareAccess.FILE_SHARE_WRITE
         handle = Open(self.tree, name)
         handle.create(
             ImpersonationLevel.Impersonation,
             access,
             0,
-            ShareAccess.FILE_SHARE_READ,
-            CreateDisposition.FILE_OVERWRITE_IF if write else CreateDisposition.FILE_OPEN,
+            share,
+            CreateDisposition.FILE_OVERWRITE_IF if create else CreateDisposition.FILE_OPEN,
             CreateOptions.FILE_NON_DIRECTORY_FILE,
         )
         return handle

@@ -10,29 +10,6 @@ import pytest
 pytestmark = pytest.mark.timeout(120)
 
 
-def open_for_both(session, name: str, *, create: bool):
-    """An open for reading and writing that lets others read and write too (so two users can hold the file)."""
-    from smbprotocol.open import (
-        CreateDisposition,
-        CreateOptions,
-        FilePipePrinterAccessMask,
-        ImpersonationLevel,
-        Open,
-        ShareAccess,
-    )
-
-    handle = Open(session.tree, name)
-    handle.create(
-        ImpersonationLevel.Impersonation,
-        FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
-        0,
-        ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE,
-        CreateDisposition.FILE_OVERWRITE_IF if create else CreateDisposition.FILE_OPEN,
-        CreateOptions.FILE_NON_DIRECTORY_FILE,
-    )
-    return handle
-
-
 def element(offset: int, length: int, flags: int):
     from smbprotocol.open import SMB2LockElement
 
@@ -62,9 +39,9 @@ def test_a_lock_waits_for_another_users_range_and_is_granted_when_it_is_unlocked
 
     server = pysmbd_server()
     first, second = smb_sessions(server.ports[0]), smb_sessions(server.ports[0], encrypt=encrypt)
-    mine = open_for_both(first, "db.bin", create=True)
+    mine = first.open_shared("db.bin", create=True)
     mine.write(b"\0" * 200, 0)
-    theirs = open_for_both(second, "db.bin", create=False)
+    theirs = second.open_shared("db.bin")
     exclusive_now = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
     mine.lock([element(100, 10, exclusive_now)])
 
@@ -90,8 +67,8 @@ def test_a_waiting_lock_is_cancelled_by_smb2_cancel(pysmbd_server, smb_sessions)
 
     server = pysmbd_server()
     first, second = smb_sessions(server.ports[0]), smb_sessions(server.ports[0])
-    mine = open_for_both(first, "cancel.bin", create=True)
-    theirs = open_for_both(second, "cancel.bin", create=False)
+    mine = first.open_shared("cancel.bin", create=True)
+    theirs = second.open_shared("cancel.bin")
     mine.lock([element(0, 1, LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY)])
 
     request = send_waiting_lock(second, theirs, 0, 1)

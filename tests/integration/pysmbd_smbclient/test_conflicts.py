@@ -48,8 +48,8 @@ def test_a_locked_range_cannot_be_written_by_another_client(pysmbd_server):
     first = SmbSession(pysmbd_server.port, USER, PASSWORD, share="share")
     second = SmbSession(pysmbd_server.port, USER, PASSWORD, share="share")
     try:
-        mine = _open_shared(first, "ledger.db")
-        theirs = _open_shared(second, "ledger.db")
+        mine = first.open_shared("ledger.db")
+        theirs = second.open_shared("ledger.db")
         element = SMB2LockElement()
         element["offset"], element["length"] = 1024, 512
         element["flags"] = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
@@ -65,26 +65,3 @@ def test_a_locked_range_cannot_be_written_by_another_client(pysmbd_server):
     finally:
         first.close()
         second.close()
-
-
-def _open_shared(session: SmbSession, name: str):
-    """Open an existing file for reading and writing, sharing read and write (as a database does)."""
-    from smbprotocol.open import (
-        CreateDisposition,
-        CreateOptions,
-        FilePipePrinterAccessMask,
-        ImpersonationLevel,
-        Open,
-        ShareAccess,
-    )
-
-    handle = Open(session.tree, name)
-    handle.create(
-        ImpersonationLevel.Impersonation,
-        FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
-        0,
-        ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE,
-        CreateDisposition.FILE_OPEN,
-        CreateOptions.FILE_NON_DIRECTORY_FILE,
-    )
-    return handle
