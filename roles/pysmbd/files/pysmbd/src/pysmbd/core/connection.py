@@ -446,16 +446,18 @@ class SMBServerConnection:
         found = self.sessions.pop(session_id, None)
         if found is None:
             return
-        for tree_id in list(found.trees):
-            self.close_tree(found, tree_id)
+        for tree_id in list(found.trees):  # LOGOFF, like a lost connection, keeps durable opens (3.3.5.6)
+            self.close_tree(found, tree_id, keep_durable=True)
         if found.valid:
             self.emit(events.SessionClosed(session_id))
 
-    def close_tree(self, owner: Session, tree_id: int) -> None:
+    def close_tree(self, owner: Session, tree_id: int, *, keep_durable: bool = False) -> None:
+        """End a tree connect and close its opens; ``keep_durable`` (a LOGOFF or a lost connection) keeps the
+        durable ones for their client to reclaim."""
         owner.trees.pop(tree_id, None)
         for handle in list(self.opens.values()):
             if handle.session_id == owner.session_id and handle.tree.tree_id == tree_id:
-                files.drop_open(self, handle, connection_lost=self._closed)  # a lost connection keeps durable opens
+                files.drop_open(self, handle, keep_durable=keep_durable)
 
     def send_oplock_break(self, handle: Open, level: int) -> None:
         """Queue an OPLOCK_BREAK notification for one of this connection's opens (MS-SMB2 3.3.4.6): MessageId

@@ -260,11 +260,12 @@ def _attach(conn: FileHost, session: Session, handle: Open) -> None:
     handle.notify_break = getattr(conn, "send_oplock_break", None)
 
 
-def drop_open(conn: FileHost, handle: Open, *, connection_lost: bool = False) -> None:
-    """An open's tree or session goes away: close it, or keep it when it is durable and its connection was lost."""
+def drop_open(conn: FileHost, handle: Open, *, keep_durable: bool = False) -> None:
+    """An open's tree or session goes away: close it, or with ``keep_durable`` (its session logged off or its
+    connection was lost) keep it when it is durable and still holds its BATCH oplock."""
     context = conn.context
     if (
-        connection_lost
+        keep_durable
         and handle.durable_timeout
         and handle.oplock == oplocks.LEVEL_BATCH
         and not handle.oplock_breaking
@@ -577,12 +578,8 @@ def _reconnect_durable(conn: FileHost, req: Request, reconnect: durable.Reconnec
     handle.tree = tree
     _attach(conn, session, handle)
     st = handle.fstat()
-    answer = None
-    if reconnect.create_guid:
-        answer = durable.response_context(durable.DurableAsk(2), handle.durable_timeout)
-    return _create_response(
-        handle, CREATE_ACTIONS["opened"], st, _answer_contexts({}, st, handle.granted, answer), handle.oplock
-    )
+    # no durable context in the answer: the open is durable already (smbtorture durable-v2-open.reopen2)
+    return _create_response(handle, CREATE_ACTIONS["opened"], st, b"", handle.oplock)
 
 
 def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
