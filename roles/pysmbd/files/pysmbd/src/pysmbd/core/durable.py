@@ -156,7 +156,7 @@ class KeptOpens:
         handle = entry.handle
         if handle.durable_user != user or handle.tree.name.lower() != share_name.lower():
             raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "the durable open belongs to another user or share")
-        if reconnect.create_guid != handle.create_guid:
+        if reconnect.create_guid and reconnect.create_guid != handle.create_guid:  # a DHnC may take a v2 open back
             raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "the CreateGuid does not match the durable open")
         del self._kept[reconnect.file_id]
         return handle

@@ -560,8 +560,10 @@ def _break_oplock(
     if holder.oplock == oplocks.LEVEL_EXCLUSIVE and sharing.conflicts(shared.modes, mode):
         return None  # refused for sharing without a break (MS-FSA 2.1.5.1.2.1)
     if context.kept_durable_opens.is_kept(holder):
-        context.kept_durable_opens.purge(holder)  # its client is gone and cannot acknowledge
-        return None
+        # its client is gone and cannot acknowledge: close it, then look again (its delete-on-close may have
+        # removed the file, smbtorture durable-open.delete_on_close1)
+        context.kept_durable_opens.purge(holder)
+        return create(conn, req)
     oplocks.start_break(holder, context.schedule, context.oplock_break_timeout)
     if not req.alone:
         return None  # a compound is answered in one piece: the break was sent, this open goes on
