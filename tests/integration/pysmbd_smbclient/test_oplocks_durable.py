@@ -135,7 +135,7 @@ def test_a_second_client_breaks_the_first_clients_batch_oplock_and_both_keep_wor
         second_open = threading.Thread(target=lambda: opened.update(handle=open_with(other, "notes.txt")[0]))
         second_open.start()
         level, file_id = listener.wait()
-        assert (level, file_id) == (0, mine.file_id)
+        assert (level, file_id) == (RequestedOplockLevel.SMB2_OPLOCK_LEVEL_II, mine.file_id)
         assert "handle" not in opened  # the second open waits for the holder
         assert acknowledge(holder, mine.file_id) == 0
         second_open.join(WAIT)

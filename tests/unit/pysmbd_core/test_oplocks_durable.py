@@ -7,7 +7,7 @@ import struct
 
 from tests.support.accounts import CORE_PASSWORD, CORE_USER
 
-from .wire_helpers import Client, close_request, file_id_of, framed, header, lock_request, responses
+from .wire_helpers import Client, close_request, file_id_of, framed, header, lock_request, responses, write_request
 
 BATCH, EXCLUSIVE, LEVEL_II, NONE = 0x09, 0x08, 0x01, 0x00
 STATUS_PENDING = 0x00000103
@@ -139,11 +139,20 @@ def test_the_only_open_gets_the_batch_oplock_it_asks_and_a_second_open_gets_none
     assert not responses(first.conn)
 
 
-def test_level_ii_is_not_granted_and_oplocks_can_be_turned_off(clients, context):
-    first, _second = clients
-    (answer,) = send_all(first, create_with, "data.bin", oplock=LEVEL_II)
-    assert oplock_of(answer) == NONE
-    first.send(close_request, file_id_of(answer))
+def test_level_ii_is_shared_broken_by_a_write_and_oplocks_can_be_turned_off(clients, context):
+    first, second = clients
+    (mine,) = send_all(first, create_with, "data.bin", oplock=LEVEL_II)
+    (theirs,) = send_all(second, create_with, "data.bin", oplock=BATCH)
+    assert (oplock_of(mine), oplock_of(theirs)) == (LEVEL_II, LEVEL_II)  # a second open shares LEVEL_II
+    answers = {answer.command: answer for answer in send_all(first, write_request, file_id_of(mine), b"new")}
+    assert answers[0x09].status == STATUS_SUCCESS
+    assert answers[OPLOCK_BREAK].body[2] == NONE  # the writer's own cache is stale too
+    (notification,) = responses(second.conn)
+    assert notification.body[8:24] == file_id_of(theirs)
+    (unexpected,) = send_all(second, ack_request, file_id_of(theirs))  # a break to NONE wants no acknowledgment
+    assert unexpected.status == STATUS_INVALID_OPLOCK_PROTOCOL
+    first.send(close_request, file_id_of(mine))
+    second.send(close_request, file_id_of(theirs))
     context.oplocks = False
     (answer,) = send_all(first, create_with, "data.bin", oplock=BATCH)
     assert answer.status == STATUS_SUCCESS and oplock_of(answer) == NONE
@@ -158,12 +167,12 @@ def test_a_second_open_breaks_the_batch_oplock_and_waits_for_the_acknowledgment(
     assert interim.status == STATUS_PENDING
     (notification,) = responses(first.conn)
     assert notification.command == OPLOCK_BREAK and notification.message_id == 0xFFFFFFFFFFFFFFFF
-    assert notification.session_id == 0 and notification.body[2] == NONE
+    assert notification.session_id == 0 and notification.body[2] == LEVEL_II
     assert notification.body[8:24] == file_id_of(mine)
-    (ack,) = send_all(first, ack_request, file_id_of(mine))
-    assert ack.status == STATUS_SUCCESS and ack.body[2] == NONE
+    (ack,) = send_all(first, ack_request, file_id_of(mine), LEVEL_II)
+    assert ack.status == STATUS_SUCCESS and ack.body[2] == LEVEL_II
     (final,) = responses(second.conn)
-    assert second_woken and final.status == STATUS_SUCCESS and oplock_of(final) == NONE
+    assert second_woken and final.status == STATUS_SUCCESS and oplock_of(final) == LEVEL_II
     assert struct.unpack_from("<Q", final.raw, 32)[0] == struct.unpack_from("<Q", interim.raw, 32)[0]
     (late,) = send_all(first, ack_request, file_id_of(mine))  # nothing left to acknowledge
     assert late.status == STATUS_INVALID_OPLOCK_PROTOCOL

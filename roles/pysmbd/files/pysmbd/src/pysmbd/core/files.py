@@ -115,6 +115,8 @@ class SharedFile:
     """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
     lock_waiters: list = field(default_factory=list)
     """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first."""
+    level2_opens: set = field(default_factory=set)
+    """``Open.lock_owner`` of the opens holding a LEVEL_II oplock: a WRITE or LOCK breaks them (``oplocks``)."""
 
 
 def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
@@ -157,6 +159,8 @@ class Open:
     """The oplock this open holds (``oplocks``: NONE, EXCLUSIVE or BATCH)."""
     oplock_breaking: bool = False
     """A break was sent and not yet acknowledged."""
+    break_to: int = oplocks.LEVEL_NONE
+    """The level the break in progress goes down to."""
     break_generation: int = 0
     break_waiters: list = field(default_factory=list)
     """CREATEs of other opens waiting for this open's break to end (``oplocks.BreakWaiter``)."""
@@ -195,6 +199,7 @@ class Open:
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
         shared.locks.release_owner(self.lock_owner)
         shared.handles.pop(self.lock_owner, None)
+        shared.level2_opens.discard(self.lock_owner)
         if self.share_mode is not None:
             shared.modes[self.share_mode] -= 1
             if not shared.modes[self.share_mode]:
@@ -530,11 +535,14 @@ def create(conn: FileHost, req: Request) -> Response:
         fs.close(fd)
         raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
     handle.share_mode = share_mode
-    others_open = (st_now.st_dev, st_now.st_ino) in conn.context.open_files
     handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
+    others = list(handle.shared.handles.values())
     handle.shared.handles[handle.lock_owner] = handle
     track_open(conn, req, handle)
-    handle.oplock = oplocks.granted_level(requested_oplock, others_open, conn.context.oplocks and not is_dir)
+    if overwrites and handle.shared.level2_opens:
+        oplocks.break_level2(handle.shared)
+    level = oplocks.granted_level(requested_oplock, others, conn.context.oplocks and not is_dir)
+    oplocks.set_level(handle, level)
     durable_answer = None
     if ask is not None and handle.oplock == oplocks.LEVEL_BATCH and conn.context.durable_handles:
         handle.durable_timeout = durable.timeout_for(ask, conn.context.durable_handle_timeout)
@@ -557,6 +565,7 @@ def _break_oplock(
     holder = oplocks.holder(shared.handles)
     if holder is None:
         return None
+    overwrites = _overwrites(req)
     if holder.oplock == oplocks.LEVEL_EXCLUSIVE and sharing.conflicts(shared.modes, mode):
         return None  # refused for sharing without a break (MS-FSA 2.1.5.1.2.1)
     if context.kept_durable_opens.is_kept(holder):
@@ -564,10 +573,17 @@ def _break_oplock(
         # removed the file, smbtorture durable-open.delete_on_close1)
         context.kept_durable_opens.purge(holder)
         return create(conn, req)
-    oplocks.start_break(holder, context.schedule, context.oplock_break_timeout)
+    to_level = oplocks.LEVEL_NONE if overwrites else oplocks.LEVEL_II
+    oplocks.start_break(holder, to_level, context.schedule, context.oplock_break_timeout)
     if not req.alone:
         return None  # a compound is answered in one piece: the break was sent, this open goes on
     return Response(STATUS_PENDING, error_body(), waits=(holder.break_waiters, oplocks.BreakWaiter()))
+
+
+def _overwrites(req: Request) -> bool:
+    """Does this CREATE supersede or overwrite the file (its CreateDisposition, read again)?"""
+    disposition = req.unpack(CREATE_REQUEST)[9]
+    return disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
 
 
 def _reconnect_durable(conn: FileHost, req: Request, reconnect: durable.Reconnect) -> Response:
@@ -770,6 +786,8 @@ def write(conn: FileHost, req: Request) -> Response:
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
         _refuse_locked_range(handle, offset, length, write=True)
+        if handle.shared is not None and handle.shared.level2_opens:
+            oplocks.break_level2(handle.shared)  # caches of the file are stale now (MS-FSA 2.1.4.12)
         if req.may_defer and length >= LARGE_IO:
             fd = fs.dup(handle.fd)
             return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, fs.pwrite, data, offset), _finish_write))
@@ -838,6 +856,8 @@ def _lock_or_unlock(handle: Open, req: Request, count: int) -> Response:
         finally:  # what was unlocked before a bad element stays unlocked: its waiters may go on
             lock_waiters.grant_free(shared.lock_waiters, locks)
         return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+    if shared.level2_opens:
+        oplocks.break_level2(shared)
     taken = []
     try:
         for offset, length, flags, _r in elements:
@@ -886,8 +906,9 @@ def release_locks(conn: Optional[FileHost], handle: Open) -> None:
 def oplock_break_ack(conn: FileHost, req: Request) -> Response:
     """OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1): the client gave up its oplock; waiting CREATEs go on.
 
-    Breaks here are always to NONE, so an acknowledgment naming another level is refused (the oplock is gone
-    all the same). A lease break acknowledgment (36 bytes) finds no lease: there are none.
+    The client may acknowledge the level the break named (LEVEL_II or NONE) or a lower one; a higher one is
+    refused and leaves no oplock, as is an acknowledgment with no break in progress (a LEVEL_II break to NONE
+    expects none). A lease break acknowledgment (36 bytes) finds no lease: there are none.
     """
     size, level, _r, _r2, raw_id = req.unpack(oplocks.BREAK)
     if size != oplocks.BREAK.size:
@@ -895,7 +916,8 @@ def oplock_break_ack(conn: FileHost, req: Request) -> Response:
     handle = lookup_open(conn, req, raw_id)
     if not handle.oplock_breaking:
         raise SMBError(STATUS_INVALID_OPLOCK_PROTOCOL, "no oplock break is in progress on this open")
-    oplocks.end_break(handle)
-    if level != oplocks.LEVEL_NONE:
-        raise SMBError(STATUS_INVALID_OPLOCK_PROTOCOL, "the break was to no oplock")
-    return Response(STATUS_SUCCESS, oplocks.BREAK.pack(24, oplocks.LEVEL_NONE, 0, 0, handle.file_id))
+    if level not in (oplocks.LEVEL_NONE, oplocks.LEVEL_II) or level > handle.break_to:
+        oplocks.end_break(handle, oplocks.LEVEL_NONE)
+        raise SMBError(STATUS_INVALID_OPLOCK_PROTOCOL, "acknowledged a higher level than the break named")
+    oplocks.end_break(handle, level)
+    return Response(STATUS_SUCCESS, oplocks.BREAK.pack(24, level, 0, 0, handle.file_id))
