@@ -68,7 +68,7 @@ class ServerSettings:
     drain_timeout: float = 30.0
     """Seconds a client kept unread for memory may go without taking any of its responses before it is closed."""
     oplocks: bool = True
-    """Grant EXCLUSIVE and BATCH oplocks to a file's only open (clients then cache it) and break them for later opens."""
+    """Grant oplocks (BATCH or EXCLUSIVE to a file's only open, LEVEL_II to readers) and break them when needed."""
     oplock_break_timeout: float = 35.0
     """Seconds a CREATE waits for an oplock holder to acknowledge a break before it goes on (Windows: 35)."""
     durable_handles: bool = True

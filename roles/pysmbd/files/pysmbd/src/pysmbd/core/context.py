@@ -96,7 +96,7 @@ class ServerContext:
     """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
     byte-range locks and pending delete; owned by the core."""
     oplocks: bool = True
-    """Grant EXCLUSIVE and BATCH oplocks (see ``oplocks``); off, every CREATE gets none (and so no durable open)."""
+    """Grant oplocks (see ``oplocks``); off, every CREATE gets none (and so no durable open)."""
     oplock_break_timeout: float = 35.0
     """Seconds a CREATE waits for an oplock holder to acknowledge a break before it goes on anyway (Windows: 35)."""
     durable_handles: bool = True

@@ -43,8 +43,12 @@ def _call_later(delay: float, callback: Callable[[], None]) -> bool:
 
 
 def _schedule(delay: float, callback: Callable[[], None]) -> None:
-    """The core's timer (oplock break and durable handle timeouts): ``call_later`` on the running loop."""
-    asyncio.get_running_loop().call_later(delay, callback)
+    """The core's timer (oplock break and durable handle timeouts): ``call_later`` on the running loop; without a
+    loop (the core driven by hand) the timeout never fires, as the core documents."""
+    try:
+        asyncio.get_running_loop().call_later(delay, callback)
+    except RuntimeError:
+        pass
 
 
 def apply_open_settings(context: ServerContext, config: Config) -> None:
