@@ -156,7 +156,7 @@ class Open:
     counted_in: Optional[Session] = None
     """The session whose ``open_count`` counts this open."""
     oplock: int = oplocks.LEVEL_NONE
-    """The oplock this open holds (``oplocks``: NONE, EXCLUSIVE or BATCH)."""
+    """The oplock this open holds (``oplocks``: NONE, LEVEL_II, EXCLUSIVE or BATCH)."""
     oplock_breaking: bool = False
     """A break was sent and not yet acknowledged."""
     break_to: int = oplocks.LEVEL_NONE
