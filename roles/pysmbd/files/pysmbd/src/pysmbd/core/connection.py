@@ -42,7 +42,7 @@ from typing import Any, Callable, Optional, Union
 from cryptography.exceptions import InvalidTag
 
 from . import crypto, events, files, info, ioctl, lock_waiters, negotiate, oplocks, session
-from .context import ServerContext
+from .context import ServerContext, bare_user
 from .credits import SequenceWindow
 from .files import Open
 from .receiver import BufferPool, FrameReceiver, FrameTooLarge, FramingError
@@ -446,6 +446,8 @@ class SMBServerConnection:
         found = self.sessions.pop(session_id, None)
         if found is None:
             return
+        if self.context.live_sessions.get(session_id) is self:
+            del self.context.live_sessions[session_id]
         for tree_id in list(found.trees):  # LOGOFF, like a lost connection, keeps durable opens (3.3.5.6)
             self.close_tree(found, tree_id, keep_durable=True)
         if found.valid:
@@ -790,8 +792,30 @@ class SMBServerConnection:
             )
             if owner is not None and not owner.valid:
                 owner = None
+        if header.command == SESSION_SETUP and response.status == STATUS_SUCCESS and response.session_id:
+            self._session_established(req, response.session_id)
         _update_chain(req, response)
         return header, response, owner
+
+    def _session_established(self, req: Request, session_id: int) -> None:
+        """Know the session server-wide, and end the one the client names as its PreviousSessionId (MS-SMB2
+        3.3.5.5.3): a client back from a network failure whose old connection the server still thinks alive. The old
+        session's durable opens are kept for the client to reclaim; the old connection stays, its session gone."""
+        live = self.context.live_sessions
+        live[session_id] = self
+        if len(req.message) < HEADER_SIZE + 24:
+            return
+        previous = _SESSION_ID.unpack_from(req.message, HEADER_SIZE + 16)[0]
+        older = live.get(previous) if previous and previous != session_id else None
+        if older is None:
+            return
+        mine, theirs = self.sessions.get(session_id), older.sessions.get(previous)
+        if mine is None or theirs is None or not theirs.valid or mine.is_guest:
+            return
+        if bare_user(mine.user) == bare_user(theirs.user):  # only the same user may end it
+            older.close_session(previous)
+            if older.on_output is not None:
+                older.on_output()  # its adapter drains the SessionClosed event
 
     # ----------------------------------------------------------------- asynchronous requests
 

@@ -108,6 +108,9 @@ class ServerContext:
     schedule: Optional[Callable[[float, Callable[[], None]], Any]] = None
     """Set by the runtime: call back after a delay on the server's event loop (oplock break and durable timeouts);
     without it those timeouts never fire."""
+    live_sessions: dict = field(default_factory=dict)
+    """SessionId -> the connection holding that established session, server-wide: a SESSION_SETUP naming it as its
+    PreviousSessionId ends it (its durable opens are kept), owned by the core."""
     file_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     """FileIds are unique across connections: a durable open keeps its FileId on the connection that reclaims it."""
 
