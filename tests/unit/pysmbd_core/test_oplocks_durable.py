@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import struct
 
+from pysmbd.core.connection import SMBServerConnection
 from tests.support.accounts import CORE_PASSWORD, CORE_USER
 
-from .wire_helpers import Client, close_request, file_id_of, framed, header, lock_request, responses, write_request
+from .wire_helpers import (
+    Client,
+    close_request,
+    file_id_of,
+    framed,
+    header,
+    lock_request,
+    login,
+    responses,
+    tree_connect_request,
+    write_request,
+)
 
 BATCH, EXCLUSIVE, LEVEL_II, NONE = 0x09, 0x08, 0x01, 0x00
 STATUS_PENDING = 0x00000103
@@ -18,6 +30,7 @@ STATUS_FILE_LOCK_CONFLICT = 0xC0000054
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3
+STATUS_USER_SESSION_DELETED = 0xC0000203
 EXCLUSIVE_LOCK, UNLOCK, FAIL_NOW = 0x2, 0x4, 0x10
 OPLOCK_BREAK = 0x12
 FULL = 0x001F01FF
@@ -298,6 +311,21 @@ def test_without_durable_handles_the_open_is_closed_with_its_connection(clients,
     opens_before = context.open_count
     first.conn.close()
     assert context.open_count == opens_before - 1
+
+
+def test_a_login_naming_the_previous_session_ends_it_and_keeps_its_durable_opens(clients, context):
+    first, _second = clients
+    file_id = file_id_of(durable_open(first))
+    comeback = SMBServerConnection(context)  # the client is back; the server still thinks its old connection alive
+    _seen, session_id = login(comeback, CORE_USER, CORE_PASSWORD, previous_session_id=first.session_id)
+    comeback.receive_data(framed(tree_connect_request(50, session_id, "\\\\srv\\share")), now=1.0)
+    (tree,) = responses(comeback)
+    (gone,) = send_all(first, create_with, "data.bin")  # the old connection stays, its session does not
+    assert gone.status == STATUS_USER_SESSION_DELETED
+    reconnect = create_with(60, session_id, tree.tree_id, "x", contexts=[(b"DHnC", file_id)])
+    comeback.receive_data(framed(reconnect), now=1.0)
+    (back,) = responses(comeback)
+    assert back.status == STATUS_SUCCESS and file_id_of(back) == file_id
 
 
 # ----------------------------------------------------------------- LockSequence replay
