@@ -21,9 +21,10 @@ Rules of this file:
 * An adapter that throttles password guessing sets ``login_delay`` and ``call_later``: a frame that starts a new
   session (SESSION_SETUP with SessionId 0) then waits the delay it names, held like a frame behind a deferred IO,
   so the connection goes on receiving but nothing of it is handled until the timer fires.
-* A request may go asynchronous (a LOCK that waits for a range, ``lock_waiters``): it is answered STATUS_PENDING
-  with an AsyncId at once, and finally when it ends, possibly while another connection's request is handled;
-  then ``on_output`` tells the adapter there is something to send. SMB2 CANCEL ends it with STATUS_CANCELLED.
+* A request may go asynchronous (a LOCK that waits for a range, ``lock_waiters``; a CREATE that waits for another
+  open's oplock break, ``oplocks``): it is answered STATUS_PENDING with an AsyncId at once, and finally when it
+  ends, possibly while another connection's request is handled; then ``on_output`` tells the adapter there is
+  something to send, as it does for an OPLOCK_BREAK notification. SMB2 CANCEL ends it with STATUS_CANCELLED.
 * Memory is asked for before a frame is handled: when the adapter sets ``memory_gate``, a frame whose answer
   (``answer_cost``) may take more than the connection's budget allows is held (with every frame behind it) until
   ``resume()``; ``memory_in_use`` says what the connection holds, counted at allocation.
