@@ -8,6 +8,7 @@ import struct
 from pysmbd.core.connection import SMBServerConnection
 from tests.support.accounts import CORE_PASSWORD, CORE_USER
 
+from .test_lock_waiters import cancel_request
 from .wire_helpers import (
     Client,
     close_request,
@@ -31,6 +32,7 @@ STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3
 STATUS_USER_SESSION_DELETED = 0xC0000203
+STATUS_CANCELLED = 0xC0000120
 EXCLUSIVE_LOCK, UNLOCK, FAIL_NOW = 0x2, 0x4, 0x10
 OPLOCK_BREAK = 0x12
 FULL = 0x001F01FF
@@ -189,6 +191,20 @@ def test_a_second_open_breaks_the_batch_oplock_and_waits_for_the_acknowledgment(
     assert struct.unpack_from("<Q", final.raw, 32)[0] == struct.unpack_from("<Q", interim.raw, 32)[0]
     (late,) = send_all(first, ack_request, file_id_of(mine))  # nothing left to acknowledge
     assert late.status == STATUS_INVALID_OPLOCK_PROTOCOL
+
+
+def test_a_create_waiting_for_a_break_can_be_cancelled(clients):
+    first, second = clients
+    (mine,) = send_all(first, create_with, "data.bin", oplock=BATCH)
+    (interim,) = send_all(second, create_with, "data.bin")
+    async_id = struct.unpack_from("<Q", interim.raw, 32)[0]
+    second.message_id += 1
+    second.conn.receive_data(framed(cancel_request(second.message_id, second.session_id, async_id)), now=5.0)
+    (cancelled,) = responses(second.conn)
+    assert cancelled.status == STATUS_CANCELLED
+    responses(first.conn)
+    assert send_all(first, ack_request, file_id_of(mine))[0].status == STATUS_SUCCESS
+    assert not responses(second.conn)  # nothing more for the cancelled CREATE
 
 
 def test_a_holder_that_closes_instead_of_acknowledging_lets_the_waiting_open_through(clients):
