@@ -541,7 +541,10 @@ def create(conn: FileHost, req: Request) -> Response:
     track_open(conn, req, handle)
     if overwrites and handle.shared.level2_opens:
         oplocks.break_level2(handle.shared)
-    level = oplocks.granted_level(requested_oplock, others, conn.context.oplocks and not is_dir)
+    # No oplock where another process serves the share too (``ServerContext.peers``, several workers): its opens
+    # could not break one granted here.
+    grants = conn.context.oplocks and not is_dir and getattr(conn.context, "peers", None) is None
+    level = oplocks.granted_level(requested_oplock, others, grants)
     oplocks.set_level(handle, level)
     durable_answer = None
     if ask is not None and handle.oplock == oplocks.LEVEL_BATCH and conn.context.durable_handles:
