@@ -53,6 +53,7 @@ SUITES = (
             "batch9",
             "batch9a",
             "batch10",
+            "batch11",
             "batch15",
             "batch21",
             "batch23",

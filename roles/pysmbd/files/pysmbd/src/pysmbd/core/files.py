@@ -790,7 +790,7 @@ def write(conn: FileHost, req: Request) -> Response:
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
         _refuse_locked_range(handle, offset, length, write=True)
         if handle.shared is not None and handle.shared.level2_opens:
-            oplocks.break_level2(handle.shared)  # caches of the file are stale now (MS-FSA 2.1.4.12)
+            invalidate_caches(handle)
         if req.may_defer and length >= LARGE_IO:
             fd = fs.dup(handle.fd)
             return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, fs.pwrite, data, offset), _finish_write))
@@ -799,6 +799,13 @@ def write(conn: FileHost, req: Request) -> Response:
         except OSError as error:
             raise SMBError(status_from_oserror(error), "write failed") from error
     return _finish_write(written)
+
+
+def invalidate_caches(handle: Open) -> None:
+    """The file's data changes (a WRITE, a new end of file or allocation): its LEVEL_II oplocks break to none, the
+    writer's own included (MS-FSA 2.1.4.12)."""
+    if handle.shared is not None and handle.shared.level2_opens:
+        oplocks.break_level2(handle.shared)
 
 
 def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool) -> None:
