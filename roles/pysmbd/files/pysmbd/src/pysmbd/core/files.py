@@ -563,12 +563,14 @@ def _break_oplock(
     interim answer when this CREATE is to wait for the break, None when it may go on now."""
     context = conn.context
     shared = context.open_files.get((st.st_dev, st.st_ino))
-    if shared is None or not oplocks.breaks_oplocks(granted):
+    if shared is None:
+        return None
+    overwrites = _overwrites(req)
+    if not (overwrites or oplocks.breaks_oplocks(granted)):  # an attribute-only open breaks only by overwriting
         return None
     holder = oplocks.holder(shared.handles)
     if holder is None:
         return None
-    overwrites = _overwrites(req)
     if holder.oplock == oplocks.LEVEL_EXCLUSIVE and sharing.conflicts(shared.modes, mode):
         return None  # refused for sharing without a break (MS-FSA 2.1.5.1.2.1)
     if context.kept_durable_opens.is_kept(holder):
