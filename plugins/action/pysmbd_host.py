@@ -117,7 +117,8 @@ class ActionModule(ActionBase):
         command = (
             f"cat /proc/1/comm 2>/dev/null; echo {mark}; "
             f"sha256sum {shlex.quote(tarball_path)} 2>/dev/null; echo {mark}; "
-            + (f"cat {shlex.quote(config_path)} 2>/dev/null && echo {mark}" if config_path else "true")
+            + (f"cat {shlex.quote(config_path)} 2>/dev/null && echo {mark}; " if config_path else "")
+            + "exit 0"
         )
         done = self._low_level_execute_command(command, sudoable=True)
         parts = done.get("stdout", "").split(_PROBE_MARK + "\n")

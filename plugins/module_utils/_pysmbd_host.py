@@ -247,8 +247,8 @@ class PysmbdHost:
 
     def supervise(self) -> None:
         """systemd is not PID 1: start pysmbd when it is not running, restart it when it runs older code."""
-        if not os.access(self.executable, os.X_OK):  # check mode before the first install
-            self._changed("started")
+        if not (os.access(self.executable, os.X_OK) and os.path.exists(self.params["config_path"])):
+            self._changed("started")  # check mode before the first install: nothing to ask yet
             return
         argv = [self.executable, "status", "--config", self.params["config_path"], "--json"]
         rc, out, _err = self._run(argv, "pysmbd status", ok=(0, 3))
