@@ -167,7 +167,9 @@ class PysmbdHost:
                         "--days",
                         str(quic["days"]),
                     ]
-                    self._run(argv + [f"--name={name}" for name in quic["names"]], "pysmbd gen-cert")
+                    # --force: a generated key left without its certificate serves nothing; the pair is made anew.
+                    names = [f"--name={name}" for name in quic["names"]]
+                    self._run(argv + names + ["--force"], "pysmbd gen-cert")
             uid, gid = self._ids("root", self.params["group"])
             if self.check_mode:
                 if os.path.exists(key) and not has_attributes(key, uid, gid, 0o640):

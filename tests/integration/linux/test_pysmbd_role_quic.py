@@ -43,7 +43,10 @@ def work_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def run_role(work: Path, role_vars: str, extra_tasks: str = "", name: str = "role.yml") -> PlayRun:
+INSTALL_DIR = Path("/opt/pysmbd")  # the role's default pysmbd_install_dir
+
+
+def run_role(work: Path, role_vars: str, extra_tasks: str = "", name: str = "role.yml", options=()) -> PlayRun:
     playbook = work / name
     playbook.write_text(
         textwrap.dedent(
@@ -65,7 +68,14 @@ def run_role(work: Path, role_vars: str, extra_tasks: str = "", name: str = "rol
         + textwrap.indent(textwrap.dedent(extra_tasks), "    ")
     )
     return run_playbook(
-        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", timeout=300
+        playbook,
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        *options,
+        timeout=300,
     )
 
 
