@@ -9,7 +9,7 @@ module: pysmbd_host
 short_description: Install, configure and start the bundled pysmbd server on a Linux host in one module call
 version_added: 0.2.0
 description:
-  - The work of the R(smb.alternative_ports.pysmbd role,ansible_collections.smb.alternative_ports.docsite.pysmbd_role)
+  - The work of the C(smb.alternative_ports.pysmbd) role
     in one task, so that a run that changes nothing costs one module start on the host instead of some twenty.
   - On the controller, the action plugin packs O(sources) into a deterministic tarball, hashes the passwords of
     O(users), renders O(config_template), O(users_template) and O(unit_template) with the task's variables, and reads
