@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pysmbd_host
 short_description: Install, configure and start the bundled pysmbd server on a Linux host in one module call
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The work of the C(smb.alternative_ports.pysmbd) role
     in one task, so that a run that changes nothing costs one module start on the host instead of some twenty.
