@@ -20,7 +20,7 @@ description:
     unless O(quic_certificate) is given); the users file; the config, checked with C(pysmbd check-config) before it
     replaces the old one; the systemd unit, checked with C(systemd-analyze verify) when it changed; and, in supervisor
     mode, the running server (started when it is not running).
-  - Once the config exists and O(keep_listeners=true), its C([[listeners]]) are kept:
+  - Once the config exists and O(keep_listeners=true), its C([[listeners]]) are kept, since
     M(smb.alternative_ports.server_ports) owns them.
   - It restarts and reloads nothing itself; RV(restart) and RV(reload) say what the server needs, so the role can
     notify its handlers.
@@ -208,9 +208,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Install, configure and start pysmbd (the pysmbd role does this with its variables)
+# The pysmbd role runs it with its variables; sources is the role's files/pysmbd.
+- name: Install, configure and start pysmbd
   smb.alternative_ports.pysmbd_host:
-    sources: "{{ role_path }}/files/pysmbd"
+    sources: /usr/share/ansible/collections/ansible_collections/smb/alternative_ports/roles/pysmbd/files/pysmbd
     install_dir: /opt/pysmbd
     venv: /opt/pysmbd/venv
     directories:
