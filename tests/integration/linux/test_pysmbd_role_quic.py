@@ -186,6 +186,25 @@ def test_half_a_quic_pair_is_refused_before_the_config_is_written(work_dir):
     assert not (work_dir / "etc" / "pysmbd.toml").exists()
 
 
+def test_a_given_quic_pair_that_is_not_on_the_host_is_refused_naming_the_file_and_the_variable(work_dir):
+    (tcp_port,) = free_tcp_ports(1)
+    mine = work_dir / "mine"
+    mine.mkdir()
+    cert, _key, _fingerprint = gen_cert(mine)
+    role_vars = f"""\
+        pysmbd_listeners: [{{transport: tcp, address: 127.0.0.1, port: {tcp_port}}}]
+        pysmbd_quic: true
+        pysmbd_quic_certificate: {cert}
+        pysmbd_quic_private_key: {work_dir}/missing-key.pem
+        """
+    run = run_role(work_dir, role_vars)
+    assert run.returncode != 0
+    assert (
+        f"localhost: {work_dir}/missing-key.pem (from pysmbd_quic_private_key) is not a file on the host" in run.stdout
+    )
+    assert not (work_dir / "etc" / "pysmbd.toml").exists()
+
+
 def test_a_quic_move_rolled_back_by_a_play_that_gives_no_pin_verifies_the_restored_port(work_dir):
     """The entry role pins the certificate the host reports (issue: the restored QUIC port failed verification)."""
     (tcp_port,) = free_tcp_ports(1)
