@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.pysmbd import pem_certificate_sha256
+from ansible_collections.smb.alternative_ports.plugins.module_utils._pem import pem_certificate_sha256
 
 TARBALL_NAME = "pysmbd-src.tar.gz"
 NOLOGIN_SHELL = "/usr/sbin/nologin"
