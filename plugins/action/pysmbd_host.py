@@ -3,7 +3,7 @@
 """Controller side of ``pysmbd_host``: everything that can be known here is computed here, then ONE module call.
 
 Before, the pysmbd role ran some twenty modules per host on a run that changes nothing, each a Python start on the
-host. Here the controller packs the sources (in memory), hashes the passwords, renders the config, users and unit
+host. Here the controller packs the sources (once per content, kept in ~/.ansible/tmp), hashes the passwords, renders the config, users and unit
 templates with the task's variables, and reads what it needs from the host (PID 1's name, the installed tarball's
 checksum, the existing config's listeners) with one plain shell command. The module then compares and changes only
 what differs; the tarball travels only when its checksum differs.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -25,7 +24,7 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils.backends.pys
     listeners_of,
     parse_config,
 )
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._pysmbd_sources import pack_sources, sha256_hex
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._pysmbd_sources import cached_tarball, file_sha256
 
 MODULE = "smb.alternative_ports.pysmbd_host"
 TARBALL_NAME = "pysmbd-src.tar.gz"
@@ -45,7 +44,8 @@ class ActionModule(ActionBase):
         try:
             module_args, facts = self._module_args(args, task_vars, host)
         except AnsibleActionFail as exc:
-            result.update(failed=True, msg=str(exc))
+            message = str(exc)
+            result.update(failed=True, msg=message if message.startswith(f"{host}: ") else f"{host}: {message}")
             return result
         tarball = module_args.pop("_tarball")
         try:
@@ -84,7 +84,8 @@ class ActionModule(ActionBase):
 
         sources = _required(args, "sources", host)
         try:
-            tarball = pack_sources(sources)
+            tarball = cached_tarball(sources, os.path.join(os.path.expanduser("~"), ".ansible", "tmp", "smb-ap-pysmbd"))
+            checksum = file_sha256(tarball)
         except OSError as exc:
             raise AnsibleActionFail(f"{host}: cannot pack pysmbd's sources: {exc}") from exc
         template_vars = {
@@ -96,7 +97,7 @@ class ActionModule(ActionBase):
         module_args = {key: value for key, value in args.items() if key not in _CONTROLLER_ONLY}
         module_args.update(
             _tarball=tarball,
-            source_checksum=sha256_hex(tarball),
+            source_checksum=checksum,
             directories=_directories(args.get("directories") or [], args.get("user")),
             quic_pair=quic,
             service_mode=service_mode,
@@ -117,11 +118,21 @@ class ActionModule(ActionBase):
         command = (
             f"cat /proc/1/comm 2>/dev/null; echo {mark}; "
             f"sha256sum {shlex.quote(tarball_path)} 2>/dev/null; echo {mark}; "
-            + (f"cat {shlex.quote(config_path)} 2>/dev/null && echo {mark}; " if config_path else "")
+            # A config that exists but cannot be read is not a missing one: stop (exit 7) rather than rewrite it.
+            + (
+                f"if [ -e {shlex.quote(config_path)} ]; then cat {shlex.quote(config_path)} || exit 7; echo {mark}; fi; "
+                if config_path
+                else ""
+            )
             + "exit 0"
         )
         done = self._low_level_execute_command(command, sudoable=True)
         parts = done.get("stdout", "").split(_PROBE_MARK + "\n")
+        if done.get("rc") == 7:
+            raise AnsibleActionFail(
+                f"{config_path} exists but cannot be read ({done.get('stderr', '').strip()}): run the role as root"
+                " (become: true)"
+            )
         if done.get("rc") != 0 or len(parts) < 3:
             raise AnsibleActionFail(
                 f"cannot read the host's state with a shell command (rc={done.get('rc')}): "
@@ -154,15 +165,12 @@ class ActionModule(ActionBase):
         lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
         return lookup.run([path], variables=task_vars, template_vars=template_vars)[0]
 
-    def _transfer_tarball(self, tarball: bytes) -> str:
+    def _transfer_tarball(self, tarball: str) -> str:
         """Put the tarball in a remote temporary directory (removed after the module ran); returns its path."""
         if self._connection._shell.tmpdir is None:
             self._make_tmp_path()
         remote = self._connection._shell.join_path(self._connection._shell.tmpdir, TARBALL_NAME)
-        with tempfile.NamedTemporaryFile(prefix="pysmbd-src-", suffix=".tar.gz") as handle:
-            handle.write(tarball)
-            handle.flush()
-            self._transfer_file(handle.name, remote)
+        self._transfer_file(tarball, remote)
         self._fixup_perms2((self._connection._shell.tmpdir, remote))
         return remote
 

@@ -7,7 +7,12 @@ import os
 import subprocess
 import tarfile
 
-from ansible_collections.smb.alternative_ports.plugins.plugin_utils._pysmbd_sources import pack_sources, sha256_hex
+from ansible_collections.smb.alternative_ports.plugins.plugin_utils._pysmbd_sources import (
+    cached_tarball,
+    file_sha256,
+    pack_sources,
+    sha256_hex,
+)
 from tests.support.collection import REPO_ROOT
 
 
@@ -55,3 +60,17 @@ def test_the_bundled_pysmbd_packs_with_its_pyproject():
         names = tar.getnames()
     assert "./pyproject.toml" in names
     assert not [name for name in names if "__pycache__" in name or ".egg-info" in name]
+
+
+def test_the_cache_packs_a_content_once_and_a_changed_content_again(tmp_path):
+    tree, cache = make_tree(tmp_path / "a"), tmp_path / "cache"
+    first = cached_tarball(str(tree), str(cache))
+    assert open(first, "rb").read() == pack_sources(str(tree))
+    os.utime(first, (1, 1))
+    os.utime(tree / "pyproject.toml", (5, 5))  # a touched file, same content: the same tarball, not packed again
+    assert cached_tarball(str(tree), str(cache)) == first and os.stat(first).st_mtime == 1
+    (tree / "src" / "pkg" / "__init__.py").write_text("VALUE = 2\n")
+    second = cached_tarball(str(tree), str(cache))
+    assert second != first and file_sha256(second) == sha256_hex(pack_sources(str(tree)))
+    os.chmod(tree / "src" / "pkg" / "__init__.py", 0o755)  # the executable bit is part of the tarball
+    assert cached_tarball(str(tree), str(cache)) not in (first, second)
