@@ -22,11 +22,19 @@ responses is closed once it holds more than its share or after ``drain_timeout``
 qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust) keeps aioquic's sans-IO
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
+
+The socket is qh3's batching UDP transport (the one its ``connect()`` gives clients; verify's client uses it too):
+recvmmsg with UDP GRO in, one ``sendmsg`` with UDP_SEGMENT (GSO) for a run of equal-sized datagrams out, each probed
+once and falling back to a datagram per call where the kernel or the path refuses. The wire still carries
+``max_datagram_size`` datagrams (the kernel cuts a GSO send into them); what goes away is a system call, an
+event-loop turn, an ACK and a timer re-arm per datagram. The router hands each connection its run of datagrams from
+a batch at once (``datagrams_received``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import deque
 from functools import partial
@@ -39,6 +47,12 @@ from qh3.asyncio.server import QuicServer
 from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection, QuicConnectionError
+from qh3.quic.packet import QuicErrorCode
+
+try:  # private to qh3 (its connect() uses it); asyncio's own datagram endpoint is the fallback
+    from qh3.asyncio._transport import create_optimized_datagram_transport
+except ImportError:  # pragma: no cover - a qh3 without it still works, a datagram per system call
+    create_optimized_datagram_transport = None
 
 from pysmbd.server import eventlog
 from pysmbd.server.certs import read_pem_pair
@@ -64,10 +78,42 @@ CLOSE_AFTER_FIN_DELAY = 0.5
 # Answers handed to qh3 while it still has this much to send wait here instead (qh3 copies them, and its buffer
 # keeps the capacity it grew to): enough to keep a flow-control window busy, without doubling what is held.
 QH3_BACKLOG = 1024 * 1024
+# A bulk WRITE arrives faster than a busy host schedules the server: a datagram the kernel drops for a full buffer
+# is a loss to QUIC, which halves its window. The kernel caps this at net.core.rmem_max.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:
     return stream_id % 4 == 0
+
+
+def lean_datagrams_to_send(quic: QuicConnection) -> Optional[Callable[[float], list]]:
+    """qh3's ``quic.datagrams_to_send`` without its per-datagram Python work; None where that would differ.
+
+    qh3 2.1 parses the header of every packet it sends in order to log it, even when no QUIC logger is configured:
+    a header parse and four Python calls per datagram, a quarter of the server's CPU per datagram in a bulk read once
+    GSO sends them. Without a logger (pysmbd configures none), what is left is the loop over the Rust core's
+    ``poll_transmit``, with qh3's own error mapping. A qh3 whose internals differ keeps its own method.
+    """
+    if getattr(quic, "_quic_logger", True) is not None or not hasattr(quic, "_core"):
+        return None
+
+    def datagrams_to_send(now: float) -> list:
+        core = quic._core
+        if core is None:
+            return []
+        poll_transmit = core.poll_transmit
+        datagrams = []
+        try:
+            transmit = poll_transmit(now)
+            while transmit is not None:
+                datagrams.append((transmit[0], transmit[1]))
+                transmit = poll_transmit(now)
+        except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
+            raise QuicConnectionError(QuicErrorCode.INTERNAL_ERROR, None, str(exc)) from exc
+        return datagrams
+
+    return datagrams_to_send
 
 
 class SMBQuicConnection(QuicConnectionProtocol):
@@ -77,6 +123,9 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self, quic: QuicConnection, stream_handler: object = None, *, runtime: Runtime, listener: ListenerConfig
     ) -> None:
         super().__init__(quic)
+        lean = lean_datagrams_to_send(quic)
+        if lean is not None:
+            quic.datagrams_to_send = lean  # type: ignore[method-assign]
         self._runtime = runtime
         self._listener = listener
         self._core: Optional[CoreConnection] = None
@@ -99,11 +148,20 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._drain_mark = -1  # what qh3 held of our responses when the drain deadline was armed
 
     # qh3 ------------------------------------------------------------------------------------------
-
     def datagram_received(self, data: bytes, addr: object) -> None:  # type: ignore[override]
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
         super().datagram_received(data, addr)  # type: ignore[arg-type]
+        self._datagrams_taken()
+
+    def datagrams_received(self, data: list, addr: object) -> None:  # type: ignore[override]
+        """A run of datagrams from the batching transport: one ACK, one send and one timer re-arm for all of them."""
+        if self._peer_address is None:
+            self._peer_address = addr
+        super().datagrams_received(data, addr)  # type: ignore[arg-type]
+        self._datagrams_taken()
+
+    def _datagrams_taken(self) -> None:
         if self._unsent:
             self._feed_qh3()  # ACKs made room in qh3
         if self._core is not None and getattr(self._core, "waiting_for_memory", False):
@@ -238,10 +296,17 @@ class SMBQuicConnection(QuicConnectionProtocol):
         events.drain(core)
 
     def _feed_qh3(self) -> None:
-        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one)."""
+        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one), and send.
+
+        Once qh3 has sent what it was given (its congestion window allowed it), the next part goes at once: waiting
+        for the client's next ACK instead would leave the server idle for a round trip per ``QH3_BACKLOG``."""
+        while self._hand_over_to_qh3():
+            self.transmit()
+
+    def _hand_over_to_qh3(self) -> bool:
         stream_id = self._stream_id
         if stream_id is None:
-            return
+            return False
         unsent = self._unsent
         fed = False
         while unsent and self._answers_in_qh3() < QH3_BACKLOG:
@@ -253,8 +318,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._fin_after_unsent = False
             self._quic.send_stream_data(stream_id, b"", end_stream=True)
             fed = True
-        if fed:
-            self.transmit()
+        return fed
 
     # memory -------------------------------------------------------------------------------------
 
@@ -369,6 +433,37 @@ class _DrainableQuicServer(QuicServer):
             return  # a new client on a removed listener: stay silent, as a closed UDP port would
         super().datagram_received(data, addr)  # type: ignore[arg-type]
 
+    def datagrams_received(self, datagrams: list, addr: object) -> None:
+        """A batch from one peer (qh3's batching transport): each run of 1-RTT datagrams for one known connection
+        goes to it at once; anything else (handshake, unknown connection, version negotiation) one by one, as qh3's
+        router handles it."""
+        run: list = []
+        run_protocol: Optional[QuicConnectionProtocol] = None
+        for data in datagrams:
+            protocol = self._established_connection(data)
+            if protocol is not None and protocol is run_protocol:
+                run.append(data)
+                continue
+            if run_protocol is not None:
+                run_protocol.datagrams_received(run, addr)  # type: ignore[attr-defined]
+            if protocol is None:
+                run, run_protocol = [], None
+                self.datagram_received(data, addr)
+            else:
+                run, run_protocol = [data], protocol
+        if run_protocol is not None:
+            run_protocol.datagrams_received(run, addr)  # type: ignore[attr-defined]
+
+    def _established_connection(self, data: bytes) -> Optional[QuicConnectionProtocol]:
+        """The connection a short-header (1-RTT) datagram belongs to; None for anything else."""
+        try:
+            header = pull_quic_header(data, 0, self._configuration.connection_id_length)
+        except ValueError:
+            return None
+        if header[0] is not None:  # a long header: handshake or version negotiation, qh3's router decides
+            return None
+        return self._protocols.get(header[3])
+
     def _belongs_to_a_connection(self, data: bytes) -> bool:
         try:
             destination_cid = pull_quic_header(data, 0, self._configuration.connection_id_length)[3]
@@ -404,6 +499,34 @@ def server_configuration(settings: QuicSettings, idle_timeout: float) -> QuicCon
     return configuration
 
 
+def bind_udp_socket(address: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket bound to (``address``, ``port``), with a receive buffer that absorbs a burst."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        sock.bind((address, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def open_datagram_transport(
+    protocol_factory: Callable[[], asyncio.DatagramProtocol], sock: socket.socket
+) -> tuple:
+    """(transport, protocol) on ``sock``: qh3's batching transport where it loads (GRO/GSO probed once, per
+    datagram where refused), else asyncio's endpoint. Closes ``sock`` if it fails."""
+    if create_optimized_datagram_transport is not None:
+        return await create_optimized_datagram_transport(asyncio.get_running_loop(), protocol_factory, sock=sock)
+    try:
+        return await asyncio.get_running_loop().create_datagram_endpoint(protocol_factory, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
 class QUICListener:
     """SMB over QUIC on one UDP (address, port); a ``Listener`` for the listener manager."""
 
@@ -424,12 +547,11 @@ class QUICListener:
                 f" {exc}; give a PEM certificate and its unencrypted PEM key (pysmbd gen-cert makes a pair)"
             ) from None
         protocol_factory = partial(SMBQuicConnection, runtime=self._runtime, listener=self.config)
-        loop = asyncio.get_running_loop()
-        _transport, server = await loop.create_datagram_endpoint(
-            lambda: _DrainableQuicServer(configuration=configuration, create_protocol=protocol_factory),
-            local_addr=(self.config.address, self.config.port),
+        sock = bind_udp_socket(self.config.address, self.config.port)
+        _transport, server = await open_datagram_transport(
+            lambda: _DrainableQuicServer(configuration=configuration, create_protocol=protocol_factory), sock
         )
-        self._server = server
+        self._server = server  # type: ignore[assignment]
 
     def close(self) -> None:
         if self._server is not None:
