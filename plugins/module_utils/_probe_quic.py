@@ -45,11 +45,6 @@ try:
     from qh3.quic.configuration import QuicConfiguration
     from qh3.quic.connection import QuicConnection, QuicConnectionError
 
-    try:  # private to qh3 (its connect() uses it); the plain asyncio endpoint is the fallback
-        from qh3.asyncio._transport import create_optimized_datagram_transport
-    except ImportError:
-        create_optimized_datagram_transport = None
-
     HAS_QH3 = True
     QH3_IMPORT_ERROR = None
 except ImportError as import_error:  # the module reports it with missing_required_lib
@@ -59,6 +54,7 @@ except ImportError as import_error:  # the module reports it with missing_requir
     QH3_IMPORT_ERROR = import_error
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_trust import load_anchors, untrusted_reason
+from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp import open_datagram_endpoint
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
     NegotiateAnswer,
     NotSmb2Error,
@@ -162,6 +158,18 @@ class _ProbeProtocol(QuicConnectionProtocol):
         elif name == "ConnectionTerminated":
             self.terminated = event
             self.changed.set()
+
+    def gro_bursts_received(self, bursts: list) -> None:
+        """Datagrams as the kernel coalesced them (see _quic_udp): qh3 takes each burst whole, then acts once."""
+        quic = self._quic
+        now = self._loop.time()
+        for data, segment_size, address in bursts:
+            if len(data) > segment_size:
+                quic.receive_gro_buffer(data, segment_size, address, now)
+            else:
+                quic.receive_datagram(data, address, now)
+        self._process_events()
+        self.transmit()
 
     def error_received(self, exc: OSError) -> None:
         # With a connected UDP socket the kernel reports ICMP port/host unreachable here.
@@ -304,14 +312,6 @@ async def _open_socket(address: str, port: int) -> socket.socket:
     return sock
 
 
-async def _datagram_endpoint(protocol_factory, sock: socket.socket):
-    """qh3's own UDP transport where it loads: it drains the socket in batches (recvmmsg, GRO, through quinn-udp)
-    and hands each batch to the connection at once, so one ACK and one wake-up serve many datagrams."""
-    if create_optimized_datagram_transport is not None:
-        return await create_optimized_datagram_transport(asyncio.get_running_loop(), protocol_factory, sock=sock)
-    return await asyncio.get_running_loop().create_datagram_endpoint(protocol_factory, sock=sock)
-
-
 async def probe_quic(
     host: str,
     address: str,
@@ -347,7 +347,7 @@ async def probe_quic(
         outcome = _icmp_outcome(exc, where)
         outcome.tls_validation = validation
         return outcome
-    transport, protocol = await _datagram_endpoint(
+    transport, protocol = await open_datagram_endpoint(
         lambda: _ProbeProtocol(QuicConnection(configuration=configuration)), sock
     )
     try:
@@ -607,7 +607,7 @@ class SmbQuicTransport:
         try:
             sock = await _open_socket(self.server, self.port)
             configuration = _client_configuration(self._policy.server_name, self.max_datagram_size)
-            transport, protocol = await _datagram_endpoint(
+            transport, protocol = await open_datagram_endpoint(
                 lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock
             )
             handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, self._policy)
