@@ -23,7 +23,7 @@ qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust)
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
 
-The socket is qh3's batching UDP transport (the one its ``connect()`` gives clients; verify's client uses it too):
+The socket is qh3's batching UDP transport (the one its ``connect()`` gives clients; verify's client reads with it):
 recvmmsg with UDP GRO in, one ``sendmsg`` with UDP_SEGMENT (GSO) for a run of equal-sized datagrams out, each probed
 once and falling back to a datagram per call where the kernel or the path refuses. The wire still carries
 ``max_datagram_size`` datagrams (the kernel cuts a GSO send into them); what goes away is a system call, an
@@ -148,6 +148,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._drain_mark = -1  # what qh3 held of our responses when the drain deadline was armed
 
     # qh3 ------------------------------------------------------------------------------------------
+
     def datagram_received(self, data: bytes, addr: object) -> None:  # type: ignore[override]
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
