@@ -22,9 +22,10 @@ from qh3.quic.connection import QuicConnection
 from qh3.quic.logger import QuicLogger
 
 from pysmbd.config import QuicSettings
-from pysmbd.server import quic as quic_adapter
+from pysmbd.server import quic_udp
 from pysmbd.server.certs import generate_self_signed
-from pysmbd.server.quic import ALPN, _DrainableQuicServer, lean_datagrams_to_send, server_configuration
+from pysmbd.server.quic import ALPN, _DrainableQuicServer, server_configuration
+from pysmbd.server.quic_udp import lean_datagrams_to_send
 
 CLIENT_ADDR = ("127.0.0.1", 50000)
 SERVER_ADDR = ("127.0.0.1", 8443)
@@ -158,14 +159,14 @@ class _Collect(asyncio.DatagramProtocol):
 @pytest.mark.parametrize("batching", [True, False], ids=["qh3-batching-transport", "asyncio-fallback"])
 def test_the_listener_socket_receives_on_either_transport(monkeypatch, batching) -> None:
     if not batching:
-        monkeypatch.setattr(quic_adapter, "create_optimized_datagram_transport", None)
+        monkeypatch.setattr(quic_udp, "create_optimized_datagram_transport", None)
     else:
-        assert quic_adapter.create_optimized_datagram_transport is not None  # the installed qh3 has it
+        assert quic_udp.create_optimized_datagram_transport is not None  # the installed qh3 has it
 
     async def exchange() -> list:
-        sock = quic_adapter.bind_udp_socket("127.0.0.1", 0)
+        sock = quic_udp.bind_udp_socket("127.0.0.1", 0)
         port = sock.getsockname()[1]
-        transport, protocol = await quic_adapter.open_datagram_transport(lambda: _Collect(batched=True), sock)
+        transport, protocol = await quic_udp.open_datagram_transport(lambda: _Collect(batched=True), sock)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
                 sender.sendto(b"hello", ("127.0.0.1", port))

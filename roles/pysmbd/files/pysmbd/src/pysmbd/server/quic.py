@@ -23,18 +23,14 @@ qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust)
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
 
-The socket is qh3's batching UDP transport (the one its ``connect()`` gives clients; verify's client reads with it):
-recvmmsg with UDP GRO in, one ``sendmsg`` with UDP_SEGMENT (GSO) for a run of equal-sized datagrams out, each probed
-once and falling back to a datagram per call where the kernel or the path refuses. The wire still carries
-``max_datagram_size`` datagrams (the kernel cuts a GSO send into them); what goes away is a system call, an
-event-loop turn, an ACK and a timer re-arm per datagram. The router hands each connection its run of datagrams from
-a batch at once (``datagrams_received``).
+The socket is qh3's batching UDP transport (``quic_udp``: GRO in, GSO out); the router hands each connection its
+run of datagrams from a batch at once (``datagrams_received``), so it acknowledges, sends and re-arms its timer once
+per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections import deque
 from functools import partial
@@ -47,18 +43,13 @@ from qh3.asyncio.server import QuicServer
 from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection, QuicConnectionError
-from qh3.quic.packet import QuicErrorCode
-
-try:  # private to qh3 (its connect() uses it); asyncio's own datagram endpoint is the fallback
-    from qh3.asyncio._transport import create_optimized_datagram_transport
-except ImportError:  # pragma: no cover - a qh3 without it still works, a datagram per system call
-    create_optimized_datagram_transport = None
 
 from pysmbd.server import eventlog
 from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.frame_deadline import FrameDeadline
 from pysmbd.server.listeners import ListenerNotSupported
+from pysmbd.server.quic_udp import bind_udp_socket, lean_datagrams_to_send, open_datagram_transport
 
 if TYPE_CHECKING:
     from pysmbd.config import ListenerConfig, QuicSettings
@@ -78,42 +69,10 @@ CLOSE_AFTER_FIN_DELAY = 0.5
 # Answers handed to qh3 while it still has this much to send wait here instead (qh3 copies them, and its buffer
 # keeps the capacity it grew to): enough to keep a flow-control window busy, without doubling what is held.
 QH3_BACKLOG = 1024 * 1024
-# A bulk WRITE arrives faster than a busy host schedules the server: a datagram the kernel drops for a full buffer
-# is a loss to QUIC, which halves its window. The kernel caps this at net.core.rmem_max.
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:
     return stream_id % 4 == 0
-
-
-def lean_datagrams_to_send(quic: QuicConnection) -> Optional[Callable[[float], list]]:
-    """qh3's ``quic.datagrams_to_send`` without its per-datagram Python work; None where that would differ.
-
-    qh3 2.1 parses the header of every packet it sends in order to log it, even when no QUIC logger is configured:
-    a header parse and four Python calls per datagram, a quarter of the server's CPU per datagram in a bulk read once
-    GSO sends them. Without a logger (pysmbd configures none), what is left is the loop over the Rust core's
-    ``poll_transmit``, with qh3's own error mapping. A qh3 whose internals differ keeps its own method.
-    """
-    if getattr(quic, "_quic_logger", True) is not None or not hasattr(quic, "_core"):
-        return None
-
-    def datagrams_to_send(now: float) -> list:
-        core = quic._core
-        if core is None:
-            return []
-        poll_transmit = core.poll_transmit
-        datagrams = []
-        try:
-            transmit = poll_transmit(now)
-            while transmit is not None:
-                datagrams.append((transmit[0], transmit[1]))
-                transmit = poll_transmit(now)
-        except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
-            raise QuicConnectionError(QuicErrorCode.INTERNAL_ERROR, None, str(exc)) from exc
-        return datagrams
-
-    return datagrams_to_send
 
 
 class SMBQuicConnection(QuicConnectionProtocol):
@@ -498,34 +457,6 @@ def server_configuration(settings: QuicSettings, idle_timeout: float) -> QuicCon
     )
     configuration.load_cert_chain(*read_pem_pair(settings.certificate, settings.private_key))
     return configuration
-
-
-def bind_udp_socket(address: str, port: int) -> socket.socket:
-    """A non-blocking UDP socket bound to (``address``, ``port``), with a receive buffer that absorbs a burst."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-        sock.bind((address, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-async def open_datagram_transport(
-    protocol_factory: Callable[[], asyncio.DatagramProtocol], sock: socket.socket
-) -> tuple:
-    """(transport, protocol) on ``sock``: qh3's batching transport where it loads (GRO/GSO probed once, per
-    datagram where refused), else asyncio's endpoint. Closes ``sock`` if it fails."""
-    if create_optimized_datagram_transport is not None:
-        return await create_optimized_datagram_transport(asyncio.get_running_loop(), protocol_factory, sock=sock)
-    try:
-        return await asyncio.get_running_loop().create_datagram_endpoint(protocol_factory, sock=sock)
-    except BaseException:
-        sock.close()
-        raise
 
 
 class QUICListener:
