@@ -54,7 +54,10 @@ except ImportError as import_error:  # the module reports it with missing_requir
     QH3_IMPORT_ERROR = import_error
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_trust import load_anchors, untrusted_reason
-from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp import open_datagram_endpoint
+from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp import (
+    open_datagram_endpoint,
+    receive_gro_burst,
+)
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
     NegotiateAnswer,
     NotSmb2Error,
@@ -164,10 +167,7 @@ class _ProbeProtocol(QuicConnectionProtocol):
         quic = self._quic
         now = self._loop.time()
         for data, segment_size, address in bursts:
-            if len(data) > segment_size:
-                quic.receive_gro_buffer(data, segment_size, address, now)
-            else:
-                quic.receive_datagram(data, address, now)
+            receive_gro_burst(quic, data, segment_size, address, now)
         self._process_events()
         self.transmit()
 

@@ -12,6 +12,9 @@ GRO burst (``receive_gro_buffer``), so this transport reads each burst with one 
 ``bytes`` that qh3 decrypts, and hands the protocol all bursts of one wake-up together: it processes events,
 acknowledges and sends once per wake-up. Sending, queueing and error reporting stay qh3's.
 
+``receive_gro_burst`` gives a burst to qh3's Rust core the way ``QuicConnection.receive_gro_buffer`` does, minus
+the loop that cuts the burst into one ``bytes`` copy per datagram only to hand each to a logger that is not there.
+
 Where the kernel has no UDP GRO, or qh3 lacks the pieces used here, qh3's transport (or asyncio's) serves as it is.
 """
 
@@ -49,6 +52,33 @@ def gro_segment_size(ancillary: list) -> int:
             if len(value) >= 2:
                 return struct.unpack("@H", value[:2])[0]
     return 0
+
+
+_LEAN_RECEIVE_NEEDS = (
+    "_core",
+    "_handshake_complete",
+    "_quic_logger",
+    "_normalize_address",
+    "_call_core",
+    "_drain_core",
+)
+
+
+def receive_gro_burst(quic, data: bytes, segment_size: int, address, now: float) -> None:
+    """``quic.receive_gro_buffer(data, segment_size, address, now)``, without a copy of each datagram for logging.
+
+    Only once the handshake is done and no QUIC logger is set (verify sets none), and only where qh3's connection
+    still has the parts its own method uses; otherwise qh3's method runs as it is."""
+    if len(data) <= segment_size:
+        quic.receive_datagram(data, address, now)
+        return
+    if not all(hasattr(quic, name) for name in _LEAN_RECEIVE_NEEDS) or (
+        quic._core is None or not quic._handshake_complete or quic._quic_logger is not None
+    ):
+        quic.receive_gro_buffer(data, segment_size, address, now)
+        return
+    quic._call_core(quic._core.receive_gro_buffer, data, segment_size, quic._normalize_address(address), now)
+    quic._drain_core()
 
 
 def enable_gro(sock: socket.socket) -> bool:

@@ -1,4 +1,5 @@
-"""The QUIC client's UDP socket (``_quic_udp``): GRO bursts reach the protocol whole and split where the kernel says.
+"""The QUIC client's UDP socket (``_quic_udp``): GRO bursts reach the protocol whole and split where the kernel says,
+and qh3 takes a burst whole (``receive_gro_burst``, checked with a sans-IO client and server, no sockets).
 
 The socket tests use loopback: a plain socket sends datagrams (one GSO ``sendmsg`` of three, as pysmbd's server
 sends them, or one by one) to a socket opened by ``open_datagram_endpoint``, and a recording protocol checks that
@@ -8,16 +9,24 @@ cutting each burst at its segment size gives back exactly the datagrams sent, in
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import ssl
 import struct
 
 import pytest
+from qh3._hazmat import pull_quic_header
+from qh3.quic import events
+from qh3.quic.configuration import QuicConfiguration
+from qh3.quic.connection import QuicConnection
+from qh3.quic.logger import QuicLogger
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils import _quic_udp
 from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp import (
     UDP_GRO,
     gro_segment_size,
     open_datagram_endpoint,
+    receive_gro_burst,
 )
 
 UDP_SEGMENT = 103
@@ -132,3 +141,72 @@ def test_an_icmp_error_reaches_the_protocol() -> None:
             transport.close()
 
     assert isinstance(asyncio.run(run()), ConnectionRefusedError)
+
+
+def _gso_runs(datagrams: list) -> list:
+    """Group datagrams as one GSO send may carry them: equal sizes, the last of a run possibly shorter."""
+    runs: list = []
+    for datagram in datagrams:
+        run = runs[-1] if runs else None
+        if run and len(datagram) <= len(run[0]) and len(run[-1]) == len(run[0]):
+            run.append(datagram)
+        else:
+            runs.append([datagram])
+    return runs
+
+
+@pytest.mark.parametrize("with_logger", [False, True], ids=["lean", "qh3-with-logger"])
+def test_a_stream_received_as_gro_bursts_arrives_whole(tmp_path, with_logger) -> None:
+    from pysmbd.server.certs import generate_self_signed  # the collection's tests import pysmbd late
+
+    pair = generate_self_signed(tmp_path / "cert.pem", tmp_path / "key.pem", ["localhost"])
+    server_config = QuicConfiguration(is_client=False, alpn_protocols=["smb"], max_datagram_size=1452)
+    server_config.load_cert_chain(str(pair.certificate), str(pair.private_key))
+    logger = QuicLogger() if with_logger else None
+    client = QuicConnection(
+        configuration=QuicConfiguration(
+            is_client=True,
+            alpn_protocols=["smb"],
+            verify_mode=ssl.CERT_NONE,
+            max_datagram_size=1452,
+            probe_datagram_size=False,
+            quic_logger=logger,
+        )
+    )
+    qh3_method_calls = []
+    qh3_method = client.receive_gro_buffer
+    client.receive_gro_buffer = lambda *args: qh3_method_calls.append(1) or qh3_method(*args)
+    client.connect(("127.0.0.1", 8443), now=0.0)
+    server, stream_id, now, in_bursts = None, None, 0.0, 0
+    payload, received, finished = os.urandom(1 << 20), bytearray(), False
+    for _turn in range(2000):
+        now += 0.001
+        for data, _addr in client.datagrams_to_send(now=now):
+            if server is None:
+                server = QuicConnection(
+                    configuration=server_config, original_destination_connection_id=pull_quic_header(data, 0, 8)[3]
+                )
+            server.receive_datagram(data, ("127.0.0.1", 50000), now=now)
+        while (event := server.next_event()) is not None:
+            if isinstance(event, events.StreamDataReceived) and stream_id is None:
+                stream_id = event.stream_id
+                server.send_stream_data(stream_id, payload, end_stream=True)
+        for run in _gso_runs([data for data, _addr in server.datagrams_to_send(now=now)]):
+            receive_gro_burst(client, b"".join(run), len(run[0]), ("127.0.0.1", 8443), now)
+            in_bursts += len(run) if len(run) > 1 else 0
+        while (event := client.next_event()) is not None:
+            assert not isinstance(event, events.ConnectionTerminated), event
+            if isinstance(event, events.HandshakeCompleted):
+                client.send_stream_data(client.get_next_available_stream_id(), b"read")
+            elif isinstance(event, events.StreamDataReceived):
+                received += event.data
+                finished = finished or event.end_stream
+        if finished:
+            break
+    assert finished and bytes(received) == payload
+    assert in_bursts > len(payload) // 1452 // 2, in_bursts  # most of the megabyte came in multi-datagram bursts
+    if with_logger:  # qh3's own method ran: each datagram of a burst is in the log
+        assert len(qh3_method_calls) > 2
+        assert len(logger.to_dict()["traces"][0]["events"]) > len(payload) // 1452
+    else:  # after the handshake, the lean path alone
+        assert len(qh3_method_calls) <= 2
