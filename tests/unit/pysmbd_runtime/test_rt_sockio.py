@@ -32,7 +32,7 @@ def test_small_answers_go_out_at_once_and_in_order() -> None:
     loop = asyncio.new_event_loop()
     try:
         queue = SendQueue(loop, server, lambda: None)
-        answers = [[b"\x00\x00\x00\x05", bytearray(b"head"), memoryview(b"!")] for _ in range(3)]
+        answers = [[b"\x00\x00\x00\x05", bytearray(b"head"), memoryview(b"!")] for _copy in range(3)]
         for answer in answers:
             queue.send(answer)
         assert queue.pending == 0 and queue.in_memory == 0
