@@ -48,6 +48,10 @@ HELD_LOW_WATER = 8 * 1024 * 1024
 CLOSE_FLUSH_TIMEOUT = 10.0
 
 
+def _no_read(_count: int, _now: float) -> None:
+    """``buffer_updated`` of a connection whose core reads into its own buffers no more (or never did)."""
+
+
 class TCPConnection:
     """One client connection accepted on a TCP listener."""
 
@@ -86,7 +90,7 @@ class TCPConnection:
         self._drain_mark = 0  # the send queue's progress when the drain deadline was armed
         # Looked up once in start(), not at every read (a stand-in core in tests may lack them).
         self._get_buffer: Optional[Callable[[], memoryview]] = None
-        self._buffer_updated: Callable[[int, float], None] = lambda _count, _now: None
+        self._buffer_updated: Callable[[int, float], None] = _no_read
 
     def start(self) -> None:
         """Admit the connection (or refuse it at the limit) and start serving it."""
@@ -317,6 +321,7 @@ class TCPConnection:
         self._frame_deadline.cancel()
         self._cancel_drain_deadline()
         core, self._core = self._core, None
+        self._get_buffer, self._buffer_updated = None, _no_read  # nothing here keeps the closed core alive
         self._sock.close()
         self._events.closed(core, error)
         self._account.close()
