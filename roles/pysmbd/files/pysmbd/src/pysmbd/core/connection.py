@@ -475,9 +475,10 @@ class SMBServerConnection:
         owner = self.sessions.get(handle.session_id)
         if owner is not None and owner.encryptor is not None and (owner.encrypt_data or handle.tree.encrypt):
             sealed = owner.encryptor.encrypt(owner.session_id, bytes(message))
-            self._queue_output([frame(sum(len(p) for p in sealed)), *sealed])
+            total = sum(len(p) for p in sealed)
+            self._queue_output([frame(total), *sealed], 4 + total)
         else:
-            self._queue_output([frame(len(message)), bytes(message)])
+            self._queue_output([frame(len(message)), bytes(message)], 4 + len(message))
         if self.on_output is not None:
             self.on_output()
 
