@@ -124,6 +124,7 @@ def start_pysmbd(
     password: str,
     max_connections: int = 5000,
     profile_to: Optional[Path] = None,
+    workers: str = "1",
 ) -> Server:
     """pysmbd with one signed share ``data`` at ``share``; ``profile_to`` runs it under cProfile."""
     try:
@@ -137,6 +138,7 @@ def start_pysmbd(
             server_settings=(
                 f"require_signing = true\nmax_connections = {max_connections}\n"
                 f"max_connections_per_address = {max_connections}"
+                + ("" if workers == "1" else f"\nworkers = {workers if workers.isdigit() else repr(workers)}")
             ),
             log_level="warning",
             profile_to=profile_to,

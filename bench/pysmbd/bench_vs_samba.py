@@ -14,6 +14,12 @@ nss_wrapper, nothing is added to /etc/passwd)::
     .venv/bin/python bench/pysmbd/bench_vs_samba.py --output bench/pysmbd/RESULTS-pysmbd.md
 
 ``--profile sign|encrypt`` runs pysmbd under cProfile for one get and one put and prints the top costs.
+
+``--clients N`` (issue 15, goal 4) runs N smbclient gets of the file in parallel instead, signed then encrypted, and
+reports the aggregate MiB/s (N x size / wall time until the last one ends) of each server in the same run;
+``--workers W`` starts pysmbd with ``workers = W``::
+
+    .venv/bin/python bench/pysmbd/bench_vs_samba.py --clients 16 --size-mib 64 --repeat 3 --workers 2
 """
 
 from __future__ import annotations
@@ -81,6 +87,72 @@ def timed_transfer(server: Server, mode: str, direction: str, work: Path, size: 
     if produced.stat().st_size != size:
         sys.exit(f"{server.name} {mode} {direction}: {produced} has {produced.stat().st_size} bytes, not {size}")
     return elapsed, cpu
+
+
+def parallel_gets(server: Server, mode: str, clients: int, size: int) -> float:
+    """Aggregate MiB/s of ``clients`` smbclient gets of the big file started together (each to /dev/null)."""
+    started = time.perf_counter()
+    running = [
+        subprocess.Popen(
+            smbclient_command(server.port, mode, "get big.bin /dev/null"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _client in range(clients)
+    ]
+    failures = []
+    for process in running:
+        output = process.communicate(timeout=900)[0]
+        if process.returncode != 0:
+            failures.append(output)
+    elapsed = time.perf_counter() - started
+    if failures:
+        sys.exit(f"{server.name} {mode}: {len(failures)} of {clients} gets failed: {failures[0]}")
+    return clients * size / MIB / elapsed
+
+
+def run_concurrent(args: argparse.Namespace, work: Path, share: Path) -> str:
+    """``--clients``: both servers side by side, alternating, best of ``--repeat`` aggregate figures."""
+    size = args.size_mib * MIB
+    args.load_before = os.getloadavg()[0]
+    starters = {"samba": start_smbd, "pysmbd": start_pysmbd}
+    servers: List[Server] = []
+    results: Dict[tuple, List[float]] = {}
+    try:
+        for name in args.servers:
+            options = {"workers": args.workers} if name == "pysmbd" else {}
+            servers.append(starters[name](work, share, user=USER, password=PASSWORD, **options))
+        for mode in args.modes:
+            for repeat in range(args.repeat):
+                for server in servers if repeat % 2 == 0 else list(reversed(servers)):
+                    figure = parallel_gets(server, mode, args.clients, size)
+                    results.setdefault((server.name, mode), []).append(figure)
+                    print(f"{server.name:7} {mode:8} {args.clients} parallel gets: {figure:7.1f} MiB/s")
+    finally:
+        for server in servers:
+            server.stop()
+    if len(args.servers) < 2:
+        return ""
+    lines = [
+        f"## {args.clients} concurrent clients, pysmbd (workers = {args.workers}) vs Samba smbd "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`",
+        f"Machine: {os.cpu_count()} CPUs, load average {args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after.",
+        f"{args.clients} `smbclient -m SMB3` gets of one {args.size_mib} MiB file started together, aggregate MiB/s "
+        f"(clients x size / time until the last ends); best and all of {args.repeat} runs alternating between servers.",
+        "",
+        "| mode | Samba MiB/s (runs) | pysmbd MiB/s (runs) | pysmbd / Samba (best) |",
+        "|---|---|---|---|",
+    ]
+    for mode in args.modes:
+        samba, ours = results[("samba", mode)], results[("pysmbd", mode)]
+        lines.append(
+            f"| {mode} | {max(samba):.1f} ({', '.join(f'{v:.0f}' for v in samba)}) | "
+            f"{max(ours):.1f} ({', '.join(f'{v:.0f}' for v in ours)}) | {max(ours) / max(samba):.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def idle_sessions_pss(server: Server, count: int) -> tuple:
@@ -231,6 +303,8 @@ def main() -> int:
     parser.add_argument("--servers", nargs="+", default=["samba", "pysmbd"], choices=["samba", "pysmbd"])
     parser.add_argument("--output", type=Path, help="append the Markdown results to this file")
     parser.add_argument("--profile", choices=["sign", "encrypt"], help="profile pysmbd instead of comparing")
+    parser.add_argument("--clients", type=int, default=0, help="N parallel gets per run instead of one get and put")
+    parser.add_argument("--workers", default="1", help="pysmbd's [server] workers setting (a number or auto)")
     args = parser.parse_args()
     # smbd enters the share as its user, so the work directory must be traversable by everyone.
     work = Path(tempfile.mkdtemp(prefix="pysmbd-bench-"))
@@ -241,11 +315,12 @@ def main() -> int:
     try:
         make_file(share / "big.bin", args.size_mib * MIB)
         os.chmod(share / "big.bin", 0o644)
-        make_file(work / "local.bin", args.size_mib * MIB)
+        if not args.clients:
+            make_file(work / "local.bin", args.size_mib * MIB)
         if args.profile:
             profile(args, work, share)
             return 0
-        text = run_benchmark(args, work, share)
+        text = run_concurrent(args, work, share) if args.clients else run_benchmark(args, work, share)
         if text:
             print(text)
         if args.output:
