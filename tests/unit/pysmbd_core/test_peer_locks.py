@@ -114,7 +114,7 @@ def test_ranges_beyond_the_kernels_offsets_still_conflict(workers):
 
 def test_no_lock_anywhere_costs_no_system_call(workers, monkeypatch):
     """READ and WRITE ask the kernel only when another worker holds locks on a file of the same slot."""
-    first, second = workers
+    _first, second = workers
     theirs = held_files(second)
     import pysmbd.core.peer_locks as peer_locks
 

@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pysmbd import __version__
 from pysmbd.config import Config, ConfigError, load_config
@@ -125,6 +125,13 @@ def command_serve(args: argparse.Namespace) -> int:
         elif error is not None:
             print(f"pysmbd: {error}", file=sys.stderr)
 
+    if config.server.workers > 1:
+        from pysmbd.server.workers import Supervisor
+
+        def run_worker(worker_config: Config, index: int, count: int, report: Callable) -> int:
+            return asyncio.run(PysmbdServer(worker_config, worker=(index, count)).run(report))
+
+        return Supervisor(config, run_worker).run(ready)
     server = PysmbdServer(config)
     try:
         return asyncio.run(server.run(ready))
