@@ -58,12 +58,12 @@ def one_session_per_worker(server, smb_sessions, port=None) -> Tuple[SmbSession,
     for _attempt in range(40):
         before = connections_per_worker(server)
         session = smb_sessions(port or server.tcp_port)
-        after = wait_for(
-            lambda: (lambda now: now if sum(now.values()) == sum(before.values()) + 1 else None)(
-                connections_per_worker(server)
-            ),
-            what="a worker counting the new connection",
-        )
+
+        def counted(before: Dict[int, int] = before) -> Dict[int, int]:
+            now = connections_per_worker(server)
+            return now if sum(now.values()) == sum(before.values()) + 1 else {}
+
+        after = wait_for(counted, what="a worker counting the new connection")
         worker = next(index for index in after if after[index] > before.get(index, 0))
         found.setdefault(worker, session)
         if len(found) == 2:
@@ -159,7 +159,7 @@ def test_a_reload_opens_and_closes_listeners_in_every_worker_without_dropping_cl
 
 
 def test_a_killed_worker_is_started_again_while_the_other_serves(two_workers, smb_sessions):
-    first, second = one_session_per_worker(two_workers, smb_sessions)
+    first, _second = one_session_per_worker(two_workers, smb_sessions)
     victim = worker_documents(two_workers)[1]["pid"]
     os.kill(victim, signal.SIGKILL)
     assert first.write_and_read("survivor.txt", b"served by worker 0") == b"served by worker 0"
