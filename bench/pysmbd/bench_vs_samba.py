@@ -17,9 +17,9 @@ nss_wrapper, nothing is added to /etc/passwd)::
 
 ``--clients N`` (issue 15, goal 4) runs N smbclient gets of the file in parallel instead, signed then encrypted, and
 reports the aggregate MiB/s (N x size / wall time until the last one ends) of each server in the same run;
-``--workers W`` starts pysmbd with ``workers = W``::
+``--workers 1 2 4`` runs one pysmbd per ``[server] workers`` value beside Samba; ``--sessions`` adds their memory::
 
-    .venv/bin/python bench/pysmbd/bench_vs_samba.py --clients 16 --size-mib 64 --repeat 3 --workers 2
+    .venv/bin/python bench/pysmbd/bench_vs_samba.py --clients 16 --size-mib 64 --repeat 5 --workers 1 2 4
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import argparse
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,8 +90,11 @@ def timed_transfer(server: Server, mode: str, direction: str, work: Path, size: 
     return elapsed, cpu
 
 
-def parallel_gets(server: Server, mode: str, clients: int, size: int) -> float:
-    """Aggregate MiB/s of ``clients`` smbclient gets of the big file started together (each to /dev/null)."""
+def parallel_gets(server: Server, mode: str, clients: int, size: int) -> tuple:
+    """(aggregate MiB/s, server CPU s/GiB) of ``clients`` smbclient gets of the big file started together (each to
+    /dev/null)."""
+    pids_before = set(server.pids())
+    cpu_before = server.cpu_seconds()
     started = time.perf_counter()
     running = [
         subprocess.Popen(
@@ -107,51 +111,84 @@ def parallel_gets(server: Server, mode: str, clients: int, size: int) -> float:
         if process.returncode != 0:
             failures.append(output)
     elapsed = time.perf_counter() - started
+    settle_deadline = time.monotonic() + 5.0  # smbd's children must be reaped for their CPU time to count
+    while set(server.pids()) != pids_before and time.monotonic() < settle_deadline:
+        time.sleep(0.05)
+    cpu = server.cpu_seconds() - cpu_before
     if failures:
         sys.exit(f"{server.name} {mode}: {len(failures)} of {clients} gets failed: {failures[0]}")
-    return clients * size / MIB / elapsed
+    return clients * size / MIB / elapsed, cpu * 1024 * MIB / (clients * size)
 
 
 def run_concurrent(args: argparse.Namespace, work: Path, share: Path) -> str:
-    """``--clients``: both servers side by side, alternating, best of ``--repeat`` aggregate figures."""
+    """``--clients``: Samba and one pysmbd per ``--workers`` value side by side, the order rotating at every repeat;
+    best and median aggregate figures, server CPU per GiB, and (``--sessions``) PSS with that many idle sessions."""
     size = args.size_mib * MIB
     args.load_before = os.getloadavg()[0]
-    starters = {"samba": start_smbd, "pysmbd": start_pysmbd}
     servers: List[Server] = []
-    results: Dict[tuple, List[float]] = {}
+    results: Dict[tuple, List[tuple]] = {}
+    memory: Dict[str, tuple] = {}
     try:
-        for name in args.servers:
-            options = {"workers": args.workers} if name == "pysmbd" else {}
-            servers.append(starters[name](work, share, user=USER, password=PASSWORD, **options))
+        if "samba" in args.servers:
+            servers.append(start_smbd(work, share, user=USER, password=PASSWORD))
+        if "pysmbd" in args.servers:
+            for workers in args.workers:
+                server = start_pysmbd(work / f"w{workers}", share, user=USER, password=PASSWORD, workers=workers)
+                server.name = f"pysmbd workers={workers}"
+                servers.append(server)
         for mode in args.modes:
             for repeat in range(args.repeat):
-                for server in servers if repeat % 2 == 0 else list(reversed(servers)):
-                    figure = parallel_gets(server, mode, args.clients, size)
-                    results.setdefault((server.name, mode), []).append(figure)
-                    print(f"{server.name:7} {mode:8} {args.clients} parallel gets: {figure:7.1f} MiB/s")
+                shift = repeat % len(servers)
+                for server in servers[shift:] + servers[:shift]:
+                    figure, cpu = parallel_gets(server, mode, args.clients, size)
+                    results.setdefault((server.name, mode), []).append((figure, cpu))
+                    print(
+                        f"{server.name:18} {mode:8} {args.clients} parallel gets: {figure:7.1f} MiB/s, {cpu:.2f} s/GiB"
+                    )
+        if args.sessions:
+            for server in servers:
+                memory[server.name] = idle_sessions_pss(server, args.sessions)
+                print(f"{server.name:18} {args.sessions} idle sessions: {memory[server.name][0] / 1024:.1f} MiB PSS")
     finally:
         for server in servers:
             server.stop()
-    if len(args.servers) < 2:
-        return ""
     lines = [
-        f"## {args.clients} concurrent clients, pysmbd (workers = {args.workers}) vs Samba smbd "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        f"## {args.clients} concurrent clients, pysmbd vs Samba smbd ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`",
         f"Machine: {os.cpu_count()} CPUs, load average {args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after.",
-        f"{args.clients} `smbclient -m SMB3` gets of one {args.size_mib} MiB file started together, aggregate MiB/s "
-        f"(clients x size / time until the last ends); best and all of {args.repeat} runs alternating between servers.",
+        f"{args.clients} `smbclient -m SMB3` gets of one {args.size_mib} MiB file started together: aggregate MiB/s "
+        f"(clients x size / time until the last ends), {args.repeat} runs per server in rotating order; server CPU "
+        "s/GiB: user+system CPU of every server process per GiB moved (median).",
         "",
-        "| mode | Samba MiB/s (runs) | pysmbd MiB/s (runs) | pysmbd / Samba (best) |",
-        "|---|---|---|---|",
+        "| mode | server | best MiB/s | median MiB/s | runs | vs Samba (best / median) | CPU s/GiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode in args.modes:
-        samba, ours = results[("samba", mode)], results[("pysmbd", mode)]
-        lines.append(
-            f"| {mode} | {max(samba):.1f} ({', '.join(f'{v:.0f}' for v in samba)}) | "
-            f"{max(ours):.1f} ({', '.join(f'{v:.0f}' for v in ours)}) | {max(ours) / max(samba):.2f}x |"
-        )
+        samba = results.get(("samba", mode))
+        for server in servers:
+            runs = results[(server.name, mode)]
+            figures = sorted(figure for figure, _cpu in runs)
+            best, median = figures[-1], statistics.median(figures)
+            ratio = (
+                ""
+                if samba is None or server.name == "samba"
+                else (
+                    f"{best / max(f for f, _c in samba):.2f}x / {median / statistics.median(f for f, _c in samba):.2f}x"
+                )
+            )
+            lines.append(
+                f"| {mode} | {server.name} | {best:.1f} | {median:.1f} | {', '.join(f'{f:.0f}' for f, _c in runs)} | "
+                f"{ratio} | {statistics.median(c for _f, c in runs):.2f} |"
+            )
+    if memory:
+        lines += [
+            "",
+            f"PSS with {args.sessions} idle authenticated sessions (tree connected), all server processes:",
+            "",
+        ]
+        lines += ["| server | processes | PSS MiB |", "|---|---|---|"]
+        lines += [f"| {name} | {procs} | {kib / 1024:.1f} |" for name, (kib, procs) in memory.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -304,7 +341,9 @@ def main() -> int:
     parser.add_argument("--output", type=Path, help="append the Markdown results to this file")
     parser.add_argument("--profile", choices=["sign", "encrypt"], help="profile pysmbd instead of comparing")
     parser.add_argument("--clients", type=int, default=0, help="N parallel gets per run instead of one get and put")
-    parser.add_argument("--workers", default="1", help="pysmbd's [server] workers setting (a number or auto)")
+    parser.add_argument(
+        "--workers", nargs="+", default=["1"], help="with --clients: one pysmbd per [server] workers value (or auto)"
+    )
     args = parser.parse_args()
     # smbd enters the share as its user, so the work directory must be traversable by everyone.
     work = Path(tempfile.mkdtemp(prefix="pysmbd-bench-"))

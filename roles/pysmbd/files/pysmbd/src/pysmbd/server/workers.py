@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -121,6 +122,9 @@ class Supervisor:
             ready(str(exc))
             return 1
         try:
+            # imported before the fork, so the workers share these pages instead of each loading its own copy
+            for module in ("pysmbd.core.connection", "pysmbd.rpc.pipes"):
+                importlib.import_module(module)
             from pysmbd.core.peer_locks import prepare_directory
 
             prepare_directory(locks_dir(self.state_dir), self.count)
