@@ -42,7 +42,8 @@ def test_each_worker_enforces_its_part_of_the_server_wide_limits(write_config):
         )
     )
     part = worker_config(config, 2).server
-    assert (part.max_connections, part.max_connections_per_address, part.login_failure_limit) == (501, 0, 3)
+    assert part.login_failure_limit == 3
+    assert (part.max_connections, part.max_connections_per_address) == (1001, 0)  # counted across the workers
     assert (part.max_open_files, part.max_opens_per_session) == (50, 50)
     assert part.max_memory == max(config.server.max_memory // 2, config.server.max_memory_per_connection)
     assert worker_config(config, 1) is config
@@ -59,3 +60,19 @@ def test_the_status_sums_the_workers_and_a_listener_failing_in_one_is_failed():
     assert (status["sessions"], status["connections"], status["generation"]) == (3, 4, 4)
     assert status["memory"] == {"in_use": 15, "largest_connection": 9}
     assert [entry["state"] for entry in status["listeners"]] == ["failed"]
+
+
+def test_max_connections_counts_the_other_workers_connections(tmp_path):
+    from pysmbd.server.workers import ConnectionCounts
+
+    ConnectionCounts.prepare(tmp_path, 3)
+    first, second = ConnectionCounts(tmp_path, 0, 3), ConnectionCounts(tmp_path, 1, 3)
+    first.publish(5)
+    second.publish(2)
+    assert (first.elsewhere(), second.elsewhere()) == (2, 5)
+    for _connection in range(3):
+        second.host_changed("192.0.2.7", +1)
+    second.host_changed("192.0.2.7", -1)
+    assert (first.elsewhere_from("192.0.2.7"), second.elsewhere_from("192.0.2.7")) == (2, 0)
+    first.clear(1)  # the supervisor clears a dead worker's counts
+    assert (first.elsewhere(), first.elsewhere_from("192.0.2.7")) == (0, 0)

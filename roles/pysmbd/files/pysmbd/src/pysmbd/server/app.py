@@ -19,7 +19,13 @@ from pysmbd.server.listeners import Listener, ListenerManager, ListenerStatus
 from pysmbd.server.runtime import CoreFactory, Runtime, default_core_factory
 from pysmbd.server.statusfile import AlreadyRunning, PidFile, pid_path, status_path, write_json_atomically
 from pysmbd.server.tcp import TCPListener
-from pysmbd.server.workers import WAITER_RETRY_INTERVAL, locks_dir, worker_config, worker_status_path
+from pysmbd.server.workers import (
+    WAITER_RETRY_INTERVAL,
+    ConnectionCounts,
+    locks_dir,
+    worker_config,
+    worker_status_path,
+)
 
 STATUS_WRITE_DELAY = 0.1  # coalesce bursts of connection events into one status write
 MEMORY_STATUS_INTERVAL = 1.0  # how often the memory figures of the status file are brought up to date
@@ -50,6 +56,7 @@ class PysmbdServer:
         self.worker = worker
         self.runtime = Runtime(self._own_share(config), core_factory=core_factory, on_change=self._status_changed)
         self._waiter_timer: Optional[asyncio.TimerHandle] = None
+        self._counts: Optional[ConnectionCounts] = None
         self.listeners = ListenerManager(self._make_listener)
         self._commands: Optional[asyncio.Queue] = None
         self._started = time.time()
@@ -102,6 +109,10 @@ class PysmbdServer:
             from pysmbd.core.peer_locks import PeerLocks
 
             self.runtime.context.peers = PeerLocks(locks_dir(self.state_dir), *self.worker)
+            self._counts = ConnectionCounts(locks_dir(self.state_dir), *self.worker)
+            self.runtime.registry.elsewhere = self._counts.elsewhere
+            self.runtime.registry.elsewhere_from = self._counts.elsewhere_from
+            self.runtime.registry.host_changed = self._counts.host_changed
             self._waiter_timer = loop.call_later(WAITER_RETRY_INTERVAL, self._retry_lock_waiters)
         for signum, command in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
             loop.add_signal_handler(signum, self._commands.put_nowait, command)
@@ -252,6 +263,8 @@ class PysmbdServer:
                 grant_free(shared.lock_waiters, shared.locks)
 
     def _status_changed(self) -> None:
+        if self._counts is not None:
+            self._counts.publish(self.runtime.registry.connections)
         if self._status_timer is None:
             self._status_timer = asyncio.get_running_loop().call_later(STATUS_WRITE_DELAY, self.write_status)
 

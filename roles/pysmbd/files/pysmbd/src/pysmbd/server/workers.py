@@ -12,9 +12,10 @@ How it works:
   ``SO_REUSEPORT`` on UDP spreads them by address, which a migrating client changes;
 * share modes and byte-range locks hold across workers (``pysmbd.core.peer_locks``: kernel OFD locks under
   ``<state_dir>/locks``); a pending delete (DeletePending) is known only in the worker that set it;
-* server-wide limits are divided between the workers, rounded up (``worker_config``): max_connections,
-  max_connections_per_address, max_open_files, max_memory and login_failure_limit. With address-hashed spreading a
-  client may reach its per-address cap in one worker a little before the total;
+* ``max_connections`` and ``max_connections_per_address`` count the connections of every worker
+  (``ConnectionCounts``); a worker makes room by closing its own oldest connection without a session. The other
+  server-wide limits are divided between the workers, rounded up (``worker_config``): max_open_files, max_memory
+  and login_failure_limit;
 * the supervisor holds the pidfile and writes ``status.json``, summing the workers' own status files
   (``<state_dir>/workers/N.json``); SIGHUP (``pysmbd reload``) is forwarded to every worker, each reconciling its
   own listeners as a single process does (new ports opened first, removed ones closed after), and the reload is
@@ -28,8 +29,10 @@ import dataclasses
 import importlib
 import json
 import math
+import mmap
 import os
 import signal
+import struct
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -58,20 +61,89 @@ def worker_status_path(state_dir: Path, index: int) -> Path:
     return state_dir / "workers" / f"{index}.json"
 
 
+class ConnectionCounts:
+    """Each worker's connections, in a small shared file, so that ``max_connections`` and
+    ``max_connections_per_address`` count the connections of every worker.
+
+    Per worker: its total (8 bytes) and a row of 16-bit counts per slot of client address (a hash; addresses that
+    share a slot count together, which can only refuse early, never admit more). Each worker writes only its own
+    part, so no lock is needed; two workers admitting at the same instant may each pass a limit by one."""
+
+    FILE = "connections"
+    SLOTS = 1 << 16
+
+    def __init__(self, directory: Path, index: int, count: int) -> None:
+        self.index, self.count = index, count
+        fd = os.open(directory / self.FILE, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            self._map = mmap.mmap(fd, self.size(count))
+        finally:
+            os.close(fd)
+        self._slots: Dict[int, int] = {}
+        self.clear(index)
+
+    @classmethod
+    def size(cls, count: int) -> int:
+        return count * (8 + 2 * cls.SLOTS)
+
+    @classmethod
+    def prepare(cls, directory: Path, count: int) -> None:
+        with open(directory / cls.FILE, "wb") as stream:
+            stream.truncate(cls.size(count))
+
+    def _row(self, index: int) -> int:
+        return 8 * self.count + 2 * self.SLOTS * index
+
+    def clear(self, index: int) -> None:
+        """Zero a worker's counts (its own at start; the supervisor's for a worker that died)."""
+        struct.pack_into("=Q", self._map, 8 * index, 0)
+        row = self._row(index)
+        self._map[row : row + 2 * self.SLOTS] = bytes(2 * self.SLOTS)
+
+    def publish(self, connections: int) -> None:
+        struct.pack_into("=Q", self._map, 8 * self.index, connections)
+
+    def elsewhere(self) -> int:
+        """Connections held by the other workers."""
+        counts = struct.unpack_from(f"={self.count}Q", self._map)
+        return sum(counts) - counts[self.index]
+
+    def _slot(self, host: str) -> int:
+        return hash(host) % self.SLOTS  # workers fork from one supervisor: one hash seed
+
+    def host_changed(self, host: str, delta: int) -> None:
+        slot = self._slot(host)
+        held = max(self._slots.get(slot, 0) + delta, 0)
+        if held:
+            self._slots[slot] = held
+        else:
+            self._slots.pop(slot, None)
+        struct.pack_into("=H", self._map, self._row(self.index) + 2 * slot, min(held, 0xFFFF))
+
+    def elsewhere_from(self, host: str) -> int:
+        """Connections the other workers hold from ``host`` (or from an address of the same slot)."""
+        offset = 2 * self._slot(host)
+        return sum(
+            struct.unpack_from("=H", self._map, self._row(index) + offset)[0]
+            for index in range(self.count)
+            if index != self.index
+        )
+
+
 def _part(value: int, count: int) -> int:
     return math.ceil(value / count) if value else 0
 
 
 def worker_config(config: Config, count: int) -> Config:
-    """What one of ``count`` workers enforces of the server-wide limits (each rounded up; 0 stays "no cap")."""
+    """What one of ``count`` workers enforces of the server-wide limits (each rounded up; 0 stays "no cap");
+    ``max_connections`` and ``max_connections_per_address`` are not divided: the workers count each other's
+    connections (``ConnectionCounts``)."""
     server = config.server
     if count <= 1:
         return config
     max_open_files = max(_part(server.max_open_files, count), 16)
     divided = dataclasses.replace(
         server,
-        max_connections=_part(server.max_connections, count),
-        max_connections_per_address=_part(server.max_connections_per_address, count),
         max_open_files=max_open_files,
         max_opens_per_session=min(server.max_opens_per_session, max_open_files),
         max_memory=max(server.max_memory // count, server.max_memory_per_connection),
@@ -128,6 +200,8 @@ class Supervisor:
             from pysmbd.core.peer_locks import prepare_directory
 
             prepare_directory(locks_dir(self.state_dir), self.count)
+            ConnectionCounts.prepare(locks_dir(self.state_dir), self.count)
+            self._counts = ConnectionCounts(locks_dir(self.state_dir), 0, self.count)
             worker_status_path(self.state_dir, 0).parent.mkdir(parents=True, exist_ok=True)
             for worker in self._workers:
                 worker_status_path(self.state_dir, worker.index).unlink(missing_ok=True)
@@ -256,6 +330,7 @@ class Supervisor:
             )
             worker.pid = 0
             worker_status_path(self.state_dir, worker.index).unlink(missing_ok=True)
+            self._counts.clear(worker.index)  # its connections died with it
             if lived < RESTART_DELAY:
                 time.sleep(RESTART_DELAY)  # a worker that cannot start must not spin
             message = self._read_ready(self._spawn(worker), READY_TIMEOUT)
