@@ -134,3 +134,19 @@ def test_a_restarted_worker_starts_with_nothing_held(tmp_path):
     assert not held_files(second).io_conflicts(0, 10, "b", write=True)
     second.close()
     again.close()
+
+
+def test_overlapping_locks_of_one_worker_are_mirrored_piece_by_piece(workers):
+    """Two shared locks of one worker that overlap in part, then an exclusive one inside: the kernel copy follows
+    each change (smbtorture smb2.lock.overlap found the partial overlap)."""
+    first, second = workers
+    mine, theirs = held_files(first), held_files(second)
+    low = mine.add(10, 4, "a", exclusive=False)
+    mine.add(12, 4, "b", exclusive=False)
+    assert theirs.io_conflicts(15, 1, "c", write=True)
+    mine.remove(low)
+    assert not theirs.io_conflicts(10, 2, "c", write=True)
+    assert theirs.io_conflicts(12, 1, "c", write=True)
+    mine.add(13, 1, "b", exclusive=True)
+    assert theirs.io_conflicts(13, 1, "c", write=False)
+    assert not theirs.io_conflicts(12, 1, "c", write=False)

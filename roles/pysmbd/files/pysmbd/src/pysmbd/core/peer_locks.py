@@ -262,8 +262,8 @@ class RangeMirror:
         # sweep the edges once: the level of each stretch is the strongest lock covering it
         events: Dict[int, list] = {edge: [0, 0] for edge in edges}
         for start, stop, level in pieces:
-            events[start][level - 1] += 1
-            events[stop][level - 1] -= 1
+            events.setdefault(start, [0, 0])[level - 1] += 1
+            events.setdefault(stop, [0, 0])[level - 1] -= 1
         levels: list = []
         shared = exclusive = 0
         bounds = sorted(events)
