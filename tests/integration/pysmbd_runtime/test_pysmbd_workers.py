@@ -19,6 +19,8 @@ import pytest
 from smbprotocol.exceptions import SMBResponseException
 
 from tests.support.net import free_tcp_ports
+from tests.support.peers import process_alive
+from tests.support.pysmbd_server import run_pysmbd
 from tests.support.smb_session import SmbSession
 
 pytestmark = pytest.mark.peer
@@ -187,3 +189,14 @@ def test_status_sums_the_workers(two_workers, smb_sessions):
     assert status["pid"] == two_workers.pid()
     assert len(status["workers"]) == 2
     assert [row["state"] for row in status["listeners"]] == ["listening"]
+    shown = run_pysmbd("status", "--config", str(two_workers.config))
+    assert shown.returncode == 0 and "workers: 2 (pids " in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_workers_stop_with_a_killed_supervisor_and_free_the_port(two_workers):
+    """No orphan worker keeps serving (or holding the port) once its supervisor is gone, even by SIGKILL."""
+    pids = [document["pid"] for document in worker_documents(two_workers).values()]
+    os.kill(two_workers.pid(), signal.SIGKILL)
+    wait_for(lambda: not any(process_alive(pid) for pid in pids), what="the workers stopping")
+    with pytest.raises(ValueError, match="Connection refused"):
+        SmbSession(two_workers.tcp_port, "nobody", "x")

@@ -193,6 +193,9 @@ def format_status(status: Dict[str, Any]) -> str:
             state += " (removed from the config; kept open because the last reload failed)"
         lines.append(f"  {where:<32} {state}")
     lines.append(f"sessions: {status['sessions']}, connections: {status['connections']}")
+    if status.get("workers"):
+        pids = ", ".join(str(row["pid"] or "starting") for row in status["workers"])
+        lines.append(f"workers: {len(status['workers'])} (pids {pids})")
     memory = status.get("memory")
     if memory:
         lines.append(
