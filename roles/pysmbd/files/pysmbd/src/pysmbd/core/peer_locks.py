@@ -22,9 +22,10 @@ conflict rules are then the SMB rules between owners of different workers (MS-FS
 kernel's offsets end at 2**63 - 1, so ranges beyond are clipped there (two locks above 2**63 may meet in the
 kernel where they would not in SMB); zero-length locks are enforced within their worker only.
 
-READ and WRITE stay cheap when nothing is locked: a shared table of one byte per (worker, slot of the file)
+READ and WRITE stay cheap when nothing is locked: a shared table of one byte per (slot of the file, worker)
 says which workers hold byte-range locks on a file of that slot; only when another worker's byte is set does a
-READ ask the kernel. Files here are created on demand and removed when the server starts.
+READ ask the kernel (0.3 us per READ check in one process, 0.8 us with two workers and no lock anywhere, 6 us
+when the other worker holds a lock on the file: ``bench/pysmbd/bench_peer_locks.py``). Files here are created on demand and removed when the server starts.
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ class PeerLocks:
             self._flags = mmap.mmap(fd, workers * FLAG_SLOTS)
         finally:
             os.close(fd)
-        mine = worker * FLAG_SLOTS
-        self._flags[mine : mine + FLAG_SLOTS] = bytes(FLAG_SLOTS)  # a restarted worker holds nothing yet
+        # slot-major: the workers' bytes of one slot are side by side, so a READ compares one short slice
+        self._flags[worker::workers] = bytes(FLAG_SLOTS)  # a restarted worker holds nothing yet
+        self._nobody = bytes(workers)
+        self._me_alone = bytes(1 if index == worker else 0 for index in range(workers))
         self._slot_users: Dict[int, int] = {}
 
     def close(self) -> None:
@@ -186,8 +189,8 @@ class PeerLocks:
 
     def others_hold(self, slot: int) -> bool:
         """Might another worker hold byte-range locks on a file of this slot? (False: certainly not.)"""
-        flags = self._flags
-        return any(flags[worker * FLAG_SLOTS + slot] for worker in range(self.workers) if worker != self.worker)
+        row = self._flags[slot * self.workers : (slot + 1) * self.workers]
+        return row != self._nobody and row != self._me_alone
 
     def _flag(self, slot: int, delta: int) -> None:
         users = self._slot_users.get(slot, 0) + delta
@@ -195,7 +198,7 @@ class PeerLocks:
             self._slot_users[slot] = users
         else:
             self._slot_users.pop(slot, None)
-        self._flags[self.worker * FLAG_SLOTS + slot] = 1 if users else 0
+        self._flags[slot * self.workers + self.worker] = 1 if users else 0
 
 
 class RangeMirror:
