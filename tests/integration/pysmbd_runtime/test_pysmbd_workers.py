@@ -161,10 +161,23 @@ def test_a_reload_opens_and_closes_listeners_in_every_worker_without_dropping_cl
 
 
 def test_a_killed_worker_is_started_again_while_the_other_serves(two_workers, smb_sessions):
-    first, _second = one_session_per_worker(two_workers, smb_sessions)
+    from smbprotocol.open import LockFlags
+
+    from tests.integration.pysmbd_runtime.test_pysmbd_lock_wait import element
+
+    (two_workers.share / "held.db").write_bytes(bytes(100))
+    first, second = one_session_per_worker(two_workers, smb_sessions)
+    now = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
+    second.open_shared("held.db").lock([element(0, 10, now)])  # held by worker 1's client
+    mine = first.open_shared("held.db")
+    with pytest.raises(SMBResponseException):
+        mine.lock([element(0, 10, now)])
     victim = worker_documents(two_workers)[1]["pid"]
     os.kill(victim, signal.SIGKILL)
     assert first.write_and_read("survivor.txt", b"served by worker 0") == b"served by worker 0"
+    wait_for(lambda: not process_alive(victim), what="worker 1 gone")
+    mine.lock([element(0, 10, now)])  # its client's lock went with it
+    mine.close()
     reborn = wait_for(
         lambda: (worker_documents(two_workers).get(1) or {}).get("pid") not in (None, victim),
         what="worker 1 started again",
@@ -172,7 +185,7 @@ def test_a_killed_worker_is_started_again_while_the_other_serves(two_workers, sm
     assert reborn
     status = two_workers.status()
     assert [row["pid"] for row in status["workers"]][1] not in (None, victim)
-    sessions: List[SmbSession] = [smb_sessions(two_workers.tcp_port) for _ in range(6)]
+    sessions: List[SmbSession] = [smb_sessions(two_workers.tcp_port) for _session in range(6)]
     for session in sessions:
         assert session.write_and_read("after.txt", b"ok") == b"ok"
 
@@ -182,9 +195,12 @@ def test_status_sums_the_workers(two_workers, smb_sessions):
     per_worker = connections_per_worker(two_workers)
     assert per_worker[0] >= 1 and per_worker[1] >= 1
     opened = sum(per_worker.values())
-    status = wait_for(
-        lambda: (lambda s: s if s["connections"] == opened else None)(two_workers.status()), what="summed status"
-    )
+
+    def summed() -> dict:
+        status = two_workers.status()
+        return status if status["connections"] == opened else {}
+
+    status = wait_for(summed, what="summed status")
     assert status["sessions"] == opened
     assert status["pid"] == two_workers.pid()
     assert len(status["workers"]) == 2

@@ -116,7 +116,7 @@ def test_no_lock_anywhere_costs_no_system_call(workers, monkeypatch):
     """READ and WRITE ask the kernel only when another worker holds locks on a file of the same slot."""
     _first, second = workers
     theirs = held_files(second)
-    import pysmbd.core.peer_locks as peer_locks
+    from pysmbd.core import peer_locks
 
     monkeypatch.setattr(peer_locks, "_held_elsewhere", lambda *args: pytest.fail("asked the kernel"))
     assert not theirs.io_conflicts(0, 4096, "b", write=True)
