@@ -216,3 +216,45 @@ def test_workers_stop_with_a_killed_supervisor_and_free_the_port(two_workers):
     wait_for(lambda: not any(process_alive(pid) for pid in pids), what="the workers stopping")
     with pytest.raises(ValueError, match="Connection refused"):
         SmbSession(two_workers.tcp_port, "nobody", "x")
+
+
+def test_smb_over_quic_is_served_by_the_first_worker(tmp_path):
+    """QUIC with two workers: the first worker owns the UDP port (a QUIC connection's datagrams must all reach one
+    process), the status shows it listening, and a client works over it beside TCP."""
+    from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic
+    from tests.support.accounts import QUIC_PASSWORD, QUIC_USER
+    from tests.support.net import free_port, free_udp_port
+    from tests.support.pysmbd_server import start_pysmbd, stopped_at_exit
+
+    with stopped_at_exit() as started:
+        server = start_pysmbd(
+            tmp_path / "pysmbd",
+            QUIC_USER,
+            QUIC_PASSWORD,
+            [free_port()],
+            quic=True,
+            quic_port=free_udp_port(),
+            server_settings="workers = 2",
+            mode="child",  # ``pysmbd serve``, which runs the supervisor
+        )
+        started.append(server)
+        wait_for(lambda: len(worker_documents(server)) == 2, what="both workers writing their status")
+        transports = {
+            index: {row["transport"] for row in doc["listeners"]} for index, doc in worker_documents(server).items()
+        }
+        assert transports == {0: {"tcp", "quic"}, 1: {"tcp"}}
+        assert {row["transport"]: row["state"] for row in server.status()["listeners"]} == {
+            "tcp": "listening",
+            "quic": "listening",
+        }
+        cafile = str(server.certificate.certificate)
+        session = SmbSession(
+            server.quic_port,
+            QUIC_USER,
+            QUIC_PASSWORD,
+            connect=lambda connection: connect_smb_over_quic(connection, 10, cafile=cafile),
+        )
+        try:
+            assert session.write_and_read("over-quic.txt", b"by worker 0") == b"by worker 0"
+        finally:
+            session.close()
