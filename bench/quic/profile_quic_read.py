@@ -1,12 +1,14 @@
-"""Where verify's QUIC client spends its time in a large SMB read: cProfile of the QUIC thread and the reader.
+"""Where pysmbd's QUIC server and verify's QUIC client spend their time in a large SMB read (cProfile).
 
     .venv/bin/python bench/quic/profile_quic_read.py [--size-mib 64] [--max-datagram-size 1200] [--top 25]
 
 The same pysmbd and the same read as bench_quic_read.py (one file, 4 MiB READs, signing on), over QUIC only.
-Two profiles are printed, sorted by own time: the thread that runs the QUIC connection (qh3 and the asyncio
-datagram path) and the calling thread (smbprotocol: signing checks, message parsing, waiting for bytes).
+Three profiles are printed, sorted by own time: the pysmbd process (its QUIC runner started under cProfile; the
+profile covers its whole life, start-up and handshake included, which the read dominates), the client thread
+that runs the QUIC connection (qh3 and the asyncio datagram path) and the calling thread (smbprotocol: signing
+checks, message parsing, waiting for bytes).
 It also counts the datagrams each side sent (from a relay-free UDP socket statistic: /proc/net/snmp), so
-ACK traffic shows up next to the data.
+ACK traffic shows up next to the data (a GSO send or GRO receive counts once there).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import cProfile
 import io
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +32,7 @@ from tests.support.collection import use_checkout_as_collection  # noqa: E402
 use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic  # noqa: E402
+from tests.support import pysmbd_server  # noqa: E402
 from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
 from tests.support.accounts import QUIC_USER as USER  # noqa: E402
 from tests.support.pysmbd_server import start_quic_pysmbd  # noqa: E402
@@ -53,7 +57,19 @@ def udp_datagrams() -> tuple:
     return fields["InDatagrams"], fields["OutDatagrams"], fields["RcvbufErrors"]
 
 
-def report(title: str, profile: cProfile.Profile, top: int) -> str:
+class _ProfiledPopen(subprocess.Popen):
+    """subprocess.Popen that starts pysmbd's QUIC runner under cProfile, writing to SERVER_PROFILE."""
+
+    def __init__(self, command: list, **kwargs) -> None:
+        if str(command[1]) == str(pysmbd_server.QUIC_RUNNER):
+            command = [command[0], "-m", "cProfile", "-o", str(SERVER_PROFILE[0]), *command[1:]]
+        super().__init__(command, **kwargs)
+
+
+SERVER_PROFILE: list = []
+
+
+def report(title: str, profile, top: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
@@ -69,6 +85,8 @@ def main() -> int:
     size, chunk, datagram = args.size_mib * 1024 * 1024, 4 * 1024 * 1024, args.max_datagram_size
     _probe_quic.threading.Thread = _ProfiledThread  # only _probe_quic's threads are profiled this way
     with tempfile.TemporaryDirectory(prefix="profile-quic-") as tmp:
+        SERVER_PROFILE[:] = [Path(tmp) / "server.prof"]
+        pysmbd_server.subprocess.Popen = _ProfiledPopen  # only the QUIC runner is wrapped, see _ProfiledPopen
         server = start_quic_pysmbd(Path(tmp) / "pysmbd", quic_settings=f"max_datagram_size = {datagram}")
         try:
             with (server.share / "big.bin").open("wb") as handle:
@@ -94,14 +112,17 @@ def main() -> int:
             handle.close()
             session.close()
         finally:
-            server.stop()
+            server.stop()  # SIGTERM: the runner returns from its main loop and cProfile writes its file
+        server_report = report("pysmbd process (QUIC runner)", str(SERVER_PROFILE[0]), args.top)
     received, sent, dropped = (b - a for a, b in zip(before, after))
     print(
         f"# QUIC read of {args.size_mib} MiB at {datagram}-byte datagrams: {elapsed:.2f} s "
         f"({args.size_mib / elapsed:.1f} MiB/s, under cProfile)\n\n"
         f"UDP datagrams on the host during the read: {received} received, {sent} sent, {dropped} dropped for a full"
-        f" receive buffer (both ends are on this host, so each datagram counts once in each column).\n"
+        f" receive buffer (both ends are on this host, so each datagram counts once in each column; the kernel counts"
+        f" a GSO send or a GRO receive once, however many datagrams it carries).\n"
     )
+    print(server_report)
     for name, profile in PROFILES.items():
         print(report(f"QUIC thread ({name})", profile, args.top))
     print(report("calling thread (smbprotocol)", caller, args.top))

@@ -22,6 +22,10 @@ responses is closed once it holds more than its share or after ``drain_timeout``
 qh3 (a fork of aioquic with its packet protection, framing and recovery in Rust) keeps aioquic's sans-IO
 ``QuicConnection`` and its asyncio ``QuicConnectionProtocol``/``QuicServer``, so this adapter only
 subclasses the two: the datagram work, where a Python QUIC stack spends its time, happens in Rust.
+
+The socket is qh3's batching UDP transport (``quic_udp``: GRO in, GSO out); the router hands each connection its
+run of datagrams from a batch at once (``datagrams_received``), so it acknowledges, sends and re-arms its timer once
+per batch.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from pysmbd.server.certs import read_pem_pair
 from pysmbd.server.core_events import CoreConnection, CoreEvents, format_peer
 from pysmbd.server.frame_deadline import FrameDeadline
 from pysmbd.server.listeners import ListenerNotSupported
+from pysmbd.server.quic_udp import bind_udp_socket, lean_datagrams_to_send, open_datagram_transport
 
 if TYPE_CHECKING:
     from pysmbd.config import ListenerConfig, QuicSettings
@@ -77,6 +82,9 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self, quic: QuicConnection, stream_handler: object = None, *, runtime: Runtime, listener: ListenerConfig
     ) -> None:
         super().__init__(quic)
+        lean = lean_datagrams_to_send(quic)
+        if lean is not None:
+            quic.datagrams_to_send = lean  # type: ignore[method-assign]
         self._runtime = runtime
         self._listener = listener
         self._core: Optional[CoreConnection] = None
@@ -104,6 +112,16 @@ class SMBQuicConnection(QuicConnectionProtocol):
         if self._peer_address is None:
             self._peer_address = addr  # qh3's QuicConnection does not say who its peer is
         super().datagram_received(data, addr)  # type: ignore[arg-type]
+        self._datagrams_taken()
+
+    def datagrams_received(self, data: list, addr: object) -> None:  # type: ignore[override]
+        """A run of datagrams from the batching transport: one ACK, one send and one timer re-arm for all of them."""
+        if self._peer_address is None:
+            self._peer_address = addr
+        super().datagrams_received(data, addr)  # type: ignore[arg-type]
+        self._datagrams_taken()
+
+    def _datagrams_taken(self) -> None:
         if self._unsent:
             self._feed_qh3()  # ACKs made room in qh3
         if self._core is not None and getattr(self._core, "waiting_for_memory", False):
@@ -238,10 +256,17 @@ class SMBQuicConnection(QuicConnectionProtocol):
         events.drain(core)
 
     def _feed_qh3(self) -> None:
-        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one)."""
+        """Hand queued answers to qh3 while it has less than ``QH3_BACKLOG`` to send (it copies each one), and send.
+
+        Once qh3 has sent what it was given (its congestion window allowed it), the next part goes at once: waiting
+        for the client's next ACK instead would leave the server idle for a round trip per ``QH3_BACKLOG``."""
+        while self._hand_over_to_qh3():
+            self.transmit()
+
+    def _hand_over_to_qh3(self) -> bool:
         stream_id = self._stream_id
         if stream_id is None:
-            return
+            return False
         unsent = self._unsent
         fed = False
         while unsent and self._answers_in_qh3() < QH3_BACKLOG:
@@ -253,8 +278,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             self._fin_after_unsent = False
             self._quic.send_stream_data(stream_id, b"", end_stream=True)
             fed = True
-        if fed:
-            self.transmit()
+        return fed
 
     # memory -------------------------------------------------------------------------------------
 
@@ -369,6 +393,37 @@ class _DrainableQuicServer(QuicServer):
             return  # a new client on a removed listener: stay silent, as a closed UDP port would
         super().datagram_received(data, addr)  # type: ignore[arg-type]
 
+    def datagrams_received(self, datagrams: list, addr: object) -> None:
+        """A batch from one peer (qh3's batching transport): each run of 1-RTT datagrams for one known connection
+        goes to it at once; anything else (handshake, unknown connection, version negotiation) one by one, as qh3's
+        router handles it."""
+        run: list = []
+        run_protocol: Optional[QuicConnectionProtocol] = None
+        for data in datagrams:
+            protocol = self._established_connection(data)
+            if protocol is not None and protocol is run_protocol:
+                run.append(data)
+                continue
+            if run_protocol is not None:
+                run_protocol.datagrams_received(run, addr)  # type: ignore[attr-defined]
+            if protocol is None:
+                run, run_protocol = [], None
+                self.datagram_received(data, addr)
+            else:
+                run, run_protocol = [data], protocol
+        if run_protocol is not None:
+            run_protocol.datagrams_received(run, addr)  # type: ignore[attr-defined]
+
+    def _established_connection(self, data: bytes) -> Optional[QuicConnectionProtocol]:
+        """The connection a short-header (1-RTT) datagram belongs to; None for anything else."""
+        try:
+            header = pull_quic_header(data, 0, self._configuration.connection_id_length)
+        except ValueError:
+            return None
+        if header[0] is not None:  # a long header: handshake or version negotiation, qh3's router decides
+            return None
+        return self._protocols.get(header[3])
+
     def _belongs_to_a_connection(self, data: bytes) -> bool:
         try:
             destination_cid = pull_quic_header(data, 0, self._configuration.connection_id_length)[3]
@@ -424,12 +479,11 @@ class QUICListener:
                 f" {exc}; give a PEM certificate and its unencrypted PEM key (pysmbd gen-cert makes a pair)"
             ) from None
         protocol_factory = partial(SMBQuicConnection, runtime=self._runtime, listener=self.config)
-        loop = asyncio.get_running_loop()
-        _transport, server = await loop.create_datagram_endpoint(
-            lambda: _DrainableQuicServer(configuration=configuration, create_protocol=protocol_factory),
-            local_addr=(self.config.address, self.config.port),
+        sock = bind_udp_socket(self.config.address, self.config.port)
+        _transport, server = await open_datagram_transport(
+            lambda: _DrainableQuicServer(configuration=configuration, create_protocol=protocol_factory), sock
         )
-        self._server = server
+        self._server = server  # type: ignore[assignment]
 
     def close(self) -> None:
         if self._server is not None:

@@ -1,0 +1,148 @@
+# Copyright (c) 2026 smb.alternative_ports developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The QUIC client's UDP socket: qh3's batching transport, receiving each GRO burst whole.
+
+This is a private module_utils file: its API may change without notice.
+
+qh3's own transport (what its ``connect()`` uses) sends a run of datagrams with one GSO ``sendmsg`` and receives
+with recvmmsg and UDP GRO, but it then cuts every burst the kernel coalesced into one ``bytes`` object and one
+tuple per datagram, loops over them in Python, and qh3 feeds them back to its Rust core one by one. In a bulk
+SMB READ that is most of the client's Python work and a copy of every byte. qh3's connection also takes a whole
+GRO burst (``receive_gro_buffer``), so this transport reads each burst with one ``recvmsg`` straight into the
+``bytes`` that qh3 decrypts, and hands the protocol all bursts of one wake-up together: it processes events,
+acknowledges and sends once per wake-up. Sending, queueing and error reporting stay qh3's.
+
+``receive_gro_burst`` gives a burst to qh3's Rust core the way ``QuicConnection.receive_gro_buffer`` does, minus
+the loop that cuts the burst into one ``bytes`` copy per datagram only to hand each to a logger that is not there.
+
+Where the kernel has no UDP GRO, or qh3 lacks the pieces used here, qh3's transport (or asyncio's) serves as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+try:  # private to qh3 (its connect() uses it)
+    from qh3.asyncio._transport import OptimizedDatagramTransport, create_optimized_datagram_transport, has_gso
+except ImportError:
+    OptimizedDatagramTransport = None
+    create_optimized_datagram_transport = None
+    has_gso = None
+
+UDP_GRO = 104  # linux/udp.h: the socket option, and the type of the cmsg that carries the segment size
+# One GRO burst is at most one IP packet's worth; a datagram that does not fit is cut (MSG_TRUNC) and dropped.
+GRO_BUFFER_BYTES = 65535
+READS_PER_WAKEUP = 64  # then yield to the event loop, so a flood cannot starve the rest of it
+# Room for every control message the socket gets: qh3's socket state also asks for the packet info and the TOS byte,
+# and a cut one (MSG_CTRUNC) may lose the segment size, without which a burst cannot be split.
+ANCILLARY_BYTES = 512
+_SOL_UDP = getattr(socket, "SOL_UDP", 17)
+_MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0)
+_MSG_CTRUNC = getattr(socket, "MSG_CTRUNC", 0)
+
+
+def gro_segment_size(ancillary: list) -> int:
+    """The segment size the kernel reports for a coalesced burst; 0 when the burst is one datagram."""
+    for level, kind, value in ancillary:
+        if level == _SOL_UDP and kind == UDP_GRO:
+            if len(value) >= 4:
+                return struct.unpack("@i", value[:4])[0]
+            if len(value) >= 2:
+                return struct.unpack("@H", value[:2])[0]
+    return 0
+
+
+_LEAN_RECEIVE_NEEDS = (
+    "_core",
+    "_handshake_complete",
+    "_quic_logger",
+    "_normalize_address",
+    "_call_core",
+    "_drain_core",
+)
+
+
+def receive_gro_burst(quic, data: bytes, segment_size: int, address, now: float) -> None:
+    """``quic.receive_gro_buffer(data, segment_size, address, now)``, without a copy of each datagram for logging.
+
+    Only once the handshake is done and no QUIC logger is set (verify sets none), and only where qh3's connection
+    still has the parts its own method uses; otherwise qh3's method runs as it is."""
+    if len(data) <= segment_size:
+        quic.receive_datagram(data, address, now)
+        return
+    if not all(hasattr(quic, name) for name in _LEAN_RECEIVE_NEEDS) or (
+        quic._core is None or not quic._handshake_complete or quic._quic_logger is not None
+    ):
+        quic.receive_gro_buffer(data, segment_size, address, now)
+        return
+    quic._call_core(quic._core.receive_gro_buffer, data, segment_size, quic._normalize_address(address), now)
+    quic._drain_core()
+
+
+def enable_gro(sock: socket.socket) -> bool:
+    """Turn UDP GRO on for ``sock``; False where the kernel does not have it."""
+    try:
+        sock.setsockopt(_SOL_UDP, UDP_GRO, 1)
+        return sock.getsockopt(_SOL_UDP, UDP_GRO) == 1
+    except OSError:
+        return False
+
+
+if OptimizedDatagramTransport is not None:
+
+    class _GroBurstTransport(OptimizedDatagramTransport):
+        """qh3's transport with one change: readable means read whole GRO bursts and hand them over at once."""
+
+        __slots__ = ()
+
+        def _on_readable(self) -> None:
+            if self._closing or self._paused:
+                return
+            bursts = []
+            more = True
+            for _read in range(READS_PER_WAKEUP):
+                try:
+                    data, ancillary, flags, address = self._sock.recvmsg(GRO_BUFFER_BYTES, ANCILLARY_BYTES)
+                except (BlockingIOError, InterruptedError):
+                    more = False
+                    break
+                except OSError as exc:  # an ICMP error on the connected socket: the protocol decides what it means
+                    self._report_error(exc)
+                    more = False
+                    break
+                if data and not flags & (_MSG_TRUNC | _MSG_CTRUNC):  # a cut burst is dropped: QUIC resends it
+                    bursts.append((data, gro_segment_size(ancillary) or len(data), address))
+            if bursts and not self._closing:
+                self._protocol.gro_bursts_received(bursts)
+            if more and not self._closing and not self._paused and self._reader_registered:
+                self._loop.call_soon(self._on_readable)
+
+
+async def open_datagram_endpoint(protocol_factory, sock: socket.socket):
+    """(transport, protocol) on the connected, non-blocking ``sock``. The protocol must offer
+    ``gro_bursts_received([(data, segment_size, address), ...])`` next to ``datagram_received``."""
+    loop = asyncio.get_running_loop()
+    if OptimizedDatagramTransport is None or not enable_gro(sock):
+        if create_optimized_datagram_transport is not None:
+            return await create_optimized_datagram_transport(loop, protocol_factory, sock=sock)
+        return await loop.create_datagram_endpoint(protocol_factory, sock=sock)
+    protocol = protocol_factory()
+    transport = _GroBurstTransport(
+        loop=loop,
+        sock=sock,
+        protocol=protocol,
+        address=None,
+        gro_enabled=True,
+        gso_enabled=has_gso(sock),
+        gro_segment_size=1280,
+    )
+    started = loop.create_future()
+    transport._start(started)
+    try:
+        await started
+    except BaseException:
+        transport.abort()
+        raise
+    return transport, protocol
