@@ -13,14 +13,13 @@ to bind, the old file goes back and pysmbd is reloaded again, so the old table k
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._files import write_atomically
+from ansible_collections.smb.alternative_ports.plugins.module_utils._pem import pem_certificate_sha256
 from ansible_collections.smb.alternative_ports.plugins.module_utils._plan import planned_table
 from ansible_collections.smb.alternative_ports.plugins.module_utils._ports_in_use import read_pidfile
 from ansible_collections.smb.alternative_ports.plugins.module_utils.backends._base import (
@@ -369,15 +368,6 @@ class PysmbdBackend(LocalBackend):
                 "role first, or set executable"
             )
         return self.run_command([self.executable, *args])
-
-
-def pem_certificate_sha256(text: str) -> str:
-    """The SHA-256 fingerprint of the first certificate of a PEM text, as ``openssl x509 -fingerprint`` prints it."""
-    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", text, re.S)
-    if not match:
-        raise ValueError("no PEM certificate")
-    digest = hashlib.sha256(base64.b64decode("".join(match.group(1).split()), validate=True)).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def find_executable() -> Optional[str]:

@@ -16,8 +16,9 @@ MIB = 1024 * 1024
 
 
 def render_unit(tmp_path, port: int, *extra_vars: str) -> str:
-    """Render the role's unit for a listener on ``port``; ``extra_vars`` are ``name=value`` for ``-e``."""
-    unit_dir = tmp_path / f"units-{port}"
+    """The unit the role would write for a listener on ``port`` (its check-mode diff, so nothing is installed or
+    started); ``extra_vars`` are ``name=value`` for ``-e``. The text is also written where the role would put it."""
+    work = tmp_path / f"host-{port}"
     playbook = tmp_path / f"unit-{port}.yml"
     playbook.write_text(
         textwrap.dedent(
@@ -28,12 +29,14 @@ def render_unit(tmp_path, port: int, *extra_vars: str) -> str:
                 - name: unit
                   ansible.builtin.include_role:
                     name: smb.alternative_ports.pysmbd
-                    tasks_from: systemd
                   vars:
-                    pysmbd_systemd_unit_dir: {unit_dir}
+                    pysmbd_install_dir: {work}/opt
                     pysmbd_venv: {Path(sys.executable).parent.parent}
-                    pysmbd_effective_service_mode: supervisor
-                    pysmbd_effective_listeners: [{{transport: tcp, address: 0.0.0.0, port: {port}}}]
+                    pysmbd_config_dir: {work}/etc
+                    pysmbd_systemd_unit_dir: {work}/units
+                    pysmbd_service_mode: supervisor
+                    pysmbd_firewall: false
+                    pysmbd_listeners: [{{transport: tcp, address: 0.0.0.0, port: {port}}}]
                     pysmbd_shares:
                       - {{name: data, path: /srv/pysmbd/data, read_only: false}}
                       - {{name: docs, path: /srv/pysmbd/docs, read_only: true}}
@@ -42,10 +45,26 @@ def render_unit(tmp_path, port: int, *extra_vars: str) -> str:
     )
     more = [arg for value in extra_vars for arg in ("-e", value)]
     run = run_playbook(
-        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", *more
+        playbook,
+        "localhost,",
+        "-c",
+        "local",
+        "--check",
+        "--diff",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        *more,
     )
     assert run.returncode == 0, run.stdout[-3000:]
-    return (unit_dir / "pysmbd.service").read_text()
+    assert not (work / "units").exists(), "check mode wrote the unit"
+    unit_path = f"{work}/units/pysmbd.service"
+    (task,) = [name for name in run.results if name.endswith("Install, configure and start pysmbd")]
+    diffs = run.results[task]["localhost"]["diff"]
+    (unit,) = [diff["after"] for diff in diffs if diff["after_header"] == unit_path]
+    unit_dir = tmp_path / f"units-{port}"
+    unit_dir.mkdir()
+    (unit_dir / "pysmbd.service").write_text(unit)
+    return unit
 
 
 @pytest.mark.parametrize(("port", "low"), [(4445, False), (445, True)])
