@@ -7,6 +7,7 @@ measure: the process tree's CPU time and memory.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -116,6 +117,14 @@ class Server:
             self.samba.stop()  # the process is gone by now: this only removes directories start_samba made
 
 
+def _per_address_cap(max_connections: int) -> str:
+    """Every client of a benchmark comes from 127.0.0.1: the per-address cap must not be what is measured. A tree
+    from before issue 14 (an A/B run on PYTHONPATH) has no such cap, and its config refuses the key."""
+    if importlib.util.find_spec("pysmbd.server.admission") is None:
+        return ""
+    return f"\nmax_connections_per_address = {max_connections}"
+
+
 def start_pysmbd(
     work: Path,
     share: Path,
@@ -134,10 +143,8 @@ def start_pysmbd(
             password,
             [free_port()],
             share=share,
-            # every client of a benchmark comes from 127.0.0.1: the per-address cap must not be what is measured
             server_settings=(
-                f"require_signing = true\nmax_connections = {max_connections}\n"
-                f"max_connections_per_address = {max_connections}"
+                f"require_signing = true\nmax_connections = {max_connections}{_per_address_cap(max_connections)}"
                 + ("" if workers == "1" else f"\nworkers = {workers if workers.isdigit() else repr(workers)}")
             ),
             log_level="warning",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import pstats
 import resource
 import statistics
 import struct
@@ -217,6 +218,14 @@ def markdown(outcomes: List[dict], args: argparse.Namespace, client_cpu: float) 
     )
 
 
+def _print_profile(path: Path, requests: int) -> None:
+    """The server's top functions by own time, and by time including callees (the whole run: logins too)."""
+    print(f"pysmbd profile ({requests} requests under load): {path}")
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=1000)
@@ -225,6 +234,9 @@ def main() -> int:
     parser.add_argument("--login-concurrency", type=int, default=50)
     parser.add_argument("--servers", default="pysmbd,samba")
     parser.add_argument("--output", type=Path, help="write the markdown table (and JSON next to it)")
+    parser.add_argument(
+        "--profile", type=Path, help="run pysmbd under cProfile, write its stats to this file and print the top entries"
+    )
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers started below inherit it
@@ -237,7 +249,14 @@ def main() -> int:
             work = Path(temp) / name
             work.mkdir()
             if name == "pysmbd":
-                server = start_pysmbd(work, work / "share", user=USER, password=PASSWORD, max_connections=args.sessions)
+                server = start_pysmbd(
+                    work,
+                    work / "share",
+                    user=USER,
+                    password=PASSWORD,
+                    max_connections=args.sessions,
+                    profile_to=args.profile,
+                )
             else:
                 server = start_smbd(work, work / "share", user=USER, password=PASSWORD)
             time.sleep(1)  # the readiness probe's connection must be gone: pysmbd's limit is exact
@@ -255,6 +274,8 @@ def main() -> int:
                 server.stop()
             summary = outcome.summary()
             print(json.dumps(summary, indent=1), flush=True)
+            if name == "pysmbd" and args.profile:
+                _print_profile(args.profile, outcome.requests)
             outcomes.append(summary)
     client_cpu = resource.getrusage(resource.RUSAGE_SELF)
     table = markdown(outcomes, args, client_cpu.ru_utime + client_cpu.ru_stime)

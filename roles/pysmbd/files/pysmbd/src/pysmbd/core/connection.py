@@ -275,6 +275,8 @@ class SMBServerConnection:
         self.transport = transport
         self.peer = peer
         self.dialect = 0
+        self._multi_credit = False
+        """Connection.SupportsMultiCredit: every dialect after 2.0.2 (MS-SMB2 3.3.5.4); set with the dialect."""
         self.negotiation: Optional[negotiate.NegotiateResult] = None
         self.cipher_id = 0
         self.signing_algorithm = crypto.SIGN_HMAC_SHA256
@@ -479,8 +481,8 @@ class SMBServerConnection:
         """One frame: ``length`` bytes at the start of ``buffer``, which has 16 spare bytes behind them."""
         payload = memoryview(buffer)[:length]
         magic = payload[:4]
-        if length < RECYCLE_SIZE:
-            self._pool.clear()  # the bulk transfer (if any) is over: give its buffers back
+        if length < RECYCLE_SIZE and self._pool.kept:
+            self._pool.clear()  # the bulk transfer is over: give its buffers back
         if magic == SMB2_MAGIC:
             self._dispatch(payload, now, None, buffer if length >= RECYCLE_SIZE else None)
         elif magic == TRANSFORM_MAGIC:
@@ -532,11 +534,18 @@ class SMBServerConnection:
         ``pooled`` is the pool buffer under ``message``; it goes back to the pool once a deferred IO that used
         it is done (a request handled at once may have left views of it behind, so that buffer is not reused).
         """
-        if self._io_pending or self._held or not self._memory_allows(message):
+        if self._io_pending or self._held or (self.memory_gate is not None and not self._memory_allows(message)):
             self._held.append((message, now, encrypted_by, pooled))
             self.held_bytes += len(message)
             return
-        if self._login_waits(message, now, encrypted_by, pooled):
+        # Only a SESSION_SETUP may wait for a login delay: other frames skip the call (this path is the hot one).
+        if (
+            self.login_delay is not None
+            and len(message) >= HEADER_SIZE
+            and message[12] == SESSION_SETUP
+            and not message[13]
+            and self._login_waits(message, now, encrypted_by, pooled)
+        ):
             return
         self._handle_compound(message, now, encrypted_by, pooled)
 
@@ -656,11 +665,12 @@ class SMBServerConnection:
         body = negotiate.build_response_body(result, self.context.server_guid, self.context.max_io_size, now)
         request = Header(0, 0, NEGOTIATE, 1, 0, 0, 0, 0, 0, 0, bytes(16))
         message = pack_response_header(request, STATUS_SUCCESS, self._window.grant(1)) + body
-        self._queue_output([frame(len(message)) + message])
+        self._queue_output([frame(len(message)) + message], 4 + len(message))
 
     def _set_negotiated(self, result: negotiate.NegotiateResult) -> None:
         self.negotiation = result
         self.dialect = result.dialect
+        self._multi_credit = result.dialect >= DIALECT_210 and result.dialect != DIALECT_WILDCARD
         self.cipher_id = result.cipher_id
         self.signing_algorithm = result.signing_algorithm
 
@@ -828,11 +838,6 @@ class SMBServerConnection:
         )
         return False
 
-    @property
-    def _multi_credit(self) -> bool:
-        """Connection.SupportsMultiCredit: every dialect after 2.0.2 (MS-SMB2 3.3.5.4)."""
-        return self.dialect >= DIALECT_210 and self.dialect != DIALECT_WILDCARD
-
     def _session_id_of(self, req: Request) -> int:
         """The request's SessionId; a related request may inherit it from the one before."""
         session_id = req.header.session_id
@@ -929,7 +934,7 @@ class SMBServerConnection:
             ):
                 head[16:20] = (int.from_bytes(head[16:20], "little") | FLAG_SIGNED).to_bytes(4, "little")
                 signature = owner.signer.signature(
-                    [head, payload, padding] if padding else [head, payload],
+                    [head, payload, padding] if padding else [head, payload] if payload else [head],
                     message_id=header.message_id,
                     is_response=True,
                 )
@@ -946,10 +951,11 @@ class SMBServerConnection:
         if encrypt_with is not None and encrypt_with.encryptor is not None:
             message = parts[0] if len(parts) == 1 else b"".join(parts)
             sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
-            self._queue_output([frame(sum(len(p) for p in sealed)), *sealed])
+            total = sum(len(p) for p in sealed)
+            self._queue_output([frame(total), *sealed], 4 + total)
             return
         total = sum(len(p) for p in parts)
-        self._queue_output([frame(total), *(bytes(p) if isinstance(p, bytearray) else p for p in parts)])
+        self._queue_output([frame(total), *(bytes(p) if isinstance(p, bytearray) else p for p in parts)], 4 + total)
 
     def _send_prefixed(
         self, header: Header, response: Response, owner: Optional[Session], encrypted_by: Optional[Session]
@@ -973,17 +979,19 @@ class SMBServerConnection:
         view[4 + HEADER_SIZE : FRAME_PREFIX] = response.body
         if encrypt_with is not None and encrypt_with.encryptor is not None:
             sealed = encrypt_with.encryptor.encrypt(encrypt_with.session_id, message)
-            self._queue_output([frame(sum(len(p) for p in sealed)), *sealed])
+            total = sum(len(p) for p in sealed)
+            self._queue_output([frame(total), *sealed], 4 + total)
             return
         if sign:
             assert owner is not None and owner.signer is not None
             view[52:68] = owner.signer.signature([message], message_id=header.message_id, is_response=True)
         view[0:4] = frame(end - 4)
-        self._queue_output([view[:end]])
+        self._queue_output([view[:end]], end)
 
-    def _queue_output(self, chunks: list) -> None:
+    def _queue_output(self, chunks: list, size: int) -> None:
+        """Queue a framed response of ``size`` bytes (the caller knows it: no second pass over the chunks)."""
         self._outgoing.extend(chunks)
-        self._outgoing_bytes += sum(len(chunk) for chunk in chunks)
+        self._outgoing_bytes += size
 
     def _tree_encrypts(self, header: Header, owner: Session) -> bool:
         tree = owner.trees.get(header.tree_id)

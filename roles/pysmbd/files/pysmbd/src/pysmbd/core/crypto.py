@@ -68,6 +68,9 @@ class Signer:
     def __init__(self, algorithm: int, key: bytes) -> None:
         self.algorithm = algorithm
         self.key = key
+        if algorithm == SIGN_HMAC_SHA256:
+            # Keyed once: each signature copies it instead of deriving the HMAC pads from the key again.
+            self._hmac = hmac.new(key, digestmod=hashlib.sha256)
         if algorithm == SIGN_AES_GMAC:
             self._gcm = AESGCM(key)
 
@@ -76,7 +79,7 @@ class Signer:
     ) -> bytes:
         """The signature of a message given as consecutive parts (the Signature field must be zero)."""
         if self.algorithm == SIGN_HMAC_SHA256:
-            mac = hmac.new(self.key, digestmod=hashlib.sha256)
+            mac = self._hmac.copy()
             for part in parts:
                 mac.update(part)
             return mac.digest()[:16]

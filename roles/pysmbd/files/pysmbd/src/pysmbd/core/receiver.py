@@ -5,7 +5,8 @@ got (``buffer_updated``), as an ``asyncio.BufferedProtocol`` does. Small frames 
 staging buffer and copied out one by one; once a frame's header says it is bigger than what has
 arrived, the frame gets a buffer of its own and the rest of it is read straight into that buffer,
 so an 8 MiB WRITE costs no copy at all on the way in. The staging buffer exists only while bytes wait
-in it, so an idle connection holds none.
+in it, so an idle connection holds none; between reads it goes back to a small process-wide spare list
+(``_spare_staging``), since zeroing a fresh 64 KiB for every small request cost more than the request's checks.
 
 Every frame buffer has ``TAG_ROOM`` spare bytes behind the frame: decryption puts the transform
 header's tag there, so ciphertext and tag are contiguous without joining them into a new buffer.
@@ -17,6 +18,20 @@ from typing import NamedTuple, Optional
 
 STAGING_SIZE = 64 * 1024  # below glibc's mmap threshold: reused from the heap, cheap to get again
 TAG_ROOM = 16
+SPARE_STAGING_KEEP = 8
+_spare_staging: list[bytearray] = []
+"""Staging buffers no connection holds now (their content is garbage); at most ``SPARE_STAGING_KEEP``."""
+
+
+def _take_staging(size: int) -> bytearray:
+    if size == STAGING_SIZE and _spare_staging:
+        return _spare_staging.pop()
+    return bytearray(size)
+
+
+def _give_staging(buffer: bytearray) -> None:
+    if len(buffer) == STAGING_SIZE and len(_spare_staging) < SPARE_STAGING_KEEP:
+        _spare_staging.append(buffer)
 
 
 class BufferPool:
@@ -99,7 +114,7 @@ class FrameReceiver:
         if self._frame is not None:
             return memoryview(self._frame)[self._frame_filled : self._frame_length]
         if self._staging is None:
-            self._staging = bytearray(self._staging_size)
+            self._staging = _take_staging(self._staging_size)
         elif self._start:
             # Only a partial frame header (< 4 bytes) can be left here: move it to the front.
             left = self._end - self._start
@@ -126,7 +141,7 @@ class FrameReceiver:
         staging = self._staging
         if available < 4 or staging is None:
             if not available:
-                self._staging = None
+                self._drop_staging()
                 self._start = self._end = 0
             return None
         start = self._start
@@ -142,17 +157,22 @@ class FrameReceiver:
             self._start = start + 4 + length
             if self._start == self._end:
                 self._start = self._end = 0
-                self._staging = None
+                self._drop_staging()
             return Frame(buffer, length)
         # Everything staged belongs to this frame: the rest goes straight into its own (possibly larger) buffer.
         buffer = self._pool.take(length + TAG_ROOM)
         buffer[:have] = memoryview(staging)[start + 4 : start + 4 + have]
         self._start = self._end = 0
-        self._staging = None
+        self._drop_staging()
         self._frame, self._frame_length, self._frame_filled = buffer, length, have
         return None
 
+    def _drop_staging(self) -> None:
+        if self._staging is not None:
+            _give_staging(self._staging)
+            self._staging = None
+
     def clear(self) -> None:
         self._start = self._end = 0
-        self._staging = None
+        self._drop_staging()
         self._frame, self._frame_length, self._frame_filled = None, 0, 0

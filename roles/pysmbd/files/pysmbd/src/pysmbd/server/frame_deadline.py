@@ -35,14 +35,20 @@ class FrameDeadline:
         self._frames_seen = 0
 
     def watch(self, core: Any) -> None:
-        """After the core took bytes: start the deadline when a frame begins, stop it when none is incomplete."""
-        frames = getattr(core, "frames_received", 0)
-        if frames != self._frames_seen:
-            self._frames_seen = frames
-            self._started = None
+        """After the core took bytes: start the deadline when a frame begins, stop it when none is incomplete.
+
+        Called after every read, so the usual case (the read ended on a frame boundary) returns at once: with no
+        frame under way the count of frames seen does not matter, as the next partial frame starts a new deadline
+        either way, and the timer armed earlier (if any) finds nothing to check.
+        """
         if not getattr(core, "partial_frame_bytes", 0):
             self._started = None
-        elif self._started is None:
+            return
+        frames = getattr(core, "frames_received", 0)
+        if frames != self._frames_seen:  # frames were completed since the last look: these bytes begin a newer one
+            self._frames_seen = frames
+            self._started = None
+        if self._started is None:
             self._started = self._loop.time()
             if self._timer is None:
                 self._timer = self._loop.call_later(self._timeout, self._check)

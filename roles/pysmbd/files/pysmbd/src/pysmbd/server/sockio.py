@@ -46,8 +46,14 @@ class SendQueue:
         return self.pending + self._head_sent
 
     def send(self, chunks: Iterable[Buffer]) -> None:
+        """Send the chunks (byte buffers: bytes, bytearray or memoryviews of format "B", as the core makes them)
+        after what is queued already; what the socket does not take now waits for the writer callback."""
         if self.error is not None:
             return
+        if not self._queue and isinstance(chunks, list) and 0 < len(chunks) <= MAX_IOVECS:
+            chunks = self._send_now(chunks)
+            if not chunks:
+                return
         for chunk in chunks:
             if len(chunk):
                 view = memoryview(chunk).cast("B")
@@ -55,6 +61,28 @@ class SendQueue:
                 self.pending += len(view)
         if not self._watching:
             self._flush()
+
+    def _send_now(self, chunks: list) -> list:
+        """Nothing waits: hand the chunks to the socket as they are (the usual small answer goes in one call, with
+        no view made and nothing queued); returns what it did not take."""
+        try:
+            sent = self._sock.sendmsg(chunks)
+        except (BlockingIOError, InterruptedError):
+            return chunks
+        except OSError as exc:
+            self.error = exc
+            self.close()
+            return []
+        self.sent += sent
+        for index, chunk in enumerate(chunks):
+            size = len(chunk)
+            if sent < size:
+                rest = chunks[index:]
+                rest[0] = memoryview(chunk).cast("B")[sent:]
+                self._head_sent = sent  # the first chunk's buffer stays alive whole until it is sent
+                return rest
+            sent -= size
+        return []
 
     def close(self) -> None:
         if self._watching:

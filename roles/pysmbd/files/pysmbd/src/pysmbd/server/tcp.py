@@ -48,6 +48,10 @@ HELD_LOW_WATER = 8 * 1024 * 1024
 CLOSE_FLUSH_TIMEOUT = 10.0
 
 
+def _no_read(_count: int, _now: float) -> None:
+    """``buffer_updated`` of a connection whose core reads into its own buffers no more (or never did)."""
+
+
 class TCPConnection:
     """One client connection accepted on a TCP listener."""
 
@@ -84,6 +88,9 @@ class TCPConnection:
         self._account = runtime.memory.open_account(self._memory_freed)
         self._drain_timer: Optional[asyncio.TimerHandle] = None
         self._drain_mark = 0  # the send queue's progress when the drain deadline was armed
+        # Looked up once in start(), not at every read (a stand-in core in tests may lack them).
+        self._get_buffer: Optional[Callable[[], memoryview]] = None
+        self._buffer_updated: Callable[[int, float], None] = _no_read
 
     def start(self) -> None:
         """Admit the connection (or refuse it at the limit) and start serving it."""
@@ -95,6 +102,9 @@ class TCPConnection:
             self._sock.close()
             self._account.close()
             return
+        self._get_buffer = getattr(self._core, "get_buffer", None)
+        if self._get_buffer is not None:
+            self._buffer_updated = self._core.buffer_updated  # type: ignore[attr-defined]
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
         self._login_timer = self._loop.call_later(self._runtime.login_timeout, self._check_login)
@@ -129,7 +139,7 @@ class TCPConnection:
     def _on_readable(self) -> None:
         core = self._core
         assert core is not None
-        get_buffer = getattr(core, "get_buffer", None)
+        get_buffer = self._get_buffer
         try:
             if get_buffer is not None:
                 count = self._sock.recv_into(get_buffer())
@@ -148,7 +158,7 @@ class TCPConnection:
         self._last_activity = self._loop.time()
         try:
             if get_buffer is not None:
-                core.buffer_updated(count, time.time())  # type: ignore[attr-defined]
+                self._buffer_updated(count, time.time())
             else:
                 core.receive_data(data, time.time())
         except Exception as exc:  # a core bug must cost one connection, not the server
@@ -270,9 +280,14 @@ class TCPConnection:
     def _after_send(self) -> None:
         """Decide what to do now that the send queue has moved (or just got new data)."""
         sender = self._sender
-        held = getattr(self._core, "held_bytes", 0)
-        waiting = getattr(self._core, "waiting_for_memory", False)
-        self._account.update(self._memory_in_use())
+        core = self._core
+        self._account.update(getattr(core, "memory_in_use", 0) + sender.in_memory)
+        if self._reading and not sender.pending and sender.error is None and not self._should_close:
+            # The usual request and answer: all sent, still reading; only frames held in the core may pause it.
+            if not getattr(core, "waiting_for_memory", False) and getattr(core, "held_bytes", 0) <= HELD_HIGH_WATER:
+                return
+        held = getattr(core, "held_bytes", 0)
+        waiting = getattr(core, "waiting_for_memory", False)
         if sender.error is not None:
             self._finish(str(sender.error))
         elif self._should_close:
@@ -306,6 +321,7 @@ class TCPConnection:
         self._frame_deadline.cancel()
         self._cancel_drain_deadline()
         core, self._core = self._core, None
+        self._get_buffer, self._buffer_updated = None, _no_read  # nothing here keeps the closed core alive
         self._sock.close()
         self._events.closed(core, error)
         self._account.close()
