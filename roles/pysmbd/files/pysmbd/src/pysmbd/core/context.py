@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, Optional, Protocol
 
 # 8 MiB payload + room for the SMB2 header, the READ/WRITE structures and a transform header.
 DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024 + 64 * 1024
@@ -92,6 +92,9 @@ class ServerContext:
     open_files: dict = field(default_factory=dict)
     """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
     byte-range locks and pending delete; owned by the core."""
+    peers: Optional[Any] = None
+    """``peer_locks.PeerLocks`` when other worker processes serve the same shares (``[server] workers`` above 1):
+    their opens' share modes and byte-range locks count too."""
 
     def share(self, name: str) -> Optional[ShareConfig]:
         """Find a share by name, ignoring case as Windows does."""
