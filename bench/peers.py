@@ -133,6 +133,7 @@ def start_pysmbd(
     password: str,
     max_connections: int = 5000,
     profile_to: Optional[Path] = None,
+    workers: str = "1",
 ) -> Server:
     """pysmbd with one signed share ``data`` at ``share``; ``profile_to`` runs it under cProfile."""
     try:
@@ -142,7 +143,10 @@ def start_pysmbd(
             password,
             [free_port()],
             share=share,
-            server_settings=f"require_signing = true\nmax_connections = {max_connections}{_per_address_cap(max_connections)}",
+            server_settings=(
+                f"require_signing = true\nmax_connections = {max_connections}{_per_address_cap(max_connections)}"
+                + ("" if workers == "1" else f"\nworkers = {workers if workers.isdigit() else repr(workers)}")
+            ),
             log_level="warning",
             profile_to=profile_to,
         )

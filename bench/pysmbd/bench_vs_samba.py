@@ -14,6 +14,12 @@ nss_wrapper, nothing is added to /etc/passwd)::
     .venv/bin/python bench/pysmbd/bench_vs_samba.py --output bench/pysmbd/RESULTS-pysmbd.md
 
 ``--profile sign|encrypt`` runs pysmbd under cProfile for one get and one put and prints the top costs.
+
+``--clients N`` (issue 15, goal 4) runs N smbclient gets of the file in parallel instead, signed then encrypted, and
+reports the aggregate MiB/s (N x size / wall time until the last one ends) of each server in the same run;
+``--workers 1 2 4`` runs one pysmbd per ``[server] workers`` value beside Samba; ``--sessions`` adds their memory::
+
+    .venv/bin/python bench/pysmbd/bench_vs_samba.py --clients 16 --size-mib 64 --repeat 5 --workers 1 2 4
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import argparse
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +88,108 @@ def timed_transfer(server: Server, mode: str, direction: str, work: Path, size: 
     if produced.stat().st_size != size:
         sys.exit(f"{server.name} {mode} {direction}: {produced} has {produced.stat().st_size} bytes, not {size}")
     return elapsed, cpu
+
+
+def parallel_gets(server: Server, mode: str, clients: int, size: int) -> tuple:
+    """(aggregate MiB/s, server CPU s/GiB) of ``clients`` smbclient gets of the big file started together (each to
+    /dev/null)."""
+    pids_before = set(server.pids())
+    cpu_before = server.cpu_seconds()
+    started = time.perf_counter()
+    running = [
+        subprocess.Popen(
+            smbclient_command(server.port, mode, "get big.bin /dev/null"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _client in range(clients)
+    ]
+    failures = []
+    for process in running:
+        output = process.communicate(timeout=900)[0]
+        if process.returncode != 0:
+            failures.append(output)
+    elapsed = time.perf_counter() - started
+    settle_deadline = time.monotonic() + 5.0  # smbd's children must be reaped for their CPU time to count
+    while set(server.pids()) != pids_before and time.monotonic() < settle_deadline:
+        time.sleep(0.05)
+    cpu = server.cpu_seconds() - cpu_before
+    if failures:
+        sys.exit(f"{server.name} {mode}: {len(failures)} of {clients} gets failed: {failures[0]}")
+    return clients * size / MIB / elapsed, cpu * 1024 * MIB / (clients * size)
+
+
+def run_concurrent(args: argparse.Namespace, work: Path, share: Path) -> str:
+    """``--clients``: Samba and one pysmbd per ``--workers`` value side by side, the order rotating at every repeat;
+    best and median aggregate figures, server CPU per GiB, and (``--sessions``) PSS with that many idle sessions."""
+    size = args.size_mib * MIB
+    args.load_before = os.getloadavg()[0]
+    servers: List[Server] = []
+    results: Dict[tuple, List[tuple]] = {}
+    memory: Dict[str, tuple] = {}
+    try:
+        if "samba" in args.servers:
+            servers.append(start_smbd(work, share, user=USER, password=PASSWORD))
+        if "pysmbd" in args.servers:
+            for workers in args.workers:
+                server = start_pysmbd(work / f"w{workers}", share, user=USER, password=PASSWORD, workers=workers)
+                server.name = f"pysmbd workers={workers}"
+                servers.append(server)
+        for mode in args.modes:
+            for repeat in range(args.repeat):
+                shift = repeat % len(servers)
+                for server in servers[shift:] + servers[:shift]:
+                    figure, cpu = parallel_gets(server, mode, args.clients, size)
+                    results.setdefault((server.name, mode), []).append((figure, cpu))
+                    print(
+                        f"{server.name:18} {mode:8} {args.clients} parallel gets: {figure:7.1f} MiB/s, {cpu:.2f} s/GiB"
+                    )
+        if args.sessions:
+            for server in servers:
+                memory[server.name] = idle_sessions_pss(server, args.sessions)
+                print(f"{server.name:18} {args.sessions} idle sessions: {memory[server.name][0] / 1024:.1f} MiB PSS")
+    finally:
+        for server in servers:
+            server.stop()
+    lines = [
+        f"## {args.clients} concurrent clients, pysmbd vs Samba smbd ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`",
+        f"Machine: {os.cpu_count()} CPUs, load average {args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after.",
+        f"{args.clients} `smbclient -m SMB3` gets of one {args.size_mib} MiB file started together: aggregate MiB/s "
+        f"(clients x size / time until the last ends), {args.repeat} runs per server in rotating order; server CPU "
+        "s/GiB: user+system CPU of every server process per GiB moved (median).",
+        "",
+        "| mode | server | best MiB/s | median MiB/s | runs | vs Samba (best / median) | CPU s/GiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode in args.modes:
+        samba = results.get(("samba", mode))
+        for server in servers:
+            runs = results[(server.name, mode)]
+            figures = sorted(figure for figure, _cpu in runs)
+            best, median = figures[-1], statistics.median(figures)
+            ratio = (
+                ""
+                if samba is None or server.name == "samba"
+                else (
+                    f"{best / max(f for f, _c in samba):.2f}x / {median / statistics.median(f for f, _c in samba):.2f}x"
+                )
+            )
+            lines.append(
+                f"| {mode} | {server.name} | {best:.1f} | {median:.1f} | {', '.join(f'{f:.0f}' for f, _c in runs)} | "
+                f"{ratio} | {statistics.median(c for _f, c in runs):.2f} |"
+            )
+    if memory:
+        lines += [
+            "",
+            f"PSS with {args.sessions} idle authenticated sessions (tree connected), all server processes:",
+            "",
+        ]
+        lines += ["| server | processes | PSS MiB |", "|---|---|---|"]
+        lines += [f"| {name} | {procs} | {kib / 1024:.1f} |" for name, (kib, procs) in memory.items()]
+    return "\n".join(lines) + "\n"
 
 
 def idle_sessions_pss(server: Server, count: int) -> tuple:
@@ -231,6 +340,10 @@ def main() -> int:
     parser.add_argument("--servers", nargs="+", default=["samba", "pysmbd"], choices=["samba", "pysmbd"])
     parser.add_argument("--output", type=Path, help="append the Markdown results to this file")
     parser.add_argument("--profile", choices=["sign", "encrypt"], help="profile pysmbd instead of comparing")
+    parser.add_argument("--clients", type=int, default=0, help="N parallel gets per run instead of one get and put")
+    parser.add_argument(
+        "--workers", nargs="+", default=["1"], help="with --clients: one pysmbd per [server] workers value (or auto)"
+    )
     args = parser.parse_args()
     # smbd enters the share as its user, so the work directory must be traversable by everyone.
     work = Path(tempfile.mkdtemp(prefix="pysmbd-bench-"))
@@ -241,11 +354,12 @@ def main() -> int:
     try:
         make_file(share / "big.bin", args.size_mib * MIB)
         os.chmod(share / "big.bin", 0o644)
-        make_file(work / "local.bin", args.size_mib * MIB)
+        if not args.clients:
+            make_file(work / "local.bin", args.size_mib * MIB)
         if args.profile:
             profile(args, work, share)
             return 0
-        text = run_benchmark(args, work, share)
+        text = run_concurrent(args, work, share) if args.clients else run_benchmark(args, work, share)
         if text:
             print(text)
         if args.output:

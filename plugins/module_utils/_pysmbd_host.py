@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import tempfile
@@ -263,6 +264,9 @@ class PysmbdHost:
         if started is not None and started + 1 < os.stat(self.executable).st_mtime:
             self._changed("restarted")  # a restart notified by an earlier run that then failed is lost with that run
             self.restart = True
+        elif _running_workers(out) != _configured_workers(self.params["config_content"]):
+            self._changed("restarted")  # [server] workers changes only when pysmbd starts again
+            self.restart = True
 
     def _start_command(self) -> List[str]:
         capabilities = ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service"]
@@ -376,6 +380,22 @@ def _started_epoch(status_json: str) -> Optional[float]:
         return float(calendar.timegm(time.strptime(started, "%Y-%m-%dT%H:%M:%SZ")))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _running_workers(status_json: str) -> int:
+    """Worker processes of the running server (its status lists them when there are several)."""
+    try:
+        return len(json.loads(status_json).get("workers") or []) or 1
+    except (ValueError, AttributeError):
+        return 1
+
+
+def _configured_workers(config_text: str) -> int:
+    """``[server] workers`` of a config pysmbd_host renders (a count, or "auto": one per CPU)."""
+    found = re.search(r'^workers = ("auto"|\d+)$', config_text, re.M)
+    if found is None:
+        return 1
+    return min(os.cpu_count() or 1, 64) if found.group(1) == '"auto"' else max(int(found.group(1)), 1)
 
 
 def _lookup(getter, name):

@@ -15,6 +15,7 @@ Every mode runs as its own process, so the server never shares a GIL with the cl
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
@@ -182,6 +183,7 @@ class PysmbdServer:
             f'users_file = "{self.users_file}"\n'
             f'state_dir = "{self.state_dir}"\n'
             f"{self.server_settings}\n"
+            f"{_workers_line(self.server_settings)}"
             f"{listeners}"
             f"{quic}"
             f'[[shares]]\nname = "data"\npath = "{self.share}"\n{self.share_settings}\n'
@@ -271,6 +273,14 @@ class PysmbdServer:
         pid = self.pid()
         if pid is not None and process_alive(pid):
             terminate_pid(pid)
+
+
+def _workers_line(server_settings: str) -> str:
+    """``PYSMBD_TEST_WORKERS=2`` runs every test server with that many worker processes (unless it sets its own)."""
+    workers = os.environ.get("PYSMBD_TEST_WORKERS", "")
+    if not workers or "workers" in server_settings:
+        return ""
+    return f"workers = {workers}\n"
 
 
 def prepare_pysmbd(

@@ -106,3 +106,30 @@ def test_smbtorture_subtests_do_not_regress(pysmbd_server):
     regressed = [name for name in expected if outcomes.get(name) != "success"]
     assert not regressed, f"smbtorture subtests that passed before now fail: {regressed} (outcomes: {outcomes})"
     assert len(outcomes) >= len(SUITES), f"smbtorture reported too few subtests: {outcomes}"
+
+
+def test_smbtorture_subtests_do_not_regress_with_two_workers(tmp_path):
+    """The same suites against an installed pysmbd with ``workers = 2``: smbtorture's second connections land on
+    either worker, so share modes and locks are checked across processes too."""
+    from tests.support.net import free_tcp_ports
+    from tests.support.pysmbd_server import start_pysmbd, stopped_at_exit
+
+    share = tmp_path / "share"
+    share.mkdir()
+    with stopped_at_exit() as started:
+        server = start_pysmbd(
+            tmp_path / "pysmbd",
+            USER,
+            PASSWORD,
+            free_tcp_ports(1),
+            server_settings="workers = 2\nmax_connections_per_address = 0",
+            more_shares=f'[[shares]]\nname = "share"\npath = "{share}"\n',
+        )
+        started.append(server)
+        outcomes: dict[str, str] = {}
+        for suite in SUITES:
+            outcomes.update(run_suite(server.tcp_port, suite))
+    expected = [line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    regressed = [name for name in expected if outcomes.get(name) != "success"]
+    assert not regressed, f"with two workers, smbtorture subtests that pass in one process fail: {regressed}"
+    assert len(outcomes) >= len(SUITES), f"smbtorture reported too few subtests: {outcomes}"

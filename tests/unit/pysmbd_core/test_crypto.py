@@ -11,6 +11,7 @@ import hmac
 import os
 import struct
 
+import pytest
 import spnego
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -96,3 +97,16 @@ def test_encrypted_echo_round_trip_and_tampering_closes(context):
     conn.receive_data(framed(bytes(tampered)), now=3.0)
     assert conn.data_to_send() == []
     assert any(isinstance(e, ConnectionShouldClose) for e in events(conn))
+
+
+@pytest.mark.parametrize("size", [100, 64 * 1024, 8 * 1024 * 1024])
+def test_a_gmac_signature_is_the_same_whether_the_message_comes_whole_or_in_parts(size):
+    """A signed READ response is signed as header + data without joining them (MS-SMB2 3.1.4.1: AES-GMAC over the
+    whole message); the signature must not depend on how the message is split."""
+    from pysmbd.core.crypto import SIGN_AES_GMAC, Signer
+
+    signer = Signer(SIGN_AES_GMAC, bytes(range(16)))
+    header, data = bytes(64), os.urandom(size)
+    whole = signer.signature([header + data], message_id=7, is_response=True)
+    assert signer.signature([header, data], message_id=7, is_response=True) == whole
+    assert signer.signature([header, memoryview(data), b"\0" * 4], message_id=7, is_response=True) != whole

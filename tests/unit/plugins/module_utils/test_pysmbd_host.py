@@ -51,3 +51,22 @@ def test_the_controller_hashes_passwords_as_pysmbd_hash_password_does(password):
 def test_a_user_without_a_password_is_refused_naming_the_host_and_the_user():
     with pytest.raises(AnsibleActionFail, match=r"h1: pysmbd_users\[1\] \(bob\) has no password"):
         _password_hashes([{"name": "alice", "password": "a"}, {"name": "bob"}], "h1")
+
+
+@pytest.mark.parametrize(
+    ("config", "status", "restart"),
+    [
+        ("[server]\nworkers = 2\n", '{"workers": [{"index": 0}, {"index": 1}]}', False),
+        ("[server]\nworkers = 2\n", '{"pid": 5}', True),  # one process runs; two are configured
+        ('[server]\nname = "X"\n', '{"workers": [{"index": 0}, {"index": 1}]}', True),
+        ("[server]\n", '{"pid": 5}', False),
+    ],
+)
+def test_a_server_running_another_number_of_workers_is_restarted(config, status, restart):
+    """In supervisor mode the module compares the running server's workers with the rendered config's."""
+    from ansible_collections.smb.alternative_ports.plugins.module_utils._pysmbd_host import (
+        _configured_workers,
+        _running_workers,
+    )
+
+    assert (_running_workers(status) != _configured_workers(config)) is restart

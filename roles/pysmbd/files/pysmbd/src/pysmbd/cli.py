@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pysmbd import __version__
 from pysmbd.config import Config, ConfigError, load_config
@@ -113,18 +113,28 @@ def command_serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     config = dataclasses.replace(config, source=args.config.resolve())  # reloads work after the daemon's chdir("/")
     log_file = args.log_file.resolve() if args.log_file else None
-    ready_fd = None
+    unreported: List[int] = []  # the descriptor the daemon's start is reported on, until it is
     if args.daemon:
         log_file = log_file or config.server.state_dir / "pysmbd.log"
-        ready_fd = detach(log_file)
+        unreported.append(detach(log_file))
     eventlog.configure_logging(log_file, args.log_level)
 
     def ready(error: Optional[str]) -> None:
-        if ready_fd is not None:
-            report_ready(ready_fd, error)
+        if unreported:
+            report_ready(unreported.pop(), error)
         elif error is not None:
             print(f"pysmbd: {error}", file=sys.stderr)
 
+    if config.server.workers > 1:
+        from pysmbd.server.workers import Supervisor
+
+        def run_worker(worker_config: Config, index: int, count: int, report: Callable) -> int:
+            for fd in unreported:  # the supervisor reports the start; a copy here would keep the waiter waiting
+                os.close(fd)
+            unreported.clear()
+            return asyncio.run(PysmbdServer(worker_config, worker=(index, count)).run(report))
+
+        return Supervisor(config, run_worker).run(ready)
     server = PysmbdServer(config)
     try:
         return asyncio.run(server.run(ready))
@@ -183,6 +193,9 @@ def format_status(status: Dict[str, Any]) -> str:
             state += " (removed from the config; kept open because the last reload failed)"
         lines.append(f"  {where:<32} {state}")
     lines.append(f"sessions: {status['sessions']}, connections: {status['connections']}")
+    if status.get("workers"):
+        pids = ", ".join(str(row["pid"] or "starting") for row in status["workers"])
+        lines.append(f"workers: {len(status['workers'])} (pids {pids})")
     memory = status.get("memory")
     if memory:
         lines.append(

@@ -8,6 +8,7 @@ how to fix it; ``str(ConfigError)`` prints one ``<file>: <path>: <problem>`` lin
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -77,6 +78,10 @@ class ServerSettings:
     """Seconds a durable open is kept for its client after its connection dropped (v2 clients may ask up to 300)."""
     max_kept_durable_opens: int = 1024
     """Durable opens kept for disconnected clients at once; past it the oldest is closed."""
+    workers: int = 1
+    """Worker processes sharing the TCP listeners (``SO_REUSEPORT``); ``"auto"`` in the file means one per CPU.
+    1 serves everything from one process. QUIC is served by the first worker only; server-wide limits are divided
+    between the workers; share modes and byte-range locks hold across them. Changes only at restart."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,7 @@ _SERVER_KEYS = (
     "durable_handles",
     "durable_handle_timeout",
     "max_kept_durable_opens",
+    "workers",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
 _QUIC_KEYS = ("certificate", "private_key", "max_datagram_size")
@@ -351,8 +357,22 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
         max_connections=checker.integer(table, "max_connections", "server", defaults.max_connections, 1, 1_000_000),
         idle_timeout=checker.number(table, "idle_timeout", "server", defaults.idle_timeout, 1, 7 * 24 * 3600),
         max_frame_size=max_frame_size,
+        workers=_read_workers(checker, table, defaults.workers),
         **_read_admission(checker, table, defaults),
     )
+
+
+MAX_WORKERS = 64
+
+
+def _read_workers(checker: _Checker, table: Dict[str, Any], default: int) -> int:
+    """``workers``: a count, or "auto" for one per CPU."""
+    if table.get("workers") == "auto":
+        return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    if isinstance(table.get("workers"), str):
+        checker.add("server.workers", f'{table["workers"]!r} is not a count; give 1 to {MAX_WORKERS} or "auto"')
+        return default
+    return checker.integer(table, "workers", "server", default, 1, MAX_WORKERS)
 
 
 def _read_admission(checker: _Checker, table: Dict[str, Any], defaults: ServerSettings) -> Dict[str, Any]:

@@ -113,6 +113,9 @@ class ServerContext:
     PreviousSessionId ends it (its durable opens are kept), owned by the core."""
     file_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     """FileIds are unique across connections: a durable open keeps its FileId on the connection that reclaims it."""
+    peers: Optional[Any] = None
+    """``peer_locks.PeerLocks`` when other worker processes serve the same shares (``[server] workers`` above 1):
+    their opens' share modes and byte-range locks count too."""
 
     def share(self, name: str) -> Optional[ShareConfig]:
         """Find a share by name, ignoring case as Windows does."""

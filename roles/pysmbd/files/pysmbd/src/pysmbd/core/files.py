@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from . import durable, fs, lock_waiters, oplocks, sharing
 from .context import PipeHandler, ServerContext, bare_user
-from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
+from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks, PeerConflict
 from .request import FRAME_PREFIX, DeferredIO, Request, Response, error_body
 from .state import Session, Tree
 from .status import (
@@ -117,16 +117,24 @@ class SharedFile:
     """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first."""
     level2_opens: set = field(default_factory=set)
     """``Open.lock_owner`` of the opens holding a LEVEL_II oplock: a WRITE or LOCK breaks them (``oplocks``)."""
+    peers: Optional[Any] = None
+    """``ServerContext.peers``: the other worker processes see this file's modes and locks through it."""
 
 
-def attach_shared(table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None) -> SharedFile:
+def attach_shared(
+    table: dict, st: os.stat_result, mode: Optional[sharing.Mode] = None, peers: Optional[Any] = None
+) -> SharedFile:
     key = (st.st_dev, st.st_ino)
     shared = table.get(key)
     if shared is None:
-        shared = table[key] = SharedFile(key, table)
+        shared = table[key] = SharedFile(key, table, peers=peers)
+        if peers is not None:
+            shared.locks.mirror = peers.ranges(key)
     shared.opens += 1
     if mode is not None:
         shared.modes[mode] += 1
+        if peers is not None:
+            peers.sync_modes(key, shared.modes)
     return shared
 
 
@@ -204,10 +212,14 @@ class Open:
             shared.modes[self.share_mode] -= 1
             if not shared.modes[self.share_mode]:
                 del shared.modes[self.share_mode]
+            if shared.peers is not None:
+                shared.peers.sync_modes(shared.key, shared.modes)
         shared.opens -= 1
         if shared.opens > 0:
             return False
         shared.table.pop(shared.key, None)
+        if shared.locks.mirror is not None:
+            shared.locks.mirror.close()
         return shared.delete_pending
 
     def fstat(self) -> os.stat_result:
@@ -414,6 +426,16 @@ def _answer_contexts(
 
 
 def create(conn: FileHost, req: Request) -> Response:
+    peers = conn.context.peers
+    if peers is None:
+        return _create(conn, req)
+    try:
+        return _create(conn, req)
+    finally:  # the share-mode checks against other workers hold their files' mutexes until the open is recorded
+        peers.release_mutexes()
+
+
+def _create(conn: FileHost, req: Request) -> Response:
     fields = req.unpack(CREATE_REQUEST)
     (
         _size,
@@ -493,7 +515,7 @@ def create(conn: FileHost, req: Request) -> Response:
             waiting = _break_oplock(conn, req, st, share_mode, granted)
             if waiting is not None:
                 return waiting
-            _refuse_sharing_conflict(conn.context.open_files, st, share_mode)
+            _refuse_sharing_conflict(conn.context, st, share_mode)
             is_dir = stat.S_ISDIR(st.st_mode)
             if not is_dir and not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or misbehave
                 raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
@@ -534,8 +556,14 @@ def create(conn: FileHost, req: Request) -> Response:
     if not (stat.S_ISREG(st_now.st_mode) or stat.S_ISDIR(st_now.st_mode)):
         fs.close(fd)
         raise SMBError(STATUS_ACCESS_DENIED, "only regular files and directories are served")
+    if action == CREATE_ACTIONS["created"] and conn.context.peers is not None:
+        try:  # another worker may have opened the new file since it was created
+            _refuse_sharing_conflict(conn.context, st_now, share_mode)
+        except SMBError:
+            fs.close(fd)
+            raise
     handle.share_mode = share_mode
-    handle.shared = attach_shared(conn.context.open_files, st_now, share_mode)
+    handle.shared = attach_shared(conn.context.open_files, st_now, share_mode, conn.context.peers)
     others = list(handle.shared.handles.values())
     handle.shared.handles[handle.lock_owner] = handle
     track_open(conn, req, handle)
@@ -543,7 +571,7 @@ def create(conn: FileHost, req: Request) -> Response:
         oplocks.break_level2(handle.shared)
     # No oplock where another process serves the share too (``ServerContext.peers``, several workers): its opens
     # could not break one granted here.
-    grants = conn.context.oplocks and not is_dir and getattr(conn.context, "peers", None) is None
+    grants = conn.context.oplocks and not is_dir and conn.context.peers is None
     level = oplocks.granted_level(requested_oplock, others, grants)
     oplocks.set_level(handle, level)
     durable_answer = None
@@ -612,11 +640,20 @@ def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
         raise SMBError(STATUS_DELETE_PENDING, "the file is being deleted")
 
 
-def _refuse_sharing_conflict(open_files: dict, st: os.stat_result, mode: Optional[sharing.Mode]) -> None:
-    """Refuse an open another open's ShareAccess excludes, or whose own excludes another's (MS-FSA 2.1.5.1.2)."""
-    shared = open_files.get((st.st_dev, st.st_ino))
+def _refuse_sharing_conflict(context: ServerContext, st: os.stat_result, mode: Optional[sharing.Mode]) -> None:
+    """Refuse an open another open's ShareAccess excludes, or whose own excludes another's (MS-FSA 2.1.5.1.2),
+    whichever worker process holds the other open."""
+    shared = context.open_files.get((st.st_dev, st.st_ino))
     if shared is not None and sharing.conflicts(shared.modes, mode):
         raise SMBError(STATUS_SHARING_VIOLATION, "the file is open with a share mode that excludes this access")
+    if context.peers is not None:
+        try:
+            context.peers.check_mode((st.st_dev, st.st_ino), mode)
+        except PeerConflict:
+            raise SMBError(
+                STATUS_SHARING_VIOLATION,
+                "another worker's client holds the file with a share mode that excludes this access",
+            ) from None
 
 
 def _open_root(conn, req, tree, granted, contexts, options, disposition) -> Response:
@@ -815,7 +852,7 @@ def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool)
     shared = handle.shared
     if (
         shared is not None
-        and shared.locks.count
+        and (shared.locks.count or shared.locks.mirror is not None)
         and shared.locks.io_conflicts(offset, length, handle.lock_owner, write)
     ):
         raise SMBError(STATUS_FILE_LOCK_CONFLICT, "the range is locked")
@@ -885,7 +922,10 @@ def _lock_or_unlock(handle: Open, req: Request, count: int) -> Response:
                     waiter = lock_waiters.LockWaiter(handle.lock_owner, offset, length, exclusive)
                     return Response(STATUS_PENDING, error_body(), waits=(shared.lock_waiters, waiter))
                 raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
-            taken.append(locks.add(offset, length, handle.lock_owner, exclusive))
+            try:
+                taken.append(locks.add(offset, length, handle.lock_owner, exclusive))
+            except PeerConflict:
+                raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked by another worker's client") from None
     except SMBError:
         for entry in taken:
             locks.remove(entry)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks
+from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks, PeerConflict
 from .status import STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS
 
 MAX_WAITERS_PER_CONNECTION = 1024
@@ -75,5 +75,8 @@ def grant_free(waiters: list, locks: FileLocks) -> None:
         if locks.held_by(waiter.owner) >= MAX_LOCKS_PER_OPEN or locks.count >= MAX_LOCKS_PER_FILE:
             end(waiter, STATUS_INSUFFICIENT_RESOURCES)
             continue
-        locks.add(waiter.offset, waiter.length, waiter.owner, waiter.exclusive)
+        try:
+            locks.add(waiter.offset, waiter.length, waiter.owner, waiter.exclusive)
+        except PeerConflict:
+            continue  # another worker took the range first: wait on (the runtime looks again periodically)
         end(waiter, STATUS_SUCCESS)

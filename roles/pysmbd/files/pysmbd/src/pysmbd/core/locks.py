@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Hashable, Optional
+from typing import Any, Hashable, Optional
 
 MAX_LOCKS_PER_OPEN = 4096
 """Locks one open may hold; more are refused with STATUS_INSUFFICIENT_RESOURCES."""
@@ -31,6 +31,10 @@ _BLOCK = 256
 """Shared ranges per block before it is split in two."""
 
 Owner = Hashable
+
+
+class PeerConflict(Exception):
+    """A lock another worker process holds refuses this one (it won a race the checks before ``add`` lost)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -90,6 +94,17 @@ class _SharedRanges:
                 return
             index += 1
 
+    def meeting(self, start: int, end: int) -> list[LockRange]:
+        """The ranges of the set that meet ``[start, end)``."""
+        last = bisect.bisect_left(self.firsts, end)
+        return [
+            e
+            for index in range(last)
+            if self.max_ends[index] > start
+            for e in self.blocks[index]
+            if e.offset < end and e.end > start
+        ]
+
     def overlaps(self, start: int, end: int) -> bool:
         """True when a range of the set meets ``[start, end)`` (``end > start``)."""
         last = bisect.bisect_left(self.firsts, end)  # blocks[:last] begin before ``end``
@@ -114,6 +129,8 @@ class FileLocks:
         self._by_owner: dict[Owner, list[LockRange]] = {}
         self._serial = 0
         self.count = 0
+        self.mirror: Optional[Any] = None
+        """``peer_locks.RangeMirror`` when other worker processes must see these locks (``workers`` above 1)."""
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -150,19 +167,31 @@ class FileLocks:
                 self._exclusive_meeting(offset, end)
                 or self._shared.overlaps(offset, end)
                 or (length and self._points_inside(self._shared_points, offset, end))
+                or (self.mirror is not None and self.mirror.conflicts(offset, end, exclusive=True))
             )
-        return any(held.owner != owner for held in self._exclusive_meeting(offset, end))
+        return any(held.owner != owner for held in self._exclusive_meeting(offset, end)) or (
+            self.mirror is not None and self.mirror.conflicts(offset, end, exclusive=False)
+        )
 
     def io_conflicts(self, offset: int, length: int, owner: Owner, write: bool) -> bool:
         """Would a READ (``write`` False) or WRITE of the range through ``owner`` meet a lock that refuses it?"""
-        if not self.count or length == 0:
+        if length == 0:
             return False
         end = offset + length
+        if self.mirror is not None and self.mirror.conflicts(offset, end, exclusive=write):
+            return True
+        if not self.count:
+            return False
         if any(held.owner != owner for held in self._exclusive_meeting(offset, end)):
             return True
         return write and bool(
             self._shared.overlaps(offset, end) or self._points_inside(self._shared_points, offset, end)
         )
+
+    def _sync_mirror(self, offset: int, end: int) -> bool:
+        """Give the other workers this worker's locks over the range; False when one of theirs refused it."""
+        held = self._exclusive_meeting(offset, end) + self._shared.meeting(offset, end)
+        return self.mirror.sync(held, offset, end)
 
     # ----------------------------------------------------------------- changes
 
@@ -178,6 +207,9 @@ class FileLocks:
             self._shared.add(entry)
         self._by_owner.setdefault(owner, []).append(entry)
         self.count += 1
+        if self.mirror is not None and length and not self._sync_mirror(offset, offset + length):
+            self.remove(entry)
+            raise PeerConflict("another worker's client holds a lock that refuses this one")
         return entry
 
     def remove(self, entry: LockRange) -> None:
@@ -195,6 +227,8 @@ class FileLocks:
             if not owned:
                 del self._by_owner[entry.owner]
         self.count -= 1
+        if self.mirror is not None and entry.length:
+            self._sync_mirror(entry.offset, entry.end)
 
     def find(self, offset: int, length: int, owner: Owner) -> Optional[LockRange]:
         """The owner's lock over exactly this range, an exclusive one first (MS-FSA 2.1.5.9)."""

@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pysmbd import __version__
 from pysmbd.config import Config, ConfigError, ListenerConfig, load_config
@@ -19,6 +19,13 @@ from pysmbd.server.listeners import Listener, ListenerManager, ListenerStatus
 from pysmbd.server.runtime import CoreFactory, Runtime, default_core_factory
 from pysmbd.server.statusfile import AlreadyRunning, PidFile, pid_path, status_path, write_json_atomically
 from pysmbd.server.tcp import TCPListener
+from pysmbd.server.workers import (
+    WAITER_RETRY_INTERVAL,
+    ConnectionCounts,
+    locks_dir,
+    worker_config,
+    worker_status_path,
+)
 
 STATUS_WRITE_DELAY = 0.1  # coalesce bursts of connection events into one status write
 MEMORY_STATUS_INTERVAL = 1.0  # how often the memory figures of the status file are brought up to date
@@ -36,10 +43,20 @@ class StartupError(Exception):
 class PysmbdServer:
     """One pysmbd process serving the listeners and shares of one configuration file."""
 
-    def __init__(self, config: Config, *, core_factory: CoreFactory = default_core_factory) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        core_factory: CoreFactory = default_core_factory,
+        worker: Optional[Tuple[int, int]] = None,
+    ) -> None:
+        """``worker``: (index, count) when this process is one of several workers under ``workers.Supervisor``."""
         self.config = config
         self.state_dir = config.server.state_dir
-        self.runtime = Runtime(config, core_factory=core_factory, on_change=self._status_changed)
+        self.worker = worker
+        self.runtime = Runtime(self._own_share(config), core_factory=core_factory, on_change=self._status_changed)
+        self._waiter_timer: Optional[asyncio.TimerHandle] = None
+        self._counts: Optional[ConnectionCounts] = None
         self.listeners = ListenerManager(self._make_listener)
         self._commands: Optional[asyncio.Queue] = None
         self._started = time.time()
@@ -49,6 +66,19 @@ class PysmbdServer:
         self._memory_timer: Optional[asyncio.TimerHandle] = None
         self._memory_written: Dict[str, int] = {}
         self._pidfile = PidFile(pid_path(self.state_dir))
+        self._status_file = (
+            status_path(self.state_dir) if worker is None else worker_status_path(self.state_dir, worker[0])
+        )
+
+    def _own_share(self, config: Config) -> Config:
+        """The configuration this process serves: with several workers, its part of the server-wide limits."""
+        return config if self.worker is None else worker_config(config, self.worker[1])
+
+    def _own_listeners(self, listeners: Sequence[ListenerConfig]) -> List[ListenerConfig]:
+        """Every listener, but QUIC only in the first worker: a QUIC connection's datagrams must reach one process."""
+        if self.worker is None or self.worker[0] == 0:
+            return list(listeners)
+        return [listener for listener in listeners if listener.transport != "quic"]
 
     # lifecycle ----------------------------------------------------------------------------------
 
@@ -70,13 +100,23 @@ class PysmbdServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._commands = asyncio.Queue()
-        try:
-            self._pidfile.acquire()
-        except (AlreadyRunning, OSError) as exc:
-            raise StartupError(str(exc)) from None
+        if self.worker is None:
+            try:
+                self._pidfile.acquire()
+            except (AlreadyRunning, OSError) as exc:
+                raise StartupError(str(exc)) from None
+        else:
+            from pysmbd.core.peer_locks import PeerLocks
+
+            self.runtime.context.peers = PeerLocks(locks_dir(self.state_dir), *self.worker)
+            self._counts = ConnectionCounts(locks_dir(self.state_dir), *self.worker)
+            self.runtime.registry.elsewhere = self._counts.elsewhere
+            self.runtime.registry.elsewhere_from = self._counts.elsewhere_from
+            self.runtime.registry.host_changed = self._counts.host_changed
+            self._waiter_timer = loop.call_later(WAITER_RETRY_INTERVAL, self._retry_lock_waiters)
         for signum, command in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
             loop.add_signal_handler(signum, self._commands.put_nowait, command)
-        failures = await self.listeners.apply(self.config.listeners)
+        failures = await self.listeners.apply(self._own_listeners(self.config.listeners))
         if failures:
             self.listeners.close_all()
             self._remove_signal_handlers()
@@ -87,6 +127,7 @@ class PysmbdServer:
         eventlog.info(
             "server_started",
             pid=os.getpid(),
+            worker=None if self.worker is None else self.worker[0],
             version=__version__,
             config=str(self.config.source),
             listeners=[listener.describe() for listener in self.config.listeners],
@@ -107,7 +148,10 @@ class PysmbdServer:
         if self._memory_timer is not None:
             self._memory_timer.cancel()
             self._memory_timer = None
-        status_path(self.state_dir).unlink(missing_ok=True)
+        if self._waiter_timer is not None:
+            self._waiter_timer.cancel()
+            self._waiter_timer = None
+        self._status_file.unlink(missing_ok=True)
         self._pidfile.release()
         eventlog.info("server_stopped", pid=os.getpid())
 
@@ -153,9 +197,16 @@ class PysmbdServer:
                 reason="the state directory changes only at restart",
                 current=str(self.state_dir),
             )
+        if self.worker is not None and config.server.workers != self.config.server.workers:
+            eventlog.warning(
+                "reload_ignored_setting",
+                setting="server.workers",
+                reason="the number of workers changes only at restart",
+                current=self.config.server.workers,
+            )
         self.config = config
-        self.runtime.apply(config)
-        failures = await self.listeners.apply(config.listeners)
+        self.runtime.apply(self._own_share(config))
+        failures = await self.listeners.apply(self._own_listeners(config.listeners))
         errors = [f"cannot listen on {row.config.describe()}: {row.error}" for row in failures]
         self._finish_reload(ok=not failures, errors=errors)
         return failures
@@ -172,6 +223,7 @@ class PysmbdServer:
         registry = self.runtime.registry
         return {
             "pid": os.getpid(),
+            "worker": None if self.worker is None else self.worker[0],
             "started": iso_time(self._started),
             "version": __version__,
             "config": str(self.config.source),
@@ -191,9 +243,9 @@ class PysmbdServer:
         document = self.status()
         self._memory_written = document["memory"]
         try:
-            write_json_atomically(status_path(self.state_dir), document)
+            write_json_atomically(self._status_file, document)
         except OSError as exc:
-            eventlog.error("status_write_failed", path=str(status_path(self.state_dir)), error=str(exc))
+            eventlog.error("status_write_failed", path=str(self._status_file), error=str(exc))
 
     def _refresh_memory_status(self) -> None:
         """Rewrite the status file when the memory figures moved (they change without any connection event)."""
@@ -201,7 +253,18 @@ class PysmbdServer:
         if self.runtime.memory.status() != self._memory_written:
             self.write_status()
 
+    def _retry_lock_waiters(self) -> None:
+        """LOCK requests waiting on another worker's lock: nothing here hears of its unlock, so look again."""
+        from pysmbd.core.lock_waiters import grant_free
+
+        self._waiter_timer = asyncio.get_running_loop().call_later(WAITER_RETRY_INTERVAL, self._retry_lock_waiters)
+        for shared in list(self.runtime.context.open_files.values()):
+            if shared.lock_waiters:
+                grant_free(shared.lock_waiters, shared.locks)
+
     def _status_changed(self) -> None:
+        if self._counts is not None:
+            self._counts.publish(self.runtime.registry.connections)
         if self._status_timer is None:
             self._status_timer = asyncio.get_running_loop().call_later(STATUS_WRITE_DELAY, self.write_status)
 
@@ -212,4 +275,4 @@ class PysmbdServer:
             from pysmbd.server.quic import QUICListener  # qh3 is imported only where QUIC is served
 
             return QUICListener(config, self.runtime, self.config.quic)
-        return TCPListener(config, self.runtime)
+        return TCPListener(config, self.runtime, reuse_port=self.worker is not None)

@@ -48,6 +48,13 @@ class ConnectionRegistry:
         self._shares: Dict[object, Set[str]] = {}
         self._where: Dict[object, Tuple[Optional[ListenerKey], str]] = {}
         self._by_host: Dict[str, Dict[object, None]] = {}  # insertion-ordered: oldest first
+        self.elsewhere: Callable[[], int] = lambda: 0
+        """Connections other worker processes of the server hold (``workers.ConnectionCounts``); they count
+        against ``max_connections`` too."""
+        self.elsewhere_from: Callable[[str], int] = lambda host: 0
+        """The same for one client address, against ``max_connections_per_address``."""
+        self.host_changed: Callable[[str, int], None] = lambda host, delta: None
+        """Told of every connection admitted (+1) or gone (-1) from an address, for the other workers."""
 
     @property
     def connections(self) -> int:
@@ -70,16 +77,17 @@ class ConnectionRegistry:
         """
         host = peer_host(peer)
         cap = self.max_connections_per_address
-        while cap and len(self._by_host.get(host, ())) >= cap:
+        while cap and len(self._by_host.get(host, ())) + self.elsewhere_from(host) >= cap:
             if not self._evict(self._oldest_without_session(self._by_host[host]), host, "max_connections_per_address"):
                 return f"max_connections_per_address ({cap}) reached for {host}, every one with a session"
-        while len(self._sessions) >= self.max_connections:
+        while len(self._sessions) + self.elsewhere() >= self.max_connections:
             if not self._evict(self._oldest_without_session(self._sessions), host, "max_connections"):
                 return f"max_connections ({self.max_connections}) reached, every one with a session"
         self._sessions[connection] = set()
         self._shares[connection] = set()
         self._where[connection] = (listener, peer)
         self._by_host.setdefault(host, {})[connection] = None
+        self.host_changed(host, 1)
         self._on_change()
         return None
 
@@ -113,8 +121,9 @@ class ConnectionRegistry:
         if where is not None:
             host = peer_host(where[1])
             same_host = self._by_host.get(host)
-            if same_host is not None:
-                same_host.pop(connection, None)
+            if same_host is not None and connection in same_host:
+                del same_host[connection]
+                self.host_changed(host, -1)
                 if not same_host:
                     del self._by_host[host]
         if self._sessions.pop(connection, None) is not None:

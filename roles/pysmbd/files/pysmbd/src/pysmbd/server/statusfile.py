@@ -78,6 +78,11 @@ class PidFile:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    @property
+    def fd(self) -> int:
+        """The locked descriptor (-1 when not held); a forked worker closes its copy."""
+        return self._fd
+
     def release(self) -> None:
         if self._fd >= 0:
             self.path.unlink(missing_ok=True)

@@ -393,16 +393,20 @@ class TCPConnection:
 class TCPListener:
     """SMB2 Direct TCP on one (address, port): a listening socket and the task that accepts on it."""
 
-    def __init__(self, config: ListenerConfig, runtime: Runtime) -> None:
+    def __init__(self, config: ListenerConfig, runtime: Runtime, *, reuse_port: bool = False) -> None:
         self.config = config
         self._runtime = runtime
+        self.reuse_port = reuse_port
+        """SO_REUSEPORT: the other worker processes bind the same port and the kernel spreads connections."""
         self._sock: Optional[socket.socket] = None
         self._task: Optional[asyncio.Task] = None
 
     async def open(self) -> None:
         family = socket.AF_INET6 if ":" in self.config.address else socket.AF_INET
         # create_server sets SO_REUSEADDR, and IPV6_V6ONLY for "::" so 0.0.0.0 can be bound beside it.
-        sock = socket.create_server((self.config.address, self.config.port), family=family, backlog=1024)
+        sock = socket.create_server(
+            (self.config.address, self.config.port), family=family, backlog=1024, reuse_port=self.reuse_port
+        )
         sock.setblocking(False)
         self._sock = sock
         self._task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
