@@ -25,6 +25,11 @@ def localhost_play(directory: Path, tasks: str, *args: str, name: str = "play.ym
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    ")
     )
+    return run_on_localhost(playbook, *args, timeout=timeout)
+
+
+def run_on_localhost(playbook: Path, *args: str, timeout: int = 240) -> PlayRun:
+    """Run a written playbook on localhost over the local connection with the venv's Python."""
     return run_playbook(
         playbook,
         "localhost,",

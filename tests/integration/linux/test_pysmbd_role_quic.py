@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from tests.support.ansible_run import PlayRun, run_playbook
+from tests.support.ansible_run import PlayRun
 from tests.support.net import free_tcp_ports, free_udp_port
+from tests.support.plays import run_on_localhost
 from tests.support.pysmbd_server import gen_cert
 
 pytestmark = pytest.mark.slow
@@ -67,16 +68,7 @@ def run_role(work: Path, role_vars: str, extra_tasks: str = "", name: str = "rol
         + "  tasks:\n    - name: role\n      ansible.builtin.include_role:\n        name: smb.alternative_ports.pysmbd\n"
         + textwrap.indent(textwrap.dedent(extra_tasks), "    ")
     )
-    return run_playbook(
-        playbook,
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        *options,
-        timeout=300,
-    )
+    return run_on_localhost(playbook, *options, timeout=300)
 
 
 def changed_tasks(run: PlayRun) -> list:
@@ -239,9 +231,7 @@ def test_a_quic_move_rolled_back_by_a_play_that_gives_no_pin_verifies_the_restor
             """
         )
     )
-    moved = run_playbook(
-        playbook, "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", timeout=300
-    )
+    moved = run_on_localhost(playbook, timeout=300)
     assert moved.returncode != 0, "the new QUIC port cannot answer on 127.0.0.1: verification had to fail"
     assert "and verification of the restored table passed" in moved.stdout, moved.stdout[-4000:]
     restored = [name for name in moved.results if name.endswith("Verify every endpoint")]
