@@ -71,6 +71,8 @@ class ThreadedServer:
         asyncio.set_event_loop(self._loop)
 
         async def start() -> None:
+            # the core's timers (oplock break and durable handle timeouts) run on this loop, as in the runtime
+            self.context.schedule = self._loop.call_later
             self._server = await self._loop.create_server(lambda: _CoreProtocol(self.context), "127.0.0.1", 0)
             self.port = self._server.sockets[0].getsockname()[1]
             self._ready.set()

@@ -29,8 +29,54 @@ SUITES = (
     "smb2.credits",
     "smb2.lock",
     "smb2.sharemode",
+    "smb2.durable-open",
+    "smb2.durable-v2-open",
+    # smb2.oplock as a whole takes 100 s, much of it in subtests pysmbd does not pass yet (streams, stat opens and a
+    # few break and sharing expectations) and in batch22a, which waits out the 35 s break timeout (the unit tests in
+    # tests/unit/pysmbd_core cover that timeout): the subtests it passes run one by one.
+    *(
+        f"smb2.oplock.{name}"
+        for name in (
+            "exclusive1",
+            "exclusive2",
+            "exclusive3",
+            "exclusive4",
+            "exclusive5",
+            "exclusive9",
+            "batch1",
+            "batch2",
+            "batch3",
+            "batch4",
+            "batch5",
+            "batch6",
+            "batch7",
+            "batch8",
+            "batch9",
+            "batch9a",
+            "batch10",
+            "batch11",
+            "batch13",
+            "batch14",
+            "batch15",
+            "batch16",
+            "batch21",
+            "batch23",
+            "batch24",
+            "batch25",
+            "doc",
+            "brl1",
+            "brl2",
+            "brl3",
+            "levelii500",
+            "levelii501",
+            "levelii502",
+        )
+    ),
 )
 BASELINE = Path(__file__).with_name("smbtorture_baseline.txt")
+ONE_PROCESS_ONLY = ("smb2.durable-open", "smb2.durable-v2-open", "smb2.oplock.", "smb2.lock.replay_smb3_specification")
+"""Subtests that need oplocks (durable handles, and LockSequence replay on them): pysmbd grants none with several
+workers, whose opens could not break one another's, so these are checked in one process only."""
 RESULT_LINE = re.compile(r"^(success|failure|error|skip): (\S+)")
 
 
@@ -44,7 +90,10 @@ def run_suite(port: int, suite: str) -> dict[str, str]:
         match = RESULT_LINE.match(line)
         if match:
             name = match.group(2)
-            outcomes[name if name.startswith(suite) else f"{suite}.{name}"] = match.group(1)
+            if not name.startswith(suite):  # a suite (smb2.lock) names its subtests bare, one subtest itself
+                single = suite.count(".") == 2 and suite.endswith(f".{name}")  # smb2.oplock.doc, not smb2.lock
+                name = suite if single else f"{suite}.{name}"
+            outcomes[name] = match.group(1)
     return outcomes
 
 
@@ -81,9 +130,11 @@ def test_smbtorture_subtests_do_not_regress_with_two_workers(tmp_path):
         )
         started.append(server)
         outcomes: dict[str, str] = {}
-        for suite in SUITES:
+        suites = [suite for suite in SUITES if not suite.startswith(ONE_PROCESS_ONLY)]
+        for suite in suites:
             outcomes.update(run_suite(server.tcp_port, suite))
     expected = [line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    expected = [name for name in expected if not name.startswith(ONE_PROCESS_ONLY)]
     regressed = [name for name in expected if outcomes.get(name) != "success"]
     assert not regressed, f"with two workers, smbtorture subtests that pass in one process fail: {regressed}"
-    assert len(outcomes) >= len(SUITES), f"smbtorture reported too few subtests: {outcomes}"
+    assert len(outcomes) >= len(suites), f"smbtorture reported too few subtests: {outcomes}"

@@ -81,10 +81,10 @@ def negotiate_request(
     return header(0, message_id) + body
 
 
-def session_setup_request(message_id: int, session_id: int, token: bytes) -> bytes:
+def session_setup_request(message_id: int, session_id: int, token: bytes, previous_session_id: int = 0) -> bytes:
     return (
         header(1, message_id, session_id=session_id)
-        + struct.pack("<HBBIIHHQ", 25, 0, 1, 0, 0, 88, len(token), 0)
+        + struct.pack("<HBBIIHHQ", 25, 0, 1, 0, 0, 88, len(token), previous_session_id)
         + token
     )
 
@@ -138,15 +138,18 @@ def events(conn: SMBServerConnection) -> list[Event]:
     return found
 
 
-def login(conn: SMBServerConnection, user: str, password: str) -> tuple[list[Response], int]:
-    """NEGOTIATE then an NTLM SESSION_SETUP exchange; returns the setup responses and the SessionId."""
+def login(
+    conn: SMBServerConnection, user: str, password: str, previous_session_id: int = 0
+) -> tuple[list[Response], int]:
+    """NEGOTIATE then an NTLM SESSION_SETUP exchange (naming ``previous_session_id``); returns the setup responses
+    and the SessionId."""
     conn.receive_data(framed(negotiate_request()), now=1.0)
     responses(conn)
     client = spnego.client(user, password, protocol="negotiate")
     token = client.step()
     message_id, session_id, seen = 1, 0, []
     while token:
-        conn.receive_data(framed(session_setup_request(message_id, session_id, token)), now=1.0)
+        conn.receive_data(framed(session_setup_request(message_id, session_id, token, previous_session_id)), now=1.0)
         (answer,) = responses(conn)
         seen.append(answer)
         session_id = answer.session_id

@@ -68,6 +68,16 @@ class ServerSettings:
     """Bytes one connection may hold; a client past it is not read from until it reads its responses."""
     drain_timeout: float = 30.0
     """Seconds a client kept unread for memory may go without taking any of its responses before it is closed."""
+    oplocks: bool = True
+    """Grant oplocks (BATCH or EXCLUSIVE to a file's only open, LEVEL_II to readers) and break them when needed."""
+    oplock_break_timeout: float = 35.0
+    """Seconds a CREATE waits for an oplock holder to acknowledge a break before it goes on (Windows: 35)."""
+    durable_handles: bool = True
+    """Grant durable opens (SMB2 durable handles v1 and v2) with a BATCH oplock: they survive a dropped connection."""
+    durable_handle_timeout: float = 60.0
+    """Seconds a durable open is kept for its client after its connection dropped (v2 clients may ask up to 300)."""
+    max_kept_durable_opens: int = 1024
+    """Durable opens kept for disconnected clients at once; past it the oldest is closed."""
     workers: int = 1
     """Worker processes sharing the TCP listeners (``SO_REUSEPORT``); ``"auto"`` in the file means one per CPU.
     1 serves everything from one process. QUIC is served by the first worker only; server-wide limits are divided
@@ -283,6 +293,11 @@ _SERVER_KEYS = (
     "max_memory",
     "max_memory_per_connection",
     "drain_timeout",
+    "oplocks",
+    "oplock_break_timeout",
+    "durable_handles",
+    "durable_handle_timeout",
+    "max_kept_durable_opens",
     "workers",
 )
 _LISTENER_KEYS = ("transport", "address", "port")
@@ -324,6 +339,17 @@ def _read_server(checker: _Checker, data: Dict[str, Any]) -> ServerSettings:
         max_memory=max_memory,
         max_memory_per_connection=per_connection,
         drain_timeout=checker.number(table, "drain_timeout", "server", defaults.drain_timeout, 1, 3600),
+        oplocks=checker.boolean(table, "oplocks", "server", defaults.oplocks),
+        oplock_break_timeout=checker.number(
+            table, "oplock_break_timeout", "server", defaults.oplock_break_timeout, 1, 3600
+        ),
+        durable_handles=checker.boolean(table, "durable_handles", "server", defaults.durable_handles),
+        durable_handle_timeout=checker.number(
+            table, "durable_handle_timeout", "server", defaults.durable_handle_timeout, 1, 3600
+        ),
+        max_kept_durable_opens=checker.integer(
+            table, "max_kept_durable_opens", "server", defaults.max_kept_durable_opens, 0, 1_000_000
+        ),
         workgroup=checker.string(table, "workgroup", "server", defaults.workgroup),
         users_file=Path(users_file),
         state_dir=Path(state_dir),

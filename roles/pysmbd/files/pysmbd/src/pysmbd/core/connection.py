@@ -21,9 +21,10 @@ Rules of this file:
 * An adapter that throttles password guessing sets ``login_delay`` and ``call_later``: a frame that starts a new
   session (SESSION_SETUP with SessionId 0) then waits the delay it names, held like a frame behind a deferred IO,
   so the connection goes on receiving but nothing of it is handled until the timer fires.
-* A request may go asynchronous (a LOCK that waits for a range, ``lock_waiters``): it is answered STATUS_PENDING
-  with an AsyncId at once, and finally when it ends, possibly while another connection's request is handled;
-  then ``on_output`` tells the adapter there is something to send. SMB2 CANCEL ends it with STATUS_CANCELLED.
+* A request may go asynchronous (a LOCK that waits for a range, ``lock_waiters``; a CREATE that waits for another
+  open's oplock break, ``oplocks``): it is answered STATUS_PENDING with an AsyncId at once, and finally when it
+  ends, possibly while another connection's request is handled; then ``on_output`` tells the adapter there is
+  something to send, as it does for an OPLOCK_BREAK notification. SMB2 CANCEL ends it with STATUS_CANCELLED.
 * Memory is asked for before a frame is handled: when the adapter sets ``memory_gate``, a frame whose answer
   (``answer_cost``) may take more than the connection's budget allows is held (with every frame behind it) until
   ``resume()``; ``memory_in_use`` says what the connection holds, counted at allocation.
@@ -41,8 +42,8 @@ from typing import Any, Callable, Optional, Union
 
 from cryptography.exceptions import InvalidTag
 
-from . import crypto, events, files, info, ioctl, lock_waiters, negotiate, session
-from .context import ServerContext
+from . import crypto, events, files, info, ioctl, lock_waiters, negotiate, oplocks, session
+from .context import ServerContext, bare_user
 from .credits import SequenceWindow
 from .files import Open
 from .receiver import BufferPool, FrameReceiver, FrameTooLarge, FramingError
@@ -81,6 +82,7 @@ from .wire import (
     LOCK,
     LOGOFF,
     NEGOTIATE,
+    OPLOCK_BREAK,
     QUERY_DIRECTORY,
     QUERY_INFO,
     READ,
@@ -147,6 +149,7 @@ HANDLERS: dict[int, Handler] = {
     CHANGE_NOTIFY: _not_supported,
     QUERY_INFO: info.query_info,
     SET_INFO: info.set_info,
+    OPLOCK_BREAK: files.oplock_break_ack,
 }
 
 
@@ -283,7 +286,6 @@ class SMBServerConnection:
         self.preauth_hash = bytes(64)
         self.sessions: dict[int, Session] = {}
         self.opens: dict[bytes, Open] = {}
-        self.next_file_id = 1
         self._window = SequenceWindow(MAX_CREDITS)
         """The MessageIds the client may use next: { 0 } at first, one more per credit granted."""
         self._pool = BufferPool()
@@ -447,24 +449,43 @@ class SMBServerConnection:
         found = self.sessions.pop(session_id, None)
         if found is None:
             return
-        for tree_id in list(found.trees):
-            self.close_tree(found, tree_id)
+        if self.context.live_sessions.get(session_id) is self:
+            del self.context.live_sessions[session_id]
+        for tree_id in list(found.trees):  # LOGOFF, like a lost connection, keeps durable opens (3.3.5.6)
+            self.close_tree(found, tree_id, keep_durable=True)
         if found.valid:
             self.emit(events.SessionClosed(session_id))
 
-    def close_tree(self, owner: Session, tree_id: int) -> None:
+    def close_tree(self, owner: Session, tree_id: int, *, keep_durable: bool = False) -> None:
+        """End a tree connect and close its opens; ``keep_durable`` (a LOGOFF or a lost connection) keeps the
+        durable ones for their client to reclaim."""
         owner.trees.pop(tree_id, None)
         for handle in list(self.opens.values()):
             if handle.session_id == owner.session_id and handle.tree.tree_id == tree_id:
-                files.forget_open(self, handle)
-                files.release_locks(self, handle)
-                handle.close()
+                files.drop_open(self, handle, keep_durable=keep_durable)
+
+    def send_oplock_break(self, handle: Open, level: int) -> None:
+        """Queue an OPLOCK_BREAK notification for one of this connection's opens (MS-SMB2 3.3.4.6): MessageId
+        all-0xFF, no session or tree, unsigned; encrypted when the open's session or share encrypts."""
+        if self._closed:
+            return
+        request = Header(0, 0, OPLOCK_BREAK, 0, 0, 0, oplocks.NOTIFICATION_MESSAGE_ID, 0, 0, 0, bytes(16))
+        message = pack_response_header(request, STATUS_SUCCESS, 0)
+        message += oplocks.BREAK.pack(24, level, 0, 0, handle.file_id)
+        owner = self.sessions.get(handle.session_id)
+        if owner is not None and owner.encryptor is not None and (owner.encrypt_data or handle.tree.encrypt):
+            sealed = owner.encryptor.encrypt(owner.session_id, bytes(message))
+            total = sum(len(p) for p in sealed)
+            self._queue_output([frame(total), *sealed], 4 + total)
+        else:
+            self._queue_output([frame(len(message)), bytes(message)], 4 + len(message))
+        if self.on_output is not None:
+            self.on_output()
 
     def allocate_file_id(self) -> bytes:
         if len(self.opens) >= self.context.max_opens_per_connection:
             raise SMBError(STATUS_INSUFFICIENT_RESOURCES, "too many open files on this connection")
-        value = self.next_file_id
-        self.next_file_id += 1
+        value = next(self.context.file_ids)  # unique server-wide: a reclaimed durable open keeps its FileId
         return value.to_bytes(8, "little") * 2
 
     # ----------------------------------------------------------------- frames
@@ -735,7 +756,7 @@ class SMBServerConnection:
                 self._start_io(outcome, encrypted_by, pooled)
                 return
             if outcome is not None and outcome[1].waits is not None:
-                outcome = self._go_async(outcome, encrypted_by)
+                outcome = self._go_async(outcome, encrypted_by, request)
             if outcome is not None:
                 outcome, used = _within_budget(outcome, used, budget, first=not answered)
                 answered.append(outcome)
@@ -783,38 +804,104 @@ class SMBServerConnection:
             )
             if owner is not None and not owner.valid:
                 owner = None
+        if header.command == SESSION_SETUP and response.status == STATUS_SUCCESS and response.session_id:
+            self._session_established(req, response.session_id)
         _update_chain(req, response)
         return header, response, owner
+
+    def _session_established(self, req: Request, session_id: int) -> None:
+        """Know the session server-wide, and end the one the client names as its PreviousSessionId (MS-SMB2
+        3.3.5.5.3): a client back from a network failure whose old connection the server still thinks alive. The old
+        session's durable opens are kept for the client to reclaim; the old connection stays, its session gone."""
+        live = self.context.live_sessions
+        live[session_id] = self
+        if len(req.message) < HEADER_SIZE + 24:
+            return
+        previous = _SESSION_ID.unpack_from(req.message, HEADER_SIZE + 16)[0]
+        older = live.get(previous) if previous and previous != session_id else None
+        if older is None:
+            return
+        mine, theirs = self.sessions.get(session_id), older.sessions.get(previous)
+        if mine is None or theirs is None or not theirs.valid or mine.is_guest:
+            return
+        if bare_user(mine.user) == bare_user(theirs.user):  # only the same user may end it
+            older.close_session(previous)
+            if older.on_output is not None:
+                older.on_output()  # its adapter drains the SessionClosed event
 
     # ----------------------------------------------------------------- asynchronous requests
 
     def _go_async(
-        self, outcome: tuple[Header, Response, Optional[Session]], encrypted_by: Optional[Session]
+        self, outcome: tuple[Header, Response, Optional[Session]], encrypted_by: Optional[Session], request: Request
     ) -> tuple[Header, Response, Optional[Session]]:
-        """Queue the request's waiter and answer STATUS_PENDING with a new AsyncId (MS-SMB2 3.3.4.2)."""
+        """Queue the request's waiter and answer STATUS_PENDING with a new AsyncId (MS-SMB2 3.3.4.2).
+
+        A waiting LOCK's final answer is its waiter's status. A CREATE waiting for an oplock break
+        (``oplocks.BreakWaiter``) is handled again once the break ends, and that answer is the final one."""
         header, response, owner = outcome
         assert response.waits is not None
         queue, waiter = response.waits
         if len(self._waiting) >= lock_waiters.MAX_WAITERS_PER_CONNECTION:
-            return header, Response(STATUS_LOCK_NOT_GRANTED, error_body()), owner
+            status = STATUS_INSUFFICIENT_RESOURCES if header.command == CREATE else STATUS_LOCK_NOT_GRANTED
+            return header, Response(status, error_body()), owner
         async_id = self._next_async_id
         self._next_async_id += 1
+        retry = self._retry_later(request) if isinstance(waiter, oplocks.BreakWaiter) else None
 
         def finish(status: int) -> None:
             self._waiting.pop(async_id, None)
             self._async_of_message.pop(header.message_id, None)
             if self._closed:
                 return
-            body = b"\x04\x00\x00\x00" if status == STATUS_SUCCESS else error_body()
-            self._send([(header, Response(status, body, async_id=async_id), owner)], encrypted_by)
+            if retry is not None and status == STATUS_SUCCESS:
+                final = retry()
+                if final.waits is not None:  # another break to wait for: same AsyncId, no second interim
+                    queue_again, waiter_again = final.waits
+                    start_waiting(queue_again, waiter_again)
+                    return
+                final.async_id = async_id
+            else:
+                body = b"\x04\x00\x00\x00" if status == STATUS_SUCCESS else error_body()
+                final = Response(status, body, async_id=async_id)
+            self._send([(header, final, owner)], encrypted_by)
             if self.on_output is not None:
                 self.on_output()
 
-        waiter.finish = finish
-        lock_waiters.wait(queue, waiter)
-        self._waiting[async_id] = waiter
-        self._async_of_message[header.message_id] = async_id
+        def start_waiting(queue: list, waiter: Any) -> None:
+            waiter.finish = finish
+            lock_waiters.wait(queue, waiter)
+            self._waiting[async_id] = waiter
+            self._async_of_message[header.message_id] = async_id
+
+        start_waiting(queue, waiter)
         return header, Response(STATUS_PENDING, error_body(), async_id=async_id), owner
+
+    def _retry_later(self, request: Request) -> Callable[[], Response]:
+        """Handle a request again later (a CREATE after an oplock break), from a copy of it: its frame's buffer
+        may be reused meanwhile. Its session and tree are looked up again: either may have gone."""
+        session_id = request.session.session_id if request.session else 0
+        tree_id = request.tree.tree_id if request.tree else 0
+        copy = Request(request.header, memoryview(bytes(request.message)), request.encrypted, request.now, ChainState())
+        copy.alone = True
+
+        def retry() -> Response:
+            found = self.sessions.get(session_id)
+            if found is None or not found.valid:
+                return Response(STATUS_USER_SESSION_DELETED, error_body())
+            tree = found.trees.get(tree_id)
+            if tree is None:
+                return Response(STATUS_NETWORK_NAME_DELETED, error_body())
+            copy.session, copy.tree = found, tree
+            handler = HANDLERS[copy.header.command]
+            try:
+                return handler(self, copy)
+            except SMBError as error:
+                return Response(error.status, error_body(error.error_data))
+            except Exception:  # a bug must cost one request, never the server
+                log.exception("internal error retrying command 0x%x from %s", copy.header.command, self.peer)
+                return Response(STATUS_INTERNAL_ERROR, error_body())
+
+        return retry
 
     def _cancel(self, header: Header) -> None:
         """SMB2 CANCEL: end the request it names (by AsyncId, or by MessageId before the interim answer came)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, Iterator, Optional, Protocol
+
+from .durable import KeptOpens
 
 # 8 MiB payload + room for the SMB2 header, the READ/WRITE structures and a transform header.
 DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024 + 64 * 1024
@@ -92,6 +95,24 @@ class ServerContext:
     open_files: dict = field(default_factory=dict)
     """``files.SharedFile`` of every file open on any connection, keyed by (st_dev, st_ino): its share modes,
     byte-range locks and pending delete; owned by the core."""
+    oplocks: bool = True
+    """Grant oplocks (see ``oplocks``); off, every CREATE gets none (and so no durable open)."""
+    oplock_break_timeout: float = 35.0
+    """Seconds a CREATE waits for an oplock holder to acknowledge a break before it goes on anyway (Windows: 35)."""
+    durable_handles: bool = True
+    """Grant durable opens (v1 and v2) to CREATEs that ask and get a BATCH oplock (see ``durable``)."""
+    durable_handle_timeout: float = 60.0
+    """Seconds a durable open outlives its connection (a v2 request may ask for up to max(300, this))."""
+    kept_durable_opens: KeptOpens = field(default_factory=KeptOpens)
+    """Durable opens whose connection is gone, waiting to be reclaimed; ``.limit`` caps how many (oldest go first)."""
+    schedule: Optional[Callable[[float, Callable[[], None]], Any]] = None
+    """Set by the runtime: call back after a delay on the server's event loop (oplock break and durable timeouts);
+    without it those timeouts never fire."""
+    live_sessions: dict = field(default_factory=dict)
+    """SessionId -> the connection holding that established session, server-wide: a SESSION_SETUP naming it as its
+    PreviousSessionId ends it (its durable opens are kept), owned by the core."""
+    file_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    """FileIds are unique across connections: a durable open keeps its FileId on the connection that reclaims it."""
     peers: Optional[Any] = None
     """``peer_locks.PeerLocks`` when other worker processes serve the same shares (``[server] workers`` above 1):
     their opens' share modes and byte-range locks count too."""

@@ -17,8 +17,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
-from . import fs, lock_waiters, sharing
-from .context import PipeHandler, ServerContext
+from . import durable, fs, lock_waiters, oplocks, sharing
+from .context import PipeHandler, ServerContext, bare_user
 from .locks import MAX_LOCKS_PER_FILE, MAX_LOCKS_PER_OPEN, FileLocks, PeerConflict
 from .request import FRAME_PREFIX, DeferredIO, Request, Response, error_body
 from .state import Session, Tree
@@ -34,6 +34,7 @@ from .status import (
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_LOCK_RANGE,
+    STATUS_INVALID_OPLOCK_PROTOCOL,
     STATUS_INVALID_PARAMETER,
     STATUS_LOCK_NOT_GRANTED,
     STATUS_NOT_A_DIRECTORY,
@@ -47,7 +48,7 @@ from .status import (
     SMBError,
     status_from_oserror,
 )
-from .wire import from_utf16
+from .wire import DIALECT_202, DIALECT_300, from_utf16
 
 CREATE_REQUEST = struct.Struct("<HBBIQQIIIIIHHII")
 CREATE_RESPONSE = struct.Struct("<HBBIQQQQQQII16sII")
@@ -114,6 +115,8 @@ class SharedFile:
     """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
     lock_waiters: list = field(default_factory=list)
     """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first."""
+    level2_opens: set = field(default_factory=set)
+    """``Open.lock_owner`` of the opens holding a LEVEL_II oplock: a WRITE or LOCK breaks them (``oplocks``)."""
     peers: Optional[Any] = None
     """``ServerContext.peers``: the other worker processes see this file's modes and locks through it."""
 
@@ -160,6 +163,25 @@ class Open:
     """Names this open as the owner of byte-range locks (an Open is not hashable)."""
     counted_in: Optional[Session] = None
     """The session whose ``open_count`` counts this open."""
+    oplock: int = oplocks.LEVEL_NONE
+    """The oplock this open holds (``oplocks``: NONE, LEVEL_II, EXCLUSIVE or BATCH)."""
+    oplock_breaking: bool = False
+    """A break was sent and not yet acknowledged."""
+    break_to: int = oplocks.LEVEL_NONE
+    """The level the break in progress goes down to."""
+    break_generation: int = 0
+    break_waiters: list = field(default_factory=list)
+    """CREATEs of other opens waiting for this open's break to end (``oplocks.BreakWaiter``)."""
+    notify_break: Optional[Callable[[Open, int], None]] = None
+    """Sends an OPLOCK_BREAK notification on the open's connection; None while no connection holds it."""
+    durable_timeout: float = 0.0
+    """Seconds the open outlives its connection; 0 when it is not durable (``durable``)."""
+    durable_user: str = ""
+    """The user (``bare_user``) that may reclaim the durable open."""
+    create_guid: bytes = b""
+    """The DH2Q CreateGuid (empty for a v1 durable open)."""
+    lock_sequences: dict = field(default_factory=dict)
+    """LockSequenceIndex -> LockSequenceNumber of the last successful LOCK (Open.LockSequenceArray, 3.3.5.14)."""
 
     @property
     def display_name(self) -> str:
@@ -185,6 +207,7 @@ class Open:
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
         shared.locks.release_owner(self.lock_owner)
         shared.handles.pop(self.lock_owner, None)
+        shared.level2_opens.discard(self.lock_owner)
         if self.share_mode is not None:
             shared.modes[self.share_mode] -= 1
             if not shared.modes[self.share_mode]:
@@ -214,6 +237,8 @@ class Open:
         finally:
             fs.close(self.fd)
             self.fd = -1
+            if self.oplock_breaking or self.break_waiters:
+                oplocks.end_break(self)  # only now: a waiting CREATE must not find the file half closed
 
     def _delete(self) -> None:
         assert self.tree.share is not None
@@ -239,10 +264,51 @@ def _refuse_beyond_open_limits(conn: FileHost, session: Session) -> None:
 def track_open(conn: FileHost, req: Request, handle: Open) -> None:
     """Make a new open known to the client and count it against the session's and the server's limits."""
     assert req.session is not None
-    conn.opens[handle.file_id] = handle
-    handle.counted_in = req.session
-    req.session.open_count += 1
+    _attach(conn, req.session, handle)
     conn.context.open_count += 1
+
+
+def _attach(conn: FileHost, session: Session, handle: Open) -> None:
+    """Give an open (new, or a reclaimed durable one) to a session of this connection."""
+    conn.opens[handle.file_id] = handle
+    handle.session_id = session.session_id
+    handle.counted_in = session
+    session.open_count += 1
+    handle.notify_break = getattr(conn, "send_oplock_break", None)
+
+
+def drop_open(conn: FileHost, handle: Open, *, keep_durable: bool = False) -> None:
+    """An open's tree or session goes away: close it, or with ``keep_durable`` (its session logged off or its
+    connection was lost) keep it when it is durable and still holds its BATCH oplock."""
+    context = conn.context
+    if (
+        keep_durable
+        and handle.durable_timeout
+        and handle.oplock == oplocks.LEVEL_BATCH
+        and not handle.oplock_breaking
+        and context.durable_handles
+        and handle.fd >= 0
+    ):
+        conn.opens.pop(handle.file_id, None)
+        if handle.counted_in is not None:  # the server still counts it: it keeps its descriptor
+            handle.counted_in.open_count -= 1
+            handle.counted_in = None
+        handle.notify_break = None
+        handle.session_id = 0
+        if handle.shared is not None:  # its waiting LOCKs had only the lost connection to answer to
+            lock_waiters.end_for_open(handle.shared.lock_waiters, handle.lock_owner, STATUS_RANGE_NOT_LOCKED)
+        context.kept_durable_opens.keep(handle, lambda kept: _discard_kept(context, kept), context.schedule)
+        return
+    forget_open(conn, handle)
+    release_locks(conn, handle)
+    handle.close()
+
+
+def _discard_kept(context: ServerContext, handle: Open) -> None:
+    """Close a kept durable open for good (its timeout passed, or another open purged it)."""
+    release_locks(None, handle)
+    handle.close()
+    context.open_count -= 1
 
 
 def forget_open(conn: FileHost, handle: Open) -> None:
@@ -265,6 +331,7 @@ class FileHost(Protocol):
     context: ServerContext
     opens: dict[bytes, Open]
     """Open files and pipes by FileId."""
+    dialect: int
 
     def allocate_file_id(self) -> bytes: ...
 
@@ -291,7 +358,9 @@ def _granted_access(desired: int, read_only: bool) -> int:
     return granted
 
 
-def _create_response(handle: Open, action: int, st: Optional[os.stat_result], contexts: bytes = b"") -> Response:
+def _create_response(
+    handle: Open, action: int, st: Optional[os.stat_result], contexts: bytes = b"", oplock: int = 0
+) -> Response:
     if st is None:
         times = fs.FileTimes(0, 0, 0, 0)
         alloc = eof = 0
@@ -302,7 +371,7 @@ def _create_response(handle: Open, action: int, st: Optional[os.stat_result], co
     contexts_offset = 64 + CREATE_RESPONSE.size if contexts else 0
     body = CREATE_RESPONSE.pack(
         89,
-        0,
+        oplock,
         0,
         action,
         times.creation,
@@ -333,9 +402,15 @@ def _parse_create_contexts(data: memoryview) -> dict[str, bytes]:
     return found
 
 
-def _answer_contexts(requested: dict[str, bytes], st: Optional[os.stat_result], granted: int) -> bytes:
-    """Answer the create contexts clients use to save round trips: maximal access and on-disk id."""
-    answers: list[tuple[bytes, bytes]] = []
+def _answer_contexts(
+    requested: dict[str, bytes],
+    st: Optional[os.stat_result],
+    granted: int,
+    extra: Optional[tuple[bytes, bytes]] = None,
+) -> bytes:
+    """Answer the create contexts clients use to save round trips (maximal access, on-disk id), and ``extra``
+    (a durable handle's answer)."""
+    answers: list[tuple[bytes, bytes]] = [extra] if extra is not None else []
     if "MxAc" in requested:
         answers.append((b"MxAc", struct.pack("<II", 0, granted)))
     if "QFid" in requested and st is not None:
@@ -365,7 +440,7 @@ def _create(conn: FileHost, req: Request) -> Response:
     (
         _size,
         _sec,
-        _oplock,
+        requested_oplock,
         _imp,
         _flags,
         _r,
@@ -383,6 +458,10 @@ def _create(conn: FileHost, req: Request) -> Response:
     contexts = _parse_create_contexts(req.buffer(ctx_offset, ctx_length)) if ctx_length else {}
     tree = req.tree
     assert tree is not None and req.session is not None
+    ask, reconnect = durable.parse(contexts, conn.dialect >= DIALECT_300) if contexts else (None, None)
+    if reconnect is not None:  # everything else in the request is ignored (3.3.5.9.7)
+        _refuse_beyond_open_limits(conn, req.session)
+        return _reconnect_durable(conn, req, reconnect)
     if disposition > FILE_OVERWRITE_IF:
         raise SMBError(STATUS_INVALID_PARAMETER, "bad CreateDisposition")
     _refuse_beyond_open_limits(conn, req.session)  # before any descriptor is opened
@@ -433,6 +512,9 @@ def _create(conn: FileHost, req: Request) -> Response:
                 is_dir = False
         else:
             _refuse_delete_pending(conn.context.open_files, st)
+            waiting = _break_oplock(conn, req, st, share_mode, granted)
+            if waiting is not None:
+                return waiting
             _refuse_sharing_conflict(conn.context, st, share_mode)
             is_dir = stat.S_ISDIR(st.st_mode)
             if not is_dir and not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or misbehave
@@ -482,9 +564,73 @@ def _create(conn: FileHost, req: Request) -> Response:
             raise
     handle.share_mode = share_mode
     handle.shared = attach_shared(conn.context.open_files, st_now, share_mode, conn.context.peers)
+    others = list(handle.shared.handles.values())
     handle.shared.handles[handle.lock_owner] = handle
     track_open(conn, req, handle)
-    return _create_response(handle, action, st_now, _answer_contexts(contexts, st_now, granted))
+    if overwrites and handle.shared.level2_opens:
+        oplocks.break_level2(handle.shared)
+    # No oplock where another process serves the share too (``ServerContext.peers``, several workers): its opens
+    # could not break one granted here.
+    grants = conn.context.oplocks and not is_dir and conn.context.peers is None
+    level = oplocks.granted_level(requested_oplock, others, grants)
+    oplocks.set_level(handle, level)
+    durable_answer = None
+    if ask is not None and handle.oplock == oplocks.LEVEL_BATCH and conn.context.durable_handles:
+        handle.durable_timeout = durable.timeout_for(ask, conn.context.durable_handle_timeout)
+        handle.durable_user = bare_user(req.session.user)
+        handle.create_guid = ask.create_guid
+        durable_answer = durable.response_context(ask, handle.durable_timeout)
+    answers = _answer_contexts(contexts, st_now, granted, durable_answer)
+    return _create_response(handle, action, st_now, answers, handle.oplock)
+
+
+def _break_oplock(
+    conn: FileHost, req: Request, st: os.stat_result, mode: Optional[sharing.Mode], granted: int
+) -> Optional[Response]:
+    """Break another open's EXCLUSIVE or BATCH oplock on this file before opening it (see ``oplocks``): the
+    interim answer when this CREATE is to wait for the break, None when it may go on now."""
+    context = conn.context
+    shared = context.open_files.get((st.st_dev, st.st_ino))
+    if shared is None:
+        return None
+    overwrites = _overwrites(req)
+    if not (overwrites or oplocks.breaks_oplocks(granted)):  # an attribute-only open breaks only by overwriting
+        return None
+    holder = oplocks.holder(shared.handles)
+    if holder is None:
+        return None
+    if holder.oplock == oplocks.LEVEL_EXCLUSIVE and sharing.conflicts(shared.modes, mode):
+        return None  # refused for sharing without a break (MS-FSA 2.1.5.1.2.1)
+    if context.kept_durable_opens.is_kept(holder):
+        # its client is gone and cannot acknowledge: close it, then look again (its delete-on-close may have
+        # removed the file, smbtorture durable-open.delete_on_close1)
+        context.kept_durable_opens.purge(holder)
+        return create(conn, req)
+    to_level = oplocks.LEVEL_NONE if overwrites else oplocks.LEVEL_II
+    oplocks.start_break(holder, to_level, context.schedule, context.oplock_break_timeout)
+    if not req.alone:
+        return None  # a compound is answered in one piece: the break was sent, this open goes on
+    return Response(STATUS_PENDING, error_body(), waits=(holder.break_waiters, oplocks.BreakWaiter()))
+
+
+def _overwrites(req: Request) -> bool:
+    """Does this CREATE supersede or overwrite the file (its CreateDisposition, read again)?"""
+    disposition = req.unpack(CREATE_REQUEST)[9]
+    return disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+
+
+def _reconnect_durable(conn: FileHost, req: Request, reconnect: durable.Reconnect) -> Response:
+    """DHnC / DH2C: give a kept durable open to this session (MS-SMB2 3.3.5.9.7, 3.3.5.9.12)."""
+    session, tree = req.session, req.tree
+    assert session is not None and tree is not None
+    if not conn.context.durable_handles or tree.is_ipc:
+        raise SMBError(STATUS_OBJECT_NAME_NOT_FOUND, "no durable open to reconnect")
+    handle = conn.context.kept_durable_opens.reclaim(reconnect, bare_user(session.user), tree.name)
+    handle.tree = tree
+    _attach(conn, session, handle)
+    st = handle.fstat()
+    # no durable context in the answer: the open is durable already (smbtorture durable-v2-open.reopen2)
+    return _create_response(handle, CREATE_ACTIONS["opened"], st, b"", handle.oplock)
 
 
 def _refuse_delete_pending(open_files: dict, st: os.stat_result) -> None:
@@ -682,6 +828,8 @@ def write(conn: FileHost, req: Request) -> Response:
         if handle.tree.read_only or not handle.granted & (FILE_WRITE_DATA | FILE_APPEND_DATA):
             raise SMBError(STATUS_ACCESS_DENIED, "no write access")
         _refuse_locked_range(handle, offset, length, write=True)
+        if handle.shared is not None and handle.shared.level2_opens:
+            invalidate_caches(handle)
         if req.may_defer and length >= LARGE_IO:
             fd = fs.dup(handle.fd)
             return Response(STATUS_SUCCESS, deferred=DeferredIO(_owning_fd(fd, fs.pwrite, data, offset), _finish_write))
@@ -690,6 +838,13 @@ def write(conn: FileHost, req: Request) -> Response:
         except OSError as error:
             raise SMBError(status_from_oserror(error), "write failed") from error
     return _finish_write(written)
+
+
+def invalidate_caches(handle: Open) -> None:
+    """The file's data changes (a WRITE, a new end of file or allocation): its LEVEL_II oplocks break to none, the
+    writer's own included (MS-FSA 2.1.4.12)."""
+    if handle.shared is not None and handle.shared.level2_opens:
+        oplocks.break_level2(handle.shared)
 
 
 def _refuse_locked_range(handle: Open, offset: int, length: int, *, write: bool) -> None:
@@ -711,10 +866,32 @@ def lock(conn: FileHost, req: Request) -> Response:
     alone in its frame; in a compound it fails at once. A request that fails part-way releases the locks it
     took, as 3.3.5.14 says.
     """
-    _size, count, _seq, raw_id = req.unpack(LOCK_REQUEST)
+    _size, count, sequence, raw_id = req.unpack(LOCK_REQUEST)
     handle = lookup_open(conn, req, raw_id)
     if count == 0 or handle.fd < 0 or handle.is_dir or handle.shared is None:
         raise SMBError(STATUS_INVALID_PARAMETER, "nothing to lock")
+    slot = _lock_sequence_slot(conn, handle, sequence)
+    if slot is not None:
+        if handle.lock_sequences.get(slot) == sequence & 0xF:
+            return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")  # a replay of a LOCK that succeeded: done already
+        handle.lock_sequences.pop(slot, None)
+    response = _lock_or_unlock(handle, req, count)
+    if slot is not None and response.status == STATUS_SUCCESS:
+        handle.lock_sequences[slot] = sequence & 0xF
+    return response
+
+
+def _lock_sequence_slot(conn: FileHost, handle: Open, sequence: int) -> Optional[int]:
+    """The LockSequenceIndex (1-64) whose replay this LOCK may be, or None when replays are not detected: only on
+    durable opens (no resilient or persistent ones here, no multichannel) after SMB 2.0.2 (MS-SMB2 3.3.5.14)."""
+    if not handle.durable_timeout or conn.dialect == DIALECT_202:
+        return None
+    index = sequence >> 4
+    return index if 1 <= index <= 64 else None
+
+
+def _lock_or_unlock(handle: Open, req: Request, count: int) -> Response:
+    assert handle.shared is not None
     if count > MAX_LOCKS_PER_REQUEST:
         raise SMBError(STATUS_INSUFFICIENT_RESOURCES, f"more than {MAX_LOCKS_PER_REQUEST} ranges in one LOCK")
     if len(req.message) < 64 + 24 + count * 24:
@@ -728,6 +905,8 @@ def lock(conn: FileHost, req: Request) -> Response:
         finally:  # what was unlocked before a bad element stays unlocked: its waiters may go on
             lock_waiters.grant_free(shared.lock_waiters, locks)
         return Response(STATUS_SUCCESS, b"\x04\x00\x00\x00")
+    if shared.level2_opens:
+        oplocks.break_level2(shared)
     taken = []
     try:
         for offset, length, flags, _r in elements:
@@ -766,7 +945,7 @@ def _unlock(locks: FileLocks, handle: Open, elements: list[tuple[int, int, int, 
         locks.remove(entry)
 
 
-def release_locks(conn: FileHost, handle: Open) -> None:
+def release_locks(conn: Optional[FileHost], handle: Open) -> None:
     """Drop the locks of an open that is closing (its file's other opens may use the ranges at once): its own
     waiting LOCK requests end with STATUS_RANGE_NOT_LOCKED, and the other opens' waiters may take the ranges."""
     shared = handle.shared
@@ -774,3 +953,23 @@ def release_locks(conn: FileHost, handle: Open) -> None:
         lock_waiters.end_for_open(shared.lock_waiters, handle.lock_owner, STATUS_RANGE_NOT_LOCKED)
         shared.locks.release_owner(handle.lock_owner)
         lock_waiters.grant_free(shared.lock_waiters, shared.locks)
+
+
+def oplock_break_ack(conn: FileHost, req: Request) -> Response:
+    """OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1): the client gave up its oplock; waiting CREATEs go on.
+
+    The client may acknowledge the level the break named (LEVEL_II or NONE) or a lower one; a higher one is
+    refused and leaves no oplock, as is an acknowledgment with no break in progress (a LEVEL_II break to NONE
+    expects none). A lease break acknowledgment (36 bytes) finds no lease: there are none.
+    """
+    size, level, _r, _r2, raw_id = req.unpack(oplocks.BREAK)
+    if size != oplocks.BREAK.size:
+        raise SMBError(STATUS_INVALID_PARAMETER, "not an oplock break acknowledgment (leases are not granted)")
+    handle = lookup_open(conn, req, raw_id)
+    if not handle.oplock_breaking:
+        raise SMBError(STATUS_INVALID_OPLOCK_PROTOCOL, "no oplock break is in progress on this open")
+    if level not in (oplocks.LEVEL_NONE, oplocks.LEVEL_II) or level > handle.break_to:
+        oplocks.end_break(handle, oplocks.LEVEL_NONE)
+        raise SMBError(STATUS_INVALID_OPLOCK_PROTOCOL, "acknowledged a higher level than the break named")
+    oplocks.end_break(handle, level)
+    return Response(STATUS_SUCCESS, oplocks.BREAK.pack(24, level, 0, 0, handle.file_id))

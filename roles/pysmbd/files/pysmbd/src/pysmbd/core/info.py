@@ -10,7 +10,7 @@ import struct
 from typing import Callable
 
 from . import fileinfo, fs
-from .files import MAX_FILE_SIZE, FileHost, Open, lookup_open
+from .files import MAX_FILE_SIZE, FileHost, Open, invalidate_caches, lookup_open
 from .request import Request, Response
 from .status import (
     STATUS_ACCESS_DENIED,
@@ -337,12 +337,14 @@ def set_info(conn: FileHost, req: Request) -> Response:
             (end_of_file,) = struct.unpack_from("<Q", data)
             if end_of_file > MAX_FILE_SIZE:  # as WRITE: no file beyond what NTFS allows (2^62 was accepted)
                 raise SMBError(STATUS_INVALID_PARAMETER, "end of file beyond the largest file size")
+            invalidate_caches(handle)
             fs.ftruncate(handle.fd, end_of_file)
         elif info_class == 19:
             _need(data, 8)
             _require_write(handle)
             wanted = struct.unpack_from("<Q", data)[0]
             if wanted < fs.fstat(handle.fd).st_size:
+                invalidate_caches(handle)
                 fs.ftruncate(handle.fd, wanted)
         else:
             raise SMBError(STATUS_INVALID_INFO_CLASS, f"cannot set file information class {info_class}")

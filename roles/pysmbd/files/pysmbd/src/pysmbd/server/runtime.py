@@ -42,6 +42,25 @@ def _call_later(delay: float, callback: Callable[[], None]) -> bool:
     return True
 
 
+def _schedule(delay: float, callback: Callable[[], None]) -> None:
+    """The core's timer (oplock break and durable handle timeouts): ``call_later`` on the running loop; without a
+    loop (the core driven by hand) the timeout never fires, as the core documents."""
+    try:
+        asyncio.get_running_loop().call_later(delay, callback)
+    except RuntimeError:
+        pass
+
+
+def apply_open_settings(context: ServerContext, config: Config) -> None:
+    """The ``[server]`` settings of oplocks and durable handles, at start and at each reload."""
+    settings = config.server
+    context.oplocks = settings.oplocks
+    context.oplock_break_timeout = settings.oplock_break_timeout
+    context.durable_handles = settings.durable_handles
+    context.durable_handle_timeout = settings.durable_handle_timeout
+    context.kept_durable_opens.limit = settings.max_kept_durable_opens
+
+
 def share_configs(config: Config) -> dict:
     return {
         share.name: ShareConfig(
@@ -103,7 +122,9 @@ class Runtime:
             shares=share_configs(config),
             start_time=time.time(),
             pipe_factory=self.open_pipe,
+            schedule=_schedule,
         )
+        apply_open_settings(self.context, config)
         self.memory = MemoryBudget(
             config.server.max_memory_per_connection, config.server.max_memory, schedule=_call_soon
         )
@@ -166,6 +187,7 @@ class Runtime:
         context.max_open_files = config.server.max_open_files
         context.max_opens_per_session = config.server.max_opens_per_session
         context.shares = after
+        apply_open_settings(context, config)
         return changed
 
     def new_core_connection(self, *, peer: str, transport: str) -> CoreConnection:
