@@ -496,8 +496,9 @@ def _keep_cert(new: QuicProbeOutcome, handshake: QuicProbeOutcome) -> QuicProbeO
 #
 # No event loop and no thread of its own: smbprotocol calls ``recv`` from its receiver thread and ``send`` from the
 # caller's, so whoever waits for the server drives the connection (``_QuicSocketDriver``). An asyncio thread in
-# between cost two more thread hand-offs per message, each up to Python's switch interval (5 ms) while another
-# thread held the GIL: measured, the client then needed 4.5-12 ms after each 4 MiB READ before its next request left.
+# between added two thread hand-offs per message (each may wait up to Python's 5 ms switch interval for the GIL);
+# without it the answer's bytes reach smbprotocol as they arrive, which is what lets the server's early sends pay
+# (bench/quic/RESULTS.md: neither change alone moved a 256 MiB read, both together did).
 
 
 class _QuicSocketDriver:
