@@ -96,7 +96,7 @@ _LOCK_FLAGS_ANY = frozenset({LOCK_SHARED | LOCK_FAIL_IMMEDIATELY, LOCK_EXCLUSIVE
 _lock_owners = itertools.count(1)
 
 
-@dataclass
+@dataclass(slots=True)
 class SharedFile:
     """What every open of one file shares: MS-FSA keeps DeletePending on the file (2.1.5.14.3), and deletes
     it when its last open closes (2.1.5.4), so a pending delete waits for the other handles."""

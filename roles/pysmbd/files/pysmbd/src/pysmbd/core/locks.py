@@ -52,6 +52,8 @@ class LockRange:
 class _SharedRanges:
     """Possibly overlapping ranges, in blocks sorted by offset; answers "does any overlap [start, end)"."""
 
+    __slots__ = ("blocks", "firsts", "max_ends")
+
     def __init__(self) -> None:
         self.blocks: list[list[LockRange]] = []
         self.firsts: list[int] = []
@@ -120,6 +122,18 @@ class _SharedRanges:
 
 class FileLocks:
     """The byte-range locks of one file."""
+
+    # Every open file has one (a server may hold thousands): slots keep it small.
+    __slots__ = (
+        "_by_owner",
+        "_exclusive",
+        "_exclusive_points",
+        "_serial",
+        "_shared",
+        "_shared_points",
+        "count",
+        "mirror",
+    )
 
     def __init__(self) -> None:
         self._exclusive: list[LockRange] = []  # disjoint, sorted by offset

@@ -17,6 +17,8 @@ class FrameDeadline:
     the client (back-pressure, a delayed login); that time is not the client's to pay for.
     """
 
+    __slots__ = ("_expired", "_frames_seen", "_loop", "_paused", "_started", "_stopped", "_timeout", "_timer")
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
