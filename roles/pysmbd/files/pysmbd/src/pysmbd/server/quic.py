@@ -69,10 +69,12 @@ CLOSE_AFTER_FIN_DELAY = 0.5
 # Answers handed to qh3 while it still has this much to send wait here instead (qh3 copies them, and its buffer
 # keeps the capacity it grew to): enough to keep a flow-control window busy, without doubling what is held.
 QH3_BACKLOG = 1024 * 1024
-# Datagrams qh3 builds before the first of them is sent, then per later run (measured at 1452 bytes, 4 MiB READs:
-# runs of 64 halve the time to the client's first byte and beat runs of 128 or 512 and the whole window at once).
+# Datagrams qh3 builds before the first of them is sent, then per later run (measured at 1452 bytes, 4 MiB READs,
+# bench/quic/RESULTS.md): a short first run brings the client's first byte from ~8 ms to ~1.5 ms after the request;
+# runs of 256 (several GSO sends each) then beat runs of 64 (the client wakes and acknowledges once per few bursts
+# instead of once per burst) and the whole window at once.
 FIRST_RUN = 16
-RUN = 64
+RUN = 256
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:

@@ -91,7 +91,7 @@ def datagram_runs(quic: QuicConnection, first_run: int, run: int) -> Optional[Ca
     qh3 builds every datagram its congestion window allows before it returns any: for a 4 MiB READ answer that is
     ~2,900 datagrams and ~8 ms before the first leaves, while the client idles. Sent as they are built, the client
     decrypts the first runs while the server builds the rest. The first run is short, so the client starts at once;
-    the later ones are long, so the client is woken (and acknowledges) once per GSO burst, not once per datagram."""
+    the later ones are longer, so the client is woken (and acknowledges) once per few GSO bursts."""
     if getattr(quic, "_quic_logger", True) is not None or not hasattr(quic, "_core"):
         return None
 
