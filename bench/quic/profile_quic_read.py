@@ -4,9 +4,9 @@
 
 The same pysmbd and the same read as bench_quic_read.py (one file, 4 MiB READs, signing on), over QUIC only.
 Three profiles are printed, sorted by own time: the pysmbd process (its QUIC runner started under cProfile; the
-profile covers its whole life, start-up and handshake included, which the read dominates), the client thread
-that runs the QUIC connection (qh3 and the asyncio datagram path) and the calling thread (smbprotocol: signing
-checks, message parsing, waiting for bytes).
+profile covers its whole life, start-up and handshake included, which the read dominates), smbprotocol's receiver
+thread (which now drives the QUIC connection itself inside ``recv``: polling, qh3, ACKs; then smbprotocol's signing
+check and parsing) and the calling thread (smbprotocol building requests and waiting for answers).
 It also counts the datagrams each side sent (from a relay-free UDP socket statistic: /proc/net/snmp), so
 ACK traffic shows up next to the data (a GSO send or GRO receive counts once there).
 """
@@ -31,6 +31,8 @@ from tests.support.collection import use_checkout_as_collection  # noqa: E402
 
 use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
 
+from smbprotocol import connection as smb_connection  # noqa: E402
+
 from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic  # noqa: E402
 from tests.support import pysmbd_server  # noqa: E402
 from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
@@ -42,7 +44,7 @@ PROFILES: dict = {}
 
 
 class _ProfiledThread(threading.Thread):
-    """threading.Thread whose target runs under cProfile (used for the QUIC client's event-loop thread)."""
+    """threading.Thread whose target runs under cProfile (used for smbprotocol's receiver thread)."""
 
     def run(self) -> None:
         profile = cProfile.Profile()
@@ -83,7 +85,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     size, chunk, datagram = args.size_mib * 1024 * 1024, 4 * 1024 * 1024, args.max_datagram_size
-    _probe_quic.threading.Thread = _ProfiledThread  # only _probe_quic's threads are profiled this way
+    smb_connection.threading.Thread = _ProfiledThread  # only smbprotocol's connection threads are profiled this way
     with tempfile.TemporaryDirectory(prefix="profile-quic-") as tmp:
         SERVER_PROFILE[:] = [Path(tmp) / "server.prof"]
         pysmbd_server.subprocess.Popen = _ProfiledPopen  # only the QUIC runner is wrapped, see _ProfiledPopen
@@ -124,7 +126,7 @@ def main() -> int:
     )
     print(server_report)
     for name, profile in PROFILES.items():
-        print(report(f"QUIC thread ({name})", profile, args.top))
+        print(report(f"receiver thread ({name}): QUIC connection and smbprotocol", profile, args.top))
     print(report("calling thread (smbprotocol)", caller, args.top))
     return 0
 

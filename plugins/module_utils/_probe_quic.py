@@ -20,23 +20,26 @@ A closed UDP port shows as ``refused`` only where the ICMP port unreachable come
 connected so the kernel reports it); filtered ports show as ``timeout``.
 
 ``SmbQuicTransport`` and ``connect_smb_over_quic`` (at the end) let smbprotocol's client run a whole session
-over QUIC, for level ``session`` and for the tests that put and get files over QUIC.
+over QUIC, for level ``session`` and for the tests that put and get files over QUIC; the threads smbprotocol already
+has drive that connection themselves (``_QuicSocketDriver``), where the probe uses an event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import errno
 import functools
 import hashlib
 import logging
+import math
 import os
+import select
 import socket
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -55,7 +58,10 @@ except ImportError as import_error:  # the module reports it with missing_requir
 
 from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_trust import load_anchors, untrusted_reason
 from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp import (
+    DatagramSender,
+    enable_gro,
     open_datagram_endpoint,
+    read_gro_bursts,
     receive_gro_burst,
 )
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
@@ -223,7 +229,7 @@ def _client_configuration(server_name: str, max_datagram_size: int = 1200) -> Qu
     return configuration
 
 
-def _certificate_problem(protocol: _ProbeProtocol, policy: _CertificatePolicy, leaf: bytes) -> Optional[str]:
+def _certificate_problem(protocol, policy: _CertificatePolicy, leaf: bytes) -> Optional[str]:
     """None when the certificate passes ``policy``'s chain and name check (or there is none); else why not."""
     if policy.cafile is None:
         return None
@@ -298,6 +304,10 @@ def _frame_answer(data: bytes, where: str) -> Optional[bytes]:
 
 
 async def _open_socket(address: str, port: int) -> socket.socket:
+    return _connected_udp_socket(address, port)
+
+
+def _connected_udp_socket(address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -364,6 +374,12 @@ async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float,
     loop = asyncio.get_running_loop()
     protocol.connect(peer)
     await _wait_for(protocol, lambda: protocol.handshake_done, loop.time() + timeout)
+    return _handshake_outcome(protocol, where, timeout, policy)
+
+
+def _handshake_outcome(protocol, where: str, timeout: float, policy: _CertificatePolicy):
+    """(ok, outcome) once the handshake has ended one way or the other (or timed out); refuses a certificate that
+    ``policy`` rejects. ``protocol``: a ``_ProbeProtocol`` or a ``_QuicSocketDriver``."""
     if protocol.icmp_error is not None:
         return False, _icmp_outcome(protocol.icmp_error, where)
     if not protocol.handshake_done:
@@ -396,7 +412,7 @@ async def _handshake(protocol: _ProbeProtocol, peer, where: str, timeout: float,
     return True, outcome
 
 
-def _refuse_certificate(protocol: _ProbeProtocol, handshake: QuicProbeOutcome, message: str) -> QuicProbeOutcome:
+def _refuse_certificate(protocol, handshake: QuicProbeOutcome, message: str) -> QuicProbeOutcome:
     """Close as a TLS client that rejects the certificate would (CRYPTO_ERROR bad_certificate), and say why."""
     protocol._quic.close(error_code=CRYPTO_ERROR_BASE + TLS_ALERT_BAD_CERTIFICATE, reason_phrase="bad certificate")
     protocol.transmit()
@@ -476,57 +492,192 @@ def _keep_cert(new: QuicProbeOutcome, handshake: QuicProbeOutcome) -> QuicProbeO
 #
 # smbprotocol ships only Direct TCP: ``Connection.connect`` builds ``smbprotocol.connection.Tcp(server, port,
 # timeout)`` and then uses its ``connect()``, ``send(message)``, ``recv(timeout)``, ``close()`` and ``connected``.
-# ``SmbQuicTransport`` offers that surface over one QUIC stream, with the same TLS checks as the probe; an event
-# loop in a background thread runs the connection. ``connect_smb_over_quic`` makes ``Connection.connect`` use it.
+# ``SmbQuicTransport`` offers that surface over one QUIC stream, with the same TLS checks as the probe.
+#
+# No event loop and no thread of its own: smbprotocol calls ``recv`` from its receiver thread and ``send`` from the
+# caller's, so whoever waits for the server drives the connection (``_QuicSocketDriver``). An asyncio thread in
+# between added two thread hand-offs per message (each may wait up to Python's 5 ms switch interval for the GIL);
+# without it the answer's bytes reach smbprotocol as they arrive, which is what lets the server's early sends pay
+# (bench/quic/RESULTS.md: neither change alone moved a 256 MiB read, both together did).
 
 
-_NOBODY_WAITS = 1 << 62
+class _QuicSocketDriver:
+    """One qh3 connection on a connected UDP socket, driven by the threads that use it.
 
+    The thread waiting for stream data (``take``) polls the socket with qh3's timer as its limit, reads whole GRO
+    bursts, hands them to qh3, collects the stream's pieces, handles the timer, and sends what qh3 then has (ACKs,
+    flow-control credit, retransmissions). A thread that sends (``send_stream``) puts its data into qh3 and sends it
+    itself. One lock keeps qh3 to one thread at a time and is never held while waiting. When a send moves qh3's timer
+    earlier than the waiting thread's wake-up (a loss timer for the new data), a byte on a socket pair wakes it, so a
+    lost datagram is resent on time. Offers what ``_handshake_outcome`` reads of a ``_ProbeProtocol``."""
 
-class _StreamSink:
-    """Bytes of the SMB stream, handed from the QUIC thread to smbprotocol's receiver thread.
-
-    The pieces qh3 delivers are kept as they are and joined once per message: one copy of a 4 MiB READ response
-    instead of three (append, slice, bytes), and one fresh 4 MiB block of memory instead of three to fault in."""
-
-    def __init__(self) -> None:
-        self.pieces = collections.deque()
-        self.buffered = 0
+    def __init__(self, sock: socket.socket, quic: QuicConnection) -> None:
+        self._sock = sock
+        self._quic = quic
+        self._sender = DatagramSender(sock)
+        enable_gro(sock)  # without GRO every datagram is a burst of one, handled the same way
+        self._lock = threading.Lock()
+        self._left_poll = threading.Condition(self._lock)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
+        self._poller.register(self._wake_reader, select.POLLIN)
+        self._wait_ends: Optional[float] = None
+        """When the thread in ``poll`` wakes up at the latest (time.monotonic); None while nobody polls."""
+        self._pieces = collections.deque()  # the stream's bytes as qh3 delivered them, joined once per message
+        self._buffered = 0
+        self.stream_id: Optional[int] = None
         self.ended = False
-        self.condition = threading.Condition()
-        self.wanted = _NOBODY_WAITS
-        """How many bytes the waiting reader needs: waking it for less costs a thread switch per datagram."""
+        """The stream or the connection ended: what is buffered is all there will be."""
+        self.closing = False
+        self.terminated = None
+        self.icmp_error: Optional[OSError] = None
+        self.handshake_done = False
+        self.alpn: Optional[str] = None
 
-    def feed(self, data: bytes, end: bool) -> None:
-        with self.condition:
-            if data:
-                self.pieces.append(data)
-                self.buffered += len(data)
-            self.ended = self.ended or end
-            if self.ended or self.buffered >= self.wanted:
-                self.condition.notify_all()
+    def handshake(self, peer, timeout: float) -> None:
+        """Start the handshake and drive it until it completes, the connection ends, or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._quic.connect(peer, now=time.monotonic())
+            self.transmit()
+        while not self.handshake_done and self.close_reason() is None and self.icmp_error is None:
+            if time.monotonic() >= deadline:
+                return
+            self._wait(deadline)
 
-    def end(self) -> None:
-        with self.condition:
-            self.ended = True
-            self.condition.notify_all()
+    def close_reason(self):
+        """How the connection ended, as early as qh3 knows it (it reports the event after the drain period)."""
+        if self.terminated is not None:
+            return self.terminated
+        return getattr(self._quic, "_close_event", None)
+
+    def transmit(self) -> None:
+        """Send what qh3 has to send; the caller holds the lock (or is the only thread, as in the handshake)."""
+        datagrams = [data for data, _address in self._quic.datagrams_to_send(now=time.monotonic())]
+        if datagrams:
+            error = self._sender.send(datagrams)
+            if error is not None:
+                self.icmp_error = error
+
+    def send_stream(self, data: bytes) -> None:
+        """Queue ``data`` on the SMB stream and send it. A connection the server has closed refuses the data: the
+        reading side learns why from the close."""
+        with self._lock:
+            if self.closing:
+                raise ValueError("the QUIC connection is closed")
+            try:
+                self._quic.send_stream_data(self.stream_id, data)
+            except QuicConnectionError:
+                return
+            self.transmit()
+            wait_ends = self._wait_ends
+            if wait_ends is not None:
+                timer = self._quic.get_timer()
+                if timer is not None and timer < wait_ends:
+                    self._wake_waiter()
 
     def take(self, count: int, timeout: float) -> Optional[bytes]:
-        """Exactly ``count`` bytes; None at the end of the stream; TimeoutError when nothing comes in time."""
-        with self.condition:
-            self.wanted = count
-            try:
-                arrived = self.condition.wait_for(lambda: self.buffered >= count or self.ended, timeout)
-            finally:
-                self.wanted = _NOBODY_WAITS
-            if not arrived:
-                raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, self.buffered, count))
-            if self.buffered < count:
-                return None
-            return self._pop(count)
+        """Exactly ``count`` bytes of the stream; None once it ended short; TimeoutError when nothing comes in time."""
+        deadline = time.monotonic() + timeout
+        while self._buffered < count and not self.ended:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, self._buffered, count))
+            self._wait(deadline)
+        if self._buffered < count:
+            return None
+        return self._pop(count)
+
+    def close(self, send_close: bool = True) -> None:
+        """Close the connection (CONNECTION_CLOSE once, unless ``send_close`` is False) and the socket, once the
+        thread waiting for data (if any) has left its poll."""
+        with self._lock:
+            if self.closing:
+                return
+            self.closing = True
+            self.ended = True
+            if send_close:
+                try:
+                    self._quic.close()
+                    self.transmit()
+                except Exception:  # a connection qh3 already tore down: nothing left to tell the server
+                    pass
+            self._wake_waiter()
+            self._left_poll.wait_for(lambda: self._wait_ends is None, 10)
+            self._sock.close()
+            self._wake_reader.close()
+            self._wake_writer.close()
+
+    def _wake_waiter(self) -> None:
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:  # its buffer is full of wake-ups already, or it is closed
+            pass
+
+    def _wait(self, deadline: float) -> None:
+        """Wait until the socket is readable, someone wakes us, qh3's timer or ``deadline``; then do what came."""
+        with self._lock:
+            if self.closing:
+                return
+            timer = self._quic.get_timer()
+            self._wait_ends = wait_ends = deadline if timer is None else min(timer, deadline)
+        try:
+            ready = self._poller.poll(max(0, math.ceil((wait_ends - time.monotonic()) * 1000)))
+        finally:
+            with self._lock:
+                self._wait_ends = None
+                self._left_poll.notify_all()
+        with self._lock:
+            if self.closing:
+                return
+            self._take_in(ready)
+
+    def _take_in(self, ready: list) -> None:
+        quic, sock_fd = self._quic, self._sock.fileno()
+        bursts, error = [], None
+        for fd, _mask in ready:
+            if fd == sock_fd:
+                bursts, error, _more = read_gro_bursts(self._sock)
+            else:
+                try:
+                    self._wake_reader.recv(4096)
+                except OSError:  # nothing left to read: another wake-up took it
+                    pass
+        now = time.monotonic()
+        for data, segment_size, address in bursts:
+            receive_gro_burst(quic, data, segment_size, address, now)
+        if error is not None:  # with a connected UDP socket the kernel reports ICMP port/host unreachable here
+            self.icmp_error = error
+        timer = quic.get_timer()
+        if timer is not None and timer <= now:
+            quic.handle_timer(now)
+        self._take_events()
+        self.transmit()
+
+    def _take_events(self) -> None:
+        quic = self._quic
+        event = quic.next_event()
+        while event is not None:
+            name = type(event).__name__
+            if name == "StreamDataReceived":
+                if event.stream_id == self.stream_id:
+                    if event.data:
+                        self._pieces.append(event.data)
+                        self._buffered += len(event.data)
+                    self.ended = self.ended or event.end_stream
+            elif name == "HandshakeCompleted":
+                self.handshake_done = True
+                self.alpn = event.alpn_protocol
+            elif name == "ConnectionTerminated":
+                self.terminated = event
+                self.ended = True
+            event = quic.next_event()
 
     def _pop(self, count: int) -> bytes:
-        pieces, parts, needed = self.pieces, [], count
+        """The next ``count`` buffered bytes: one copy of a 4 MiB READ response, not three (append, slice, bytes)."""
+        pieces, parts, needed = self._pieces, [], count
         while needed:
             piece = pieces[0]
             if len(piece) <= needed:
@@ -537,23 +688,8 @@ class _StreamSink:
                 parts.append(view[:needed])
                 pieces[0] = view[needed:]
                 needed = 0
-        self.buffered -= count
+        self._buffered -= count
         return b"".join(parts)
-
-
-class _SessionProtocol(_ProbeProtocol):
-    def __init__(self, *args, **kwargs) -> None:
-        self.sink = kwargs.pop("sink")
-        super().__init__(*args, **kwargs)
-
-    def quic_event_received(self, event) -> None:
-        name = type(event).__name__
-        if name == "StreamDataReceived" and event.stream_id == self.stream_id:
-            self.sink.feed(event.data, event.end_stream)
-            return
-        if name == "ConnectionTerminated":
-            self.sink.end()
-        super().quic_event_received(event)
 
 
 class SmbQuicTransport:
@@ -578,71 +714,52 @@ class SmbQuicTransport:
         self.timeout = timeout or 30.0
         self.connected = False
         self._policy = _certificate_policy(validate_certs, cafile, fingerprint_sha256, server_name or server)
-        self._sink = _StreamSink()
-        self._loop = None
-        self._thread = None
-        self._protocol = None
-        self._stop = None
+        self._driver: Optional[_QuicSocketDriver] = None
 
     def connect(self) -> None:
         if self.connected:
             return
-        self._loop = asyncio.new_event_loop()
-        ready = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(self._serve(ready),), name="smb-quic", daemon=True
-        )
-        self._thread.start()
         try:
-            ready.result(self.timeout * 2)
+            self._driver = self._handshake()
         except Exception as exc:
-            self._shutdown()
             raise ValueError("Failed to connect to '%s:%d' over QUIC: %s" % (self.server, self.port, exc)) from None
         self.connected = True
 
-    async def _serve(self, ready) -> None:
+    def _handshake(self) -> _QuicSocketDriver:
         where = "%s port %d/quic" % (self._policy.server_name, self.port)
-        self._stop = asyncio.Event()
-        transport = None
+        sock = _connected_udp_socket(self.server, self.port)
         try:
-            sock = await _open_socket(self.server, self.port)
             configuration = _client_configuration(self._policy.server_name, self.max_datagram_size)
-            transport, protocol = await open_datagram_endpoint(
-                lambda: _SessionProtocol(QuicConnection(configuration=configuration), sink=self._sink), sock
-            )
-            handshake_ok, outcome = await _handshake(protocol, sock.getpeername(), where, self.timeout, self._policy)
-            if not handshake_ok:
-                raise ConnectionError(outcome.error)
-            protocol.stream_id = protocol._quic.get_next_available_stream_id()
-            self._protocol = protocol
-            ready.set_result(None)
-            await self._stop.wait()
-            protocol.close()
-        except Exception as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-        finally:
-            if transport is not None:
-                transport.close()
-            self._sink.end()
+            driver = _QuicSocketDriver(sock, QuicConnection(configuration=configuration))
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            driver.handshake(sock.getpeername(), self.timeout)
+            handshake_ok, outcome = _handshake_outcome(driver, where, self.timeout, self._policy)
+        except BaseException:
+            driver.close(send_close=False)
+            raise
+        if not handshake_ok:
+            driver.close(send_close=False)  # a refused certificate has sent its own close
+            raise ConnectionError(outcome.error)
+        driver.stream_id = driver._quic.get_next_available_stream_id()
+        return driver
 
     def send(self, header: bytes) -> None:
         if len(header) > self.MAX_SIZE:
             raise ValueError(
                 "Data to be sent over QUIC size %d exceeds the max length %d" % (len(header), self.MAX_SIZE)
             )
-        if self._loop is None:
+        driver = self._driver
+        if driver is None or driver.closing:
             raise ValueError("the QUIC connection to %s:%d is closed" % (self.server, self.port))
-        self._loop.call_soon_threadsafe(self._send_in_loop, struct.pack(">I", len(header)) + bytes(header))
-
-    def _send_in_loop(self, data: bytes) -> None:
-        protocol = self._protocol
-        if protocol is not None:
-            _send_on_stream(protocol, data)
+        driver.send_stream(struct.pack(">I", len(header)) + bytes(header))
 
     def recv(self, timeout: float) -> bytes:
-        prefix = self._sink.take(4, timeout)
-        message = self._sink.take(struct.unpack(">L", prefix)[0], max(timeout, 30.0)) if prefix else None
+        driver = self._driver
+        prefix = driver.take(4, timeout) if driver is not None else None
+        message = driver.take(struct.unpack(">L", prefix)[0], max(timeout, 30.0)) if prefix else None
         if message is None:
             self.connected = False
             return b""
@@ -650,18 +767,9 @@ class SmbQuicTransport:
 
     def close(self) -> None:
         self.connected = False
-        self._shutdown()
-
-    def _shutdown(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is not None and self._stop is not None:
-            loop.call_soon_threadsafe(self._stop.set)
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(10)
-        if loop is not None and not loop.is_running():
-            loop.close()
-        self._sink.end()
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            driver.close()
 
 
 _SMB_TRANSPORT = threading.local()

@@ -16,13 +16,19 @@ acknowledges and sends once per wake-up. Sending, queueing and error reporting s
 the loop that cuts the burst into one ``bytes`` copy per datagram only to hand each to a logger that is not there.
 
 Where the kernel has no UDP GRO, or qh3 lacks the pieces used here, qh3's transport (or asyncio's) serves as it is.
+
+The SMB session transport has no event loop (``_probe_quic._QuicSocketDriver``): it reads bursts with
+``read_gro_bursts``, the same reads the transport above makes, and sends with ``DatagramSender``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import select
 import socket
 import struct
+from typing import Optional
 
 try:  # private to qh3 (its connect() uses it)
     from qh3.asyncio._transport import OptimizedDatagramTransport, create_optimized_datagram_transport, has_gso
@@ -30,6 +36,10 @@ except ImportError:
     OptimizedDatagramTransport = None
     create_optimized_datagram_transport = None
     has_gso = None
+try:  # qh3's Rust wrapper of the batched send system calls (GSO), which its transport uses
+    from qh3._hazmat import UdpSocketState
+except ImportError:
+    UdpSocketState = None
 
 UDP_GRO = 104  # linux/udp.h: the socket option, and the type of the cmsg that carries the segment size
 # One GRO burst is at most one IP packet's worth; a datagram that does not fit is cut (MSG_TRUNC) and dropped.
@@ -41,6 +51,10 @@ ANCILLARY_BYTES = 512
 _SOL_UDP = getattr(socket, "SOL_UDP", 17)
 _MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0)
 _MSG_CTRUNC = getattr(socket, "MSG_CTRUNC", 0)
+# A GSO send the kernel or the path refuses: send the same datagrams one by one from then on.
+_GSO_REFUSED_ERRNOS = {errno.EIO, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOPROTOOPT}
+# How long a send waits for room in a full socket buffer before it leaves the rest to QUIC's loss recovery.
+SEND_BUFFER_WAIT = 1.0
 
 
 def gro_segment_size(ancillary: list) -> int:
@@ -81,6 +95,23 @@ def receive_gro_burst(quic, data: bytes, segment_size: int, address, now: float)
     quic._drain_core()
 
 
+def read_gro_bursts(sock: socket.socket, limit: int = READS_PER_WAKEUP) -> tuple:
+    """(bursts, error, more): up to ``limit`` bursts waiting on the non-blocking ``sock``, each
+    ``(data, segment_size, address)``; ``error`` is the OSError that ended the reads (an ICMP error on a connected
+    socket), ``more`` says the limit ended them. A burst the kernel cut is dropped (QUIC resends it)."""
+    bursts = []
+    for _read in range(limit):
+        try:
+            data, ancillary, flags, address = sock.recvmsg(GRO_BUFFER_BYTES, ANCILLARY_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return bursts, None, False
+        except OSError as exc:
+            return bursts, exc, False
+        if data and not flags & (_MSG_TRUNC | _MSG_CTRUNC):
+            bursts.append((data, gro_segment_size(ancillary) or len(data), address))
+    return bursts, None, True
+
+
 def enable_gro(sock: socket.socket) -> bool:
     """Turn UDP GRO on for ``sock``; False where the kernel does not have it."""
     try:
@@ -100,24 +131,66 @@ if OptimizedDatagramTransport is not None:
         def _on_readable(self) -> None:
             if self._closing or self._paused:
                 return
-            bursts = []
-            more = True
-            for _read in range(READS_PER_WAKEUP):
-                try:
-                    data, ancillary, flags, address = self._sock.recvmsg(GRO_BUFFER_BYTES, ANCILLARY_BYTES)
-                except (BlockingIOError, InterruptedError):
-                    more = False
-                    break
-                except OSError as exc:  # an ICMP error on the connected socket: the protocol decides what it means
-                    self._report_error(exc)
-                    more = False
-                    break
-                if data and not flags & (_MSG_TRUNC | _MSG_CTRUNC):  # a cut burst is dropped: QUIC resends it
-                    bursts.append((data, gro_segment_size(ancillary) or len(data), address))
+            bursts, error, more = read_gro_bursts(self._sock)
+            if error is not None:  # an ICMP error on the connected socket: the protocol decides what it means
+                self._report_error(error)
             if bursts and not self._closing:
                 self._protocol.gro_bursts_received(bursts)
             if more and not self._closing and not self._paused and self._reader_registered:
                 self._loop.call_soon(self._on_readable)
+
+
+class DatagramSender:
+    """Sends qh3's datagrams on a connected UDP socket, for a caller without an event loop.
+
+    A run of equal-sized datagrams goes out in one GSO ``sendmsg`` (qh3's Rust ``UdpSocketState``, as its own transport
+    does) where the kernel has UDP_SEGMENT; elsewhere, or once the kernel refuses one, a datagram per ``send``. The
+    wire carries the same datagrams either way. When the socket buffer is full the send waits for room (up to
+    ``SEND_BUFFER_WAIT``); what still does not fit is left to QUIC's loss recovery."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._peer = sock.getpeername()
+        self._state = None
+        if UdpSocketState is not None and has_gso is not None and has_gso(sock):
+            try:
+                self._state = UdpSocketState(sock.fileno())
+            except Exception:  # qh3 cannot wrap this socket (not Unix): plain sends serve
+                self._state = None
+
+    def send(self, datagrams: list) -> Optional[OSError]:
+        """Send ``datagrams`` (bytes) in order; return the error the kernel reported (an ICMP error), if any."""
+        while datagrams:
+            try:
+                sent = self._send_some(datagrams)
+            except (BlockingIOError, InterruptedError) as exc:
+                sent = getattr(exc, "datagrams_sent", 0)
+                if not _wait_writable(self._sock):
+                    return None
+            except OSError as exc:
+                if self._state is None or exc.errno not in _GSO_REFUSED_ERRNOS:
+                    return exc
+                sent = getattr(exc, "datagrams_sent", 0)
+                self._state = None
+            datagrams = datagrams[sent:]
+        return None
+
+    def _send_some(self, datagrams: list) -> int:
+        if self._state is not None and len(datagrams) > 1:
+            return self._state.send(datagrams, self._peer)
+        for sent, datagram in enumerate(datagrams):
+            try:
+                self._sock.send(datagram)
+            except (BlockingIOError, InterruptedError) as exc:
+                exc.datagrams_sent = sent
+                raise
+        return len(datagrams)
+
+
+def _wait_writable(sock: socket.socket) -> bool:
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(SEND_BUFFER_WAIT * 1000))
 
 
 async def open_datagram_endpoint(protocol_factory, sock: socket.socket):

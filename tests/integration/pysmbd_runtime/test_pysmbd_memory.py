@@ -96,7 +96,7 @@ class SocketWire:
 
 
 class QuicWire:
-    """SMB over QUIC (3.1.1 only) through the collection's transport; ``stop_reading`` drops every datagram."""
+    """SMB over QUIC (3.1.1 only) through the collection's transport; after ``stop_reading`` nothing is read."""
 
     dialect = 0x0311
 
@@ -116,8 +116,8 @@ class QuicWire:
         return message
 
     def stop_reading(self) -> None:
-        protocol = self.transport._protocol
-        protocol.datagram_received = lambda data, addr: None  # no ACK, no credit: the answers stay on the server
+        """Nothing to do: the transport reads the socket only inside ``recv``, which is never called again, so the
+        server gets no ACK and no credit and its answers stay with it."""
 
     def close(self) -> None:
         self.transport.close()

@@ -12,6 +12,7 @@ import select
 import socket
 import struct
 import threading
+import time
 import uuid
 
 import pytest
@@ -114,6 +115,8 @@ class DatagramRelay:
         self.largest = {"to_server": 0, "to_client": 0}
         self.sizes_to_client: collections.Counter = collections.Counter()
         self._client = None
+        self.drop_to_server = 0
+        """How many of the client's next datagrams are lost on the way (what a lossy path does)."""
         self._running = True
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
@@ -124,6 +127,9 @@ class DatagramRelay:
                 data, sender = sock.recvfrom(65535)
                 if sock is self.outside:
                     self._client = sender
+                    if self.drop_to_server:
+                        self.drop_to_server -= 1
+                        continue
                     self.largest["to_server"] = max(self.largest["to_server"], len(data))
                     self.inside.send(data)
                 elif self._client is not None:
@@ -162,6 +168,31 @@ def test_the_configured_datagram_size_is_what_the_server_sends(tmp_path, datagra
     assert relay.largest["to_client"] <= datagram
     assert datagram - DATAGRAM_SLACK <= bulk_size <= datagram, relay.sizes_to_client.most_common(4)
     assert datagram - DATAGRAM_SLACK <= relay.largest["to_server"] <= datagram
+
+
+def test_a_request_lost_on_the_way_is_resent_while_the_reader_waits(quic_pysmbd) -> None:
+    # smbprotocol's receiver thread is already waiting in recv() when the caller sends; the transport has no thread
+    # of its own, so the waiting reader must learn of the new request's loss timer, or the lost request would sit
+    # until the reader's timeout and the session would stall.
+    relay = DatagramRelay(quic_pysmbd.quic_port)
+    transport = SmbQuicTransport("127.0.0.1", relay.port, 10, cafile=str(quic_pysmbd.certificate.certificate))
+    try:
+        transport.connect()
+        answers: list = []
+        reader = threading.Thread(target=lambda: answers.append(transport.recv(20)), daemon=True)
+        reader.start()
+        # the reader is in poll() with nothing due for seconds (qh3's handshake timers have run out)
+        assert wait_until(lambda: (transport._driver._wait_ends or 0) > time.monotonic() + 5), (
+            "the reader never settled"
+        )
+        relay.drop_to_server = 1
+        transport.send(build_negotiate_request()[4:])
+        reader.join(30)
+        assert answers, "recv() raised instead of returning the answer"
+        assert parse_negotiate_response(answers[0]).dialect == "3.1.1"
+    finally:
+        transport.close()
+        relay.close()
 
 
 def test_wrong_password_over_quic_fails_the_session(quic_pysmbd) -> None:

@@ -25,7 +25,7 @@ from pysmbd.config import QuicSettings
 from pysmbd.server import quic_udp
 from pysmbd.server.certs import generate_self_signed
 from pysmbd.server.quic import ALPN, _DrainableQuicServer, server_configuration
-from pysmbd.server.quic_udp import lean_datagrams_to_send
+from pysmbd.server.quic_udp import datagram_runs, lean_datagrams_to_send
 
 CLIENT_ADDR = ("127.0.0.1", 50000)
 SERVER_ADDR = ("127.0.0.1", 8443)
@@ -50,8 +50,22 @@ def test_the_installed_qh3_gets_the_lean_send_and_a_logging_connection_keeps_its
     assert lean_datagrams_to_send(logging) is None
 
 
+def _send_in_runs(server: QuicConnection, calls: list):
+    """``server.datagrams_to_send`` through ``datagram_runs`` (16, then 64), recording each call's run lengths."""
+    runs_of = datagram_runs(server, 16, 64)
+    assert runs_of is not None
+
+    def datagrams_to_send(now: float) -> list:
+        runs = list(runs_of(now))
+        calls.append([len(run) for run in runs])
+        return [(transmit[0], transmit[1]) for run in runs for transmit in run]
+
+    return datagrams_to_send
+
+
+@pytest.mark.parametrize("send", ["lean", "runs"])
 def test_a_stream_sent_through_the_lean_send_arrives_whole_in_datagrams_of_the_configured_size(
-    listener_configuration,
+    listener_configuration, send
 ) -> None:
     client = QuicConnection(
         configuration=QuicConfiguration(
@@ -72,6 +86,7 @@ def test_a_stream_sent_through_the_lean_send_arrives_whole_in_datagrams_of_the_c
     received = bytearray()
     finished = False
     stream_id = None
+    run_calls: list = []
     for _turn in range(2000):
         now += 0.001
         for data, _addr in client.datagrams_to_send(now=now):
@@ -80,7 +95,10 @@ def test_a_stream_sent_through_the_lean_send_arrives_whole_in_datagrams_of_the_c
                     configuration=listener_configuration,
                     original_destination_connection_id=pull_quic_header(data, 0, 8)[3],
                 )
-                server.datagrams_to_send = lean_datagrams_to_send(server)  # as SMBQuicConnection installs it
+                if send == "lean":
+                    server.datagrams_to_send = lean_datagrams_to_send(server)  # as SMBQuicConnection installs it
+                else:  # as SMBQuicConnection.transmit sends them
+                    server.datagrams_to_send = _send_in_runs(server, run_calls)
             server.receive_datagram(data, CLIENT_ADDR, now=now)
         assert server is not None
         while (event := server.next_event()) is not None:
@@ -103,6 +121,9 @@ def test_a_stream_sent_through_the_lean_send_arrives_whole_in_datagrams_of_the_c
     assert finished and bytes(received) == payload
     assert max(sizes) <= DATAGRAM
     assert len(sizes) >= len(payload) // DATAGRAM  # the data went out in datagrams, not in one piece
+    if send == "runs":  # a short first run, so the client starts at once; then runs of at most 64
+        assert all(runs[0] <= 16 and max(runs) <= 64 for runs in run_calls if runs)
+        assert any(len(runs) > 2 for runs in run_calls), run_calls  # a window's worth went out in several runs
 
 
 class _Recorder:

@@ -210,3 +210,63 @@ def test_a_stream_received_as_gro_bursts_arrives_whole(tmp_path, with_logger) ->
         assert len(logger.to_dict()["traces"][0]["events"]) > len(payload) // 1452
     else:  # after the handshake, the lean path alone
         assert len(qh3_method_calls) <= 2
+
+
+# ------------------------------------------------------------------ DatagramSender (the session transport's sends)
+
+
+def _connected_pair():
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # room for the whole run
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.connect(receiver.getsockname())
+    sender.setblocking(False)
+    return sender, receiver
+
+
+def _received(receiver: socket.socket, count: int) -> list:
+    return [receiver.recv(65535) for _datagram in range(count)]  # no GRO here: one datagram per recv
+
+
+def test_the_sender_delivers_each_datagram_as_it_was_built_in_order() -> None:
+    # a run of equal datagrams (one GSO send where the kernel has it) and a shorter last one, as qh3 builds them
+    datagrams = [bytes([index]) * 1452 for index in range(60)] + [b"last"]  # more than one GSO send holds (44)
+    sender, receiver = _connected_pair()
+    try:
+        assert _quic_udp.DatagramSender(sender).send(datagrams) is None
+        assert _received(receiver, len(datagrams)) == datagrams
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_where_the_kernel_refuses_gso_the_sender_sends_one_by_one() -> None:
+    datagrams = [bytes([index]) * 1200 for index in range(10)]
+    sender, receiver = _connected_pair()
+    try:
+        datagram_sender = _quic_udp.DatagramSender(sender)
+
+        class RefusingState:
+            def send(self, batch, address):
+                raise OSError(5, "Input/output error")  # EIO: what a path without segmentation offload answers
+
+        datagram_sender._state = RefusingState()
+        assert datagram_sender.send(datagrams) is None
+        assert datagram_sender._state is None  # and it does not try again
+        assert _received(receiver, len(datagrams)) == datagrams
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_the_sender_reports_an_unreachable_peer() -> None:
+    sender, receiver = _connected_pair()
+    receiver.close()  # nothing listens: the kernel answers with ICMP port unreachable
+    try:
+        datagram_sender = _quic_udp.DatagramSender(sender)
+        errors = [datagram_sender.send([b"ping"]) for _attempt in range(20)]
+        assert any(isinstance(error, ConnectionRefusedError) for error in errors)
+    finally:
+        sender.close()
