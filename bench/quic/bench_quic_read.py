@@ -26,7 +26,7 @@ from tests.support.collection import use_checkout_as_collection  # noqa: E402
 
 use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (  # noqa: E402
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import (  # noqa: E402
     connect_smb_over_quic,
 )
 from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402

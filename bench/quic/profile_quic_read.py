@@ -33,7 +33,7 @@ use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_por
 
 from smbprotocol import connection as smb_connection  # noqa: E402
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic  # noqa: E402
+from ansible_collections.smb.alternative_ports.plugins.module_utils import _smb_over_quic  # noqa: E402
 from tests.support import pysmbd_server  # noqa: E402
 from tests.support.accounts import QUIC_PASSWORD as PASSWORD  # noqa: E402
 from tests.support.accounts import QUIC_USER as USER  # noqa: E402
@@ -99,7 +99,9 @@ def main() -> int:
                 server.quic_port,
                 USER,
                 PASSWORD,
-                connect=lambda c: _probe_quic.connect_smb_over_quic(c, 10, cafile=cafile, max_datagram_size=datagram),
+                connect=lambda c: _smb_over_quic.connect_smb_over_quic(
+                    c, 10, cafile=cafile, max_datagram_size=datagram
+                ),
             )
             handle = session.open_file("big.bin", write=False)
             caller = cProfile.Profile()

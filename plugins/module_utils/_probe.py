@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic, probe_quic
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_session import (
     SessionCredentials,
     SessionHandle,
@@ -53,6 +53,7 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negoti
     parse_frame_length,
     parse_negotiate_response,
 )
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import connect_smb_over_quic
 
 LEVELS = ("tcp", "negotiate", "session")
 CLOSED_STATUSES = ("refused", "timeout", "unreachable")

@@ -134,7 +134,7 @@ def check_session(
     """Authenticate with NTLM, connect to ``share``, then log off. Blocking: run it in a thread.
 
     ``connect(connection, timeout)`` opens the transport and negotiates: Direct TCP by default,
-    ``_probe_quic.connect_smb_over_quic`` (with its TLS settings bound) for SMB over QUIC.
+    ``_smb_over_quic.connect_smb_over_quic`` (with its TLS settings bound) for SMB over QUIC.
     """
     where = "%s:%d" % (server_name, port)
     connection = Connection(uuid.uuid4(), address, port, require_signing=True)

@@ -17,7 +17,7 @@ the loop that cuts the burst into one ``bytes`` copy per datagram only to hand e
 
 Where the kernel has no UDP GRO, or qh3 lacks the pieces used here, qh3's transport (or asyncio's) serves as it is.
 
-The SMB session transport has no event loop (``_probe_quic._QuicSocketDriver``): it reads bursts with
+The SMB session transport has no event loop (``_smb_over_quic._QuicSocketDriver``): it reads bursts with
 ``read_gro_bursts``, the same reads the transport above makes, and sends with ``DatagramSender``.
 """
 

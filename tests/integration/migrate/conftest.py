@@ -15,7 +15,7 @@ from typing import Dict, List
 
 import pytest
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import connect_smb_over_quic
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping import run_client_mapping
 from ansible_collections.smb.alternative_ports.plugins.plugin_utils._windows_client_mapping_move import (
     run_client_mapping_move,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import spnego
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import SmbQuicTransport
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import SmbQuicTransport
 from tests.support.accounts import QUIC_PASSWORD, QUIC_USER, RUNTIME_PASSWORD, RUNTIME_USER
 from tests.support.pysmbd_server import pysmbd_status, start_quic_pysmbd
 from tests.unit.pysmbd_core.wire_helpers import (

@@ -221,7 +221,7 @@ def test_workers_stop_with_a_killed_supervisor_and_free_the_port(two_workers):
 def test_smb_over_quic_is_served_by_the_first_worker(tmp_path):
     """QUIC with two workers: the first worker owns the UDP port (a QUIC connection's datagrams must all reach one
     process), the status shows it listening, and a client works over it beside TCP."""
-    from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import connect_smb_over_quic
+    from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import connect_smb_over_quic
     from tests.support.accounts import QUIC_PASSWORD, QUIC_USER
     from tests.support.net import free_port, free_udp_port
     from tests.support.pysmbd_server import start_pysmbd, stopped_at_exit

@@ -20,7 +20,7 @@ def log_events(server, event: str) -> list:
 def test_a_quic_connection_that_never_logs_in_is_closed_at_login_timeout(tmp_path) -> None:
     from smbprotocol.connection import Connection
 
-    from plugins.module_utils._probe_quic import connect_smb_over_quic
+    from plugins.module_utils._smb_over_quic import connect_smb_over_quic
 
     server = start_quic_pysmbd(tmp_path / "pysmbd", server_settings="login_timeout = 3")
     try:

@@ -19,14 +19,14 @@ import pytest
 from smbprotocol.connection import Connection
 from smbprotocol.session import Session
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
-    SmbQuicTransport,
-    connect_smb_over_quic,
-    probe_quic,
-)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import probe_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._smb2_negotiate import (
     build_negotiate_request,
     parse_negotiate_response,
+)
+from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import (
+    SmbQuicTransport,
+    connect_smb_over_quic,
 )
 from tests.support.accounts import QUIC_PASSWORD as PASSWORD
 from tests.support.accounts import QUIC_USER as USER

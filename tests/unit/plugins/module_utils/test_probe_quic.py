@@ -16,7 +16,7 @@ from qh3.quic.connection import QuicConnection
 from qh3.quic.events import ConnectionTerminated
 from qh3.tls import AlertDescription
 
-from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic
+from ansible_collections.smb.alternative_ports.plugins.module_utils import _probe_quic, _smb_over_quic
 from ansible_collections.smb.alternative_ports.plugins.module_utils._probe_quic import (
     TLS_ALERT_NO_APPLICATION_PROTOCOL,
     _describe_close,
@@ -187,19 +187,19 @@ def test_which_checks_a_certificate_gets(validate_certs, cafile, pin, checks_cha
         assert policy.cafile == checks_chain_against
 
 
-def _another_copy_of_the_probe_module(name: str, monkeypatch):
-    """The module loaded again under another name, as when the collection is imported from two paths in one
+def _another_copy_of_the_session_module(name: str, monkeypatch):
+    """``_smb_over_quic`` loaded again under another name, as when the collection is imported from two paths in one
     process (the verify action on the controller beside a test run's own import)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, _probe_quic.__file__)
+    spec = importlib.util.spec_from_file_location(name, _smb_over_quic.__file__)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, name, module)  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-def test_two_copies_of_the_probe_module_leave_plain_tcp_sessions_on_smbprotocols_transport(monkeypatch):
+def test_two_copies_of_the_session_module_leave_plain_tcp_sessions_on_smbprotocols_transport(monkeypatch):
     from smbprotocol import connection as smb_connection
 
     def smbprotocol_tcp(server, port, timeout=None):
@@ -211,7 +211,7 @@ def test_two_copies_of_the_probe_module_leave_plain_tcp_sessions_on_smbprotocols
         def connect(self, timeout):
             """connect_smb_over_quic only needs its stand-in installed here."""
 
-    copies = [_another_copy_of_the_probe_module(name, monkeypatch) for name in ("probe_copy_a", "probe_copy_b")]
+    copies = [_another_copy_of_the_session_module(name, monkeypatch) for name in ("session_copy_a", "session_copy_b")]
     for copy in copies + copies:  # each installs its stand-in over the other's, twice
         copy.connect_smb_over_quic(NoConnect(), 1.0)
     assert smb_connection.Tcp("fs1", 4445, 5) == ("tcp", "fs1", 4445)
