@@ -292,10 +292,6 @@ def _frame_answer(data: bytes, where: str) -> Optional[bytes]:
     return data[4 : 4 + length]
 
 
-async def _open_socket(address: str, port: int) -> socket.socket:
-    return _connected_udp_socket(address, port)
-
-
 def _connected_udp_socket(address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -341,7 +337,7 @@ async def probe_quic(
     policy = _certificate_policy(validate_certs, cafile, fingerprint_sha256, server_name or host)
     configuration = _client_configuration(policy.server_name)
     try:
-        sock = await _open_socket(address, port)
+        sock = _connected_udp_socket(address, port)
     except OSError as exc:
         outcome = _icmp_outcome(exc, where)
         outcome.tls_validation = validation

@@ -62,23 +62,11 @@ def lean_datagrams_to_send(quic: QuicConnection) -> Optional[Callable[[float], l
     GSO sends them. Without a logger (pysmbd configures none), what is left is the loop over the Rust core's
     ``poll_transmit``, with qh3's own error mapping. A qh3 whose internals differ keeps its own method.
     """
-    if getattr(quic, "_quic_logger", True) is not None or not hasattr(quic, "_core"):
+    if not _lean_core_usable(quic):
         return None
 
     def datagrams_to_send(now: float) -> list:
-        core = quic._core
-        if core is None:
-            return []
-        poll_transmit = core.poll_transmit
-        datagrams = []
-        try:
-            transmit = poll_transmit(now)
-            while transmit is not None:
-                datagrams.append((transmit[0], transmit[1]))
-                transmit = poll_transmit(now)
-        except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
-            raise QuicConnectionError(QuicErrorCode.INTERNAL_ERROR, None, str(exc)) from exc
-        return datagrams
+        return [(transmit[0], transmit[1]) for run in _poll_runs(quic, now, _ALL, _ALL) for transmit in run]
 
     return datagrams_to_send
 
@@ -92,30 +80,39 @@ def datagram_runs(quic: QuicConnection, first_run: int, run: int) -> Optional[Ca
     ~2,900 datagrams and ~8 ms before the first leaves, while the client idles. Sent as they are built, the client
     decrypts the first runs while the server builds the rest. The first run is short, so the client starts at once;
     the later ones are longer, so the client is woken (and acknowledges) once per few GSO bursts."""
-    if getattr(quic, "_quic_logger", True) is not None or not hasattr(quic, "_core"):
+    if not _lean_core_usable(quic):
         return None
+    return lambda now: _poll_runs(quic, now, first_run, run)
 
-    def runs(now: float) -> Iterator[list]:
-        core = quic._core
-        if core is None:
-            return
-        poll_transmit = core.poll_transmit
-        size = first_run
-        try:
-            while True:
-                batch = []
+
+_ALL = 1 << 62  # a run with no limit: everything qh3 has to send now
+
+
+def _lean_core_usable(quic: QuicConnection) -> bool:
+    """qh3's Rust core can be polled directly: it is there, and no QUIC logger expects each packet."""
+    return getattr(quic, "_quic_logger", True) is None and hasattr(quic, "_core")
+
+
+def _poll_runs(quic: QuicConnection, now: float, first_run: int, run: int) -> Iterator[list]:
+    """What qh3's core has to send now, in runs of ``first_run`` transmits, then ``run``."""
+    core = quic._core
+    if core is None:
+        return
+    poll_transmit = core.poll_transmit
+    size = first_run
+    try:
+        while True:
+            batch = []
+            transmit = poll_transmit(now)
+            while transmit is not None:
+                batch.append(transmit)
+                if len(batch) >= size:
+                    break
                 transmit = poll_transmit(now)
-                while transmit is not None:
-                    batch.append(transmit)
-                    if len(batch) >= size:
-                        break
-                    transmit = poll_transmit(now)
-                if batch:
-                    yield batch
-                if transmit is None:
-                    return
-                size = run
-        except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
-            raise QuicConnectionError(QuicErrorCode.INTERNAL_ERROR, None, str(exc)) from exc
-
-    return runs
+            if batch:
+                yield batch
+            if transmit is None:
+                return
+            size = run
+    except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
+        raise QuicConnectionError(QuicErrorCode.INTERNAL_ERROR, None, str(exc)) from exc
