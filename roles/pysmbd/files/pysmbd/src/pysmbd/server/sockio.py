@@ -29,6 +29,19 @@ class SendQueue:
     partly sent chunk keeps its whole buffer alive), which is what the memory budget needs; ``sent`` only grows.
     """
 
+    __slots__ = (
+        "_fd",
+        "_head_sent",
+        "_loop",
+        "_on_progress",
+        "_queue",
+        "_sock",
+        "_watching",
+        "error",
+        "pending",
+        "sent",
+    )
+
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, on_progress: Callable[[], None]) -> None:
         self._loop = loop
         self._sock = sock

@@ -78,13 +78,7 @@ class TCPConnection:
         self._timer: Optional[asyncio.TimerHandle] = None
         """The connection's one deadline timer: login (until a session exists), idleness, the flush before a close."""
         self._login_deadline = 0.0  # loop time by which a session must exist; 0 once one does
-        self._frame_deadline = FrameDeadline(
-            self._loop,
-            runtime.frame_timeout,
-            self._frame_expired,
-            stopped=self._is_finished,  # bound methods, not lambdas: 400 fewer bytes per connection
-            paused=self._is_paused,
-        )
+        self._frame_deadline = FrameDeadline(runtime.frame_deadlines, self)
         self._login_waiting = False  # a delayed login waits: reading stays paused
         self._account = runtime.memory.open_account(self._memory_freed)
         self._drain_timer: Optional[asyncio.TimerHandle] = None
@@ -126,10 +120,7 @@ class TCPConnection:
         """Close at once, dropping what is queued (server shutdown, idle timeout)."""
         self._finish(None)
 
-    def _is_finished(self) -> bool:
-        return self._finished
-
-    def _is_paused(self) -> bool:
+    def frame_paused(self) -> bool:
         return not self._reading
 
     # reading ------------------------------------------------------------------------------------
@@ -343,7 +334,9 @@ class TCPConnection:
 
     # deadlines and login delays --------------------------------------------------------------------
 
-    def _frame_expired(self) -> None:
+    def frame_expired(self) -> None:
+        if self._finished:
+            return
         self._events.log_limited(
             "connection_frame_timeout",
             reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
