@@ -110,3 +110,18 @@ def test_a_gmac_signature_is_the_same_whether_the_message_comes_whole_or_in_part
     whole = signer.signature([header + data], message_id=7, is_response=True)
     assert signer.signature([header, data], message_id=7, is_response=True) == whole
     assert signer.signature([header, memoryview(data), b"\0" * 4], message_id=7, is_response=True) != whole
+
+
+@pytest.mark.parametrize("key_size", [16, 64, 65, 100])
+@pytest.mark.parametrize("size", [0, 100, 64 * 1024 + 3])
+def test_an_hmac_sha256_signature_is_rfc_2104_hmac_over_the_whole_message(key_size, size):
+    """SMB 2.x signing (MS-SMB2 3.1.4.1: the first 16 bytes of HMAC-SHA256 of the message under the signing key),
+    checked against Python's hmac, whole or in parts, for keys shorter than, equal to and longer than a block."""
+    from pysmbd.core.crypto import SIGN_HMAC_SHA256, Signer
+
+    key, header, data = os.urandom(key_size), bytes(64), os.urandom(size)
+    signer = Signer(SIGN_HMAC_SHA256, key)
+    expected = hmac.new(key, header + data, hashlib.sha256).digest()[:16]
+    assert signer.signature([header + data], message_id=1, is_response=True) == expected
+    assert signer.signature([header, memoryview(data)], message_id=2, is_response=False) == expected
+    assert signer.signature([header, data[:-1] if data else b"x"], message_id=3, is_response=True) != expected

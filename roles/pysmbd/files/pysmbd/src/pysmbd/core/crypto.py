@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import os
 import struct
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher as _AESMode
@@ -58,8 +58,25 @@ def preauth_update(previous: bytes, message: bytes | bytearray | memoryview) -> 
     return digest.digest()
 
 
-_JOIN_PARTS_BELOW = 64 * 1024
-"""Below this many bytes, joining a message's parts and one call (AESGCM, HMAC) is cheaper than a MAC fed in parts."""
+_STREAM_GMAC_FROM = 64 * 1024
+"""Below this many bytes, joining the parts and one AESGCM call is cheaper than a streaming GCM context."""
+
+
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _hmac_sha256_keyed(key: bytes) -> tuple[Any, bytes]:
+    """HMAC-SHA256 (RFC 2104) keyed once: the SHA-256 state that has taken the key XOR ipad, and the key XOR opad.
+
+    Per signature, copying that state and hashing the 96-byte outer block is ~10 % faster than copying a keyed
+    ``hmac`` object and 2x faster than a one-shot ``hmac.digest`` for a small message, and it keeps ~350 bytes per
+    session (most of it OpenSSL's) against ~800 for a keyed ``hmac`` object.
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(64, b"\0")
+    return hashlib.sha256(block.translate(_IPAD)), block.translate(_OPAD)
 
 
 class Signer:
@@ -68,6 +85,8 @@ class Signer:
     def __init__(self, algorithm: int, key: bytes) -> None:
         self.algorithm = algorithm
         self.key = key
+        if algorithm == SIGN_HMAC_SHA256:
+            self._inner, self._opad = _hmac_sha256_keyed(key)
         if algorithm == SIGN_AES_GMAC:
             self._gcm = AESGCM(key)
 
@@ -76,16 +95,10 @@ class Signer:
     ) -> bytes:
         """The signature of a message given as consecutive parts (the Signature field must be zero)."""
         if self.algorithm == SIGN_HMAC_SHA256:
-            # One-shot for the usual small message: no keyed HMAC kept per session (OpenSSL holds ~800 bytes for
-            # one, outside Python's count) for a copy that saved ~0.4 us per signature.
-            if len(parts) == 1:
-                return hmac.digest(self.key, parts[0], "sha256")[:16]
-            if sum(len(part) for part in parts) < _JOIN_PARTS_BELOW:
-                return hmac.digest(self.key, b"".join(parts), "sha256")[:16]
-            mac = hmac.new(self.key, digestmod=hashlib.sha256)
+            inner = self._inner.copy()
             for part in parts:
-                mac.update(part)
-            return mac.digest()[:16]
+                inner.update(part)
+            return hashlib.sha256(self._opad + inner.digest()).digest()[:16]
         if self.algorithm == SIGN_AES_CMAC:
             cmac_state = cmac.CMAC(algorithms.AES(self.key))
             for part in parts:
@@ -95,7 +108,7 @@ class Signer:
         nonce = struct.pack("<QI", message_id, (1 if is_response else 0) | (2 if is_cancel else 0))
         if len(parts) == 1:
             return self._gcm.encrypt(nonce, b"", parts[0])
-        if sum(len(part) for part in parts) < _JOIN_PARTS_BELOW:
+        if sum(len(part) for part in parts) < _STREAM_GMAC_FROM:
             return self._gcm.encrypt(nonce, b"", b"".join(parts))
         # A large READ response (header + data): feed the parts to GHASH one by one instead of joining 8 MiB first,
         # which cost as much as the MAC itself (0.70 against 0.37 ms for 8 MiB).
