@@ -5,6 +5,7 @@ module's and role's documentation, validating its markup and references."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,16 @@ def test_extra_docs_list_the_guides() -> None:
     assert listed == pages, f"pages not in extra-docs.yml: {pages - listed}; listed without a page: {listed - pages}"
 
 
-def test_antsibull_docs_lint_is_clean() -> None:
+# antsibull-docs copies the collection into a temporary directory named "antsibull-docs-" and 8 random characters,
+# and that name reaches the rst it checks: when the last character is "_" (1 run in 37), rst reads the name as a
+# reference and every module page fails with this error, whatever the docs say. Such a run is repeated.
+_TEMP_NAME_ERROR = re.compile(r'^\S+\.rst:\d+:\d+: \(ERROR/3\) Unknown target name: "antsibull-docs-\w+"\.$')
+
+
+def _lint_collection_docs() -> subprocess.CompletedProcess:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_ROOT))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(
+    return subprocess.run(
         [
             VENV_BIN / "antsibull-docs",
             "lint-collection-docs",
@@ -45,4 +52,24 @@ def test_antsibull_docs_lint_is_clean() -> None:
         timeout=600,
         check=False,
     )
+
+
+def _only_temp_name_errors(output: str) -> bool:
+    lines = [line for line in output.splitlines() if line.strip()]
+    return bool(lines) and all(_TEMP_NAME_ERROR.match(line) for line in lines)
+
+
+def test_antsibull_docs_lint_is_clean() -> None:
+    proc = _lint_collection_docs()
+    for _again in range(2):
+        if not _only_temp_name_errors(proc.stdout):
+            break
+        proc = _lint_collection_docs()
     assert proc.returncode == 0 and not proc.stdout.strip(), f"antsibull-docs lint:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_the_repeat_is_only_for_the_temporary_name_error() -> None:
+    seen = 'plugins/module/verify.rst:4:0: (ERROR/3) Unknown target name: "antsibull-docs-qugw1ly".'
+    assert _only_temp_name_errors(f"{seen}\n{seen.replace('verify', 'report')}\n\n")
+    assert not _only_temp_name_errors(f'{seen}\nplugins/module/verify.rst:9:0: (ERROR/3) Unknown target name: "port".')
+    assert not _only_temp_name_errors("")

@@ -94,6 +94,21 @@ def test_a_connection_without_a_session_is_closed_at_login_timeout_and_a_session
     assert "login_timeout (1 s)" in line["reason"]
 
 
+def test_a_session_outlives_login_timeout_and_is_then_closed_when_idle(pysmbd_server, smb_sessions):
+    # One timer per connection carries both deadlines: the login one must end with the session, the idle one not.
+    server = pysmbd_server(server="login_timeout = 1\nidle_timeout = 3")
+    (port,) = server.ports
+    user = smb_sessions(port)
+    time.sleep(2)  # past login_timeout, short of idle_timeout
+    assert user.write_and_read("kept.txt", b"kept") == b"kept"
+    deadline = time.monotonic() + 30
+    while not log_events(server.log, "connection_idle_closed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    (closed,) = log_events(server.log, "connection_idle_closed")
+    assert closed["idle_seconds"] >= 3
+    assert not log_events(server.log, "connection_login_timeout")
+
+
 _FLOOD = """
 import resource, socket, sys
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

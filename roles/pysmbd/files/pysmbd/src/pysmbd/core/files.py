@@ -113,12 +113,20 @@ class SharedFile:
     """Byte-range locks of every open of the file."""
     handles: dict = field(default_factory=dict)
     """The opens themselves, by ``Open.lock_owner``: a rename through one moves the path of all."""
-    lock_waiters: list = field(default_factory=list)
-    """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first."""
-    level2_opens: set = field(default_factory=set)
-    """``Open.lock_owner`` of the opens holding a LEVEL_II oplock: a WRITE or LOCK breaks them (``oplocks``)."""
+    lock_waiters: Optional[list] = None
+    """LOCK requests waiting for a range of this file (``lock_waiters.LockWaiter``), oldest first; made by
+    ``waiting_list`` at the first (most files never have one, and an empty list is 56 bytes per open file)."""
+    level2_opens: Optional[set] = None
+    """``Open.lock_owner`` of the opens holding a LEVEL_II oplock: a WRITE or LOCK breaks them (``oplocks``); made
+    at the first such oplock (an empty set is 216 bytes)."""
     peers: Optional[Any] = None
     """``ServerContext.peers``: the other worker processes see this file's modes and locks through it."""
+
+    def waiting_list(self) -> list:
+        """``lock_waiters``, made when a LOCK request first waits on this file."""
+        if self.lock_waiters is None:
+            self.lock_waiters = []
+        return self.lock_waiters
 
 
 def attach_shared(
@@ -207,7 +215,8 @@ class Open:
         shared.delete_pending = shared.delete_pending or self.delete_on_close  # FILE_DELETE_ON_CLOSE (2.1.5.4)
         shared.locks.release_owner(self.lock_owner)
         shared.handles.pop(self.lock_owner, None)
-        shared.level2_opens.discard(self.lock_owner)
+        if shared.level2_opens:
+            shared.level2_opens.discard(self.lock_owner)
         if self.share_mode is not None:
             shared.modes[self.share_mode] -= 1
             if not shared.modes[self.share_mode]:
@@ -920,7 +929,7 @@ def _lock_or_unlock(handle: Open, req: Request, count: int) -> Response:
             if locks.lock_conflicts(offset, length, handle.lock_owner, exclusive):
                 if flags in _LOCK_FLAGS_ALONE and req.alone:
                     waiter = lock_waiters.LockWaiter(handle.lock_owner, offset, length, exclusive)
-                    return Response(STATUS_PENDING, error_body(), waits=(shared.lock_waiters, waiter))
+                    return Response(STATUS_PENDING, error_body(), waits=(shared.waiting_list(), waiter))
                 raise SMBError(STATUS_LOCK_NOT_GRANTED, "range locked")
             try:
                 taken.append(locks.add(offset, length, handle.lock_owner, exclusive))

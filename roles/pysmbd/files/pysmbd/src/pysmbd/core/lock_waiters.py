@@ -59,14 +59,18 @@ def end(waiter: LockWaiter, status: int) -> None:
         waiter.finish(status)
 
 
-def end_for_open(waiters: list, owner: int, status: int) -> None:
-    """End every waiter of one open (it is closing)."""
+def end_for_open(waiters: Optional[list], owner: int, status: int) -> None:
+    """End every waiter of one open (it is closing); ``waiters`` is None when none ever waited on the file."""
+    if not waiters:
+        return
     for waiter in [found for found in waiters if found.owner == owner]:
         end(waiter, status)
 
 
-def grant_free(waiters: list, locks: FileLocks) -> None:
+def grant_free(waiters: Optional[list], locks: FileLocks) -> None:
     """Give each waiter whose range is now free its lock, in arrival order (a granted one may block a later one)."""
+    if not waiters:
+        return
     for waiter in list(waiters):
         if waiter.queue is None:
             continue  # ended by an earlier grant's response (its connection closed meanwhile)

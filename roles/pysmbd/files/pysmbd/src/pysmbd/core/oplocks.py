@@ -61,14 +61,16 @@ def set_level(handle: Any, level: int) -> None:
     shared = handle.shared
     if shared is not None:
         if level == LEVEL_II:
+            if shared.level2_opens is None:
+                shared.level2_opens = set()
             shared.level2_opens.add(handle.lock_owner)
-        else:
+        elif shared.level2_opens:
             shared.level2_opens.discard(handle.lock_owner)
 
 
 def break_level2(shared: Any) -> None:
     """A write, lock or overwrite of the file: every LEVEL_II oplock on it goes to NONE (no acknowledgment)."""
-    for owner in list(shared.level2_opens):
+    for owner in list(shared.level2_opens or ()):
         handle = shared.handles.get(owner)
         shared.level2_opens.discard(owner)
         if handle is None:

@@ -51,6 +51,20 @@ def format_peer(peername: object) -> str:
 class CoreEvents:
     """One connection's bookkeeping, owned by its adapter (``connection`` is the adapter's object)."""
 
+    __slots__ = (
+        "_admitted",
+        "_close_requested",
+        "_connection",
+        "_listener",
+        "_listener_key",
+        "_login_throttle",
+        "_on_close_requested",
+        "_registry",
+        "host",
+        "peer",
+        "refusal",
+    )
+
     def __init__(
         self,
         registry: ConnectionRegistry,

@@ -104,12 +104,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._finished = False
         self._peer_address: object = None
         self._login_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_deadline = FrameDeadline(
-            self._loop,
-            runtime.frame_timeout,
-            self._frame_expired,
-            stopped=lambda: self._finished or self._events is None,
-        )
+        self._frame_deadline = FrameDeadline(runtime.frame_deadlines, self)
         self._account = runtime.memory.open_account(self._memory_freed)
         self._unsent: Deque[memoryview] = deque()  # answers not yet handed to qh3
         self._unsent_bytes = 0
@@ -213,8 +208,12 @@ class SMBQuicConnection(QuicConnectionProtocol):
         self._finished = True
         self.close(CLOSE_PROTOCOL, "no session within the login timeout")
 
-    def _frame_expired(self) -> None:
-        assert self._events is not None
+    def frame_paused(self) -> bool:
+        return False  # QUIC has its own flow control: the server never stops reading a client
+
+    def frame_expired(self) -> None:
+        if self._finished or self._events is None:
+            return
         self._events.log_limited(
             "connection_frame_timeout",
             reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",

@@ -17,7 +17,7 @@ a local process is as able to flood as a remote one.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from pysmbd.server import eventlog
 from pysmbd.server.admission import RateLimitedLog, peer_host
@@ -44,8 +44,9 @@ class ConnectionRegistry:
         """Where eviction lines go (rate-limited per address); None logs each one."""
         self._clock = clock
         self._on_change = on_change
-        self._sessions: Dict[object, Set[int]] = {}
-        self._shares: Dict[object, Set[str]] = {}
+        # Tuples, not sets: a connection has a session or two and a share or two, and an empty set is 216 bytes.
+        self._sessions: Dict[object, Tuple[int, ...]] = {}
+        self._shares: Dict[object, Tuple[str, ...]] = {}
         self._where: Dict[object, Tuple[Optional[ListenerKey], str]] = {}
         self._by_host: Dict[str, Dict[object, None]] = {}  # insertion-ordered: oldest first
         self.elsewhere: Callable[[], int] = lambda: 0
@@ -83,8 +84,8 @@ class ConnectionRegistry:
         while len(self._sessions) + self.elsewhere() >= self.max_connections:
             if not self._evict(self._oldest_without_session(self._sessions), host, "max_connections"):
                 return f"max_connections ({self.max_connections}) reached, every one with a session"
-        self._sessions[connection] = set()
-        self._shares[connection] = set()
+        self._sessions[connection] = ()
+        self._shares[connection] = ()
         self._where[connection] = (listener, peer)
         self._by_host.setdefault(host, {})[connection] = None
         self.host_changed(host, 1)
@@ -130,23 +131,27 @@ class ConnectionRegistry:
             self._on_change()
 
     def session_opened(self, connection: object, session_id: int) -> None:
-        if connection in self._sessions:
-            self._sessions[connection].add(session_id)
+        ids = self._sessions.get(connection)
+        if ids is not None:
+            if session_id not in ids:
+                self._sessions[connection] = (*ids, session_id)
             self._on_change()
 
     def session_closed(self, connection: object, session_id: int) -> None:
-        if connection in self._sessions:
-            self._sessions[connection].discard(session_id)
+        ids = self._sessions.get(connection)
+        if ids is not None:
+            self._sessions[connection] = tuple(known for known in ids if known != session_id)
             self._on_change()
 
     def tree_connected(self, connection: object, share: str) -> None:
-        if connection in self._shares:
-            self._shares[connection].add(share.lower())
+        names = self._shares.get(connection)
+        if names is not None and share.lower() not in names:
+            self._shares[connection] = (*names, share.lower())
 
     def using_shares(self, shares: Iterable[str]) -> List[object]:
         """Connections that connected a tree to one of ``shares`` (names ignore case)."""
         wanted = {share.lower() for share in shares}
-        return [connection for connection, used in self._shares.items() if used & wanted]
+        return [connection for connection, used in self._shares.items() if not wanted.isdisjoint(used)]
 
     def all_connections(self) -> list:
         return list(self._sessions)

@@ -18,6 +18,7 @@ from pysmbd.server import eventlog
 from pysmbd.server.admission import LoginThrottle, RateLimitedLog
 from pysmbd.server.budget import MemoryBudget
 from pysmbd.server.core_events import CoreConnection
+from pysmbd.server.frame_deadline import FrameDeadlines
 from pysmbd.server.registry import ConnectionRegistry
 
 CoreFactory = Callable[[ServerContext, str, str], CoreConnection]
@@ -129,6 +130,7 @@ class Runtime:
             config.server.max_memory_per_connection, config.server.max_memory, schedule=_call_soon
         )
         self.io_pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="pysmbd-io")
+        self.frame_deadlines = FrameDeadlines(lambda: self.frame_timeout)
 
     def shutdown(self) -> None:
         """Stop the IO threads once the connections are gone (queued jobs still run: they close their files)."""

@@ -29,11 +29,26 @@ class SendQueue:
     partly sent chunk keeps its whole buffer alive), which is what the memory budget needs; ``sent`` only grows.
     """
 
+    __slots__ = (
+        "_fd",
+        "_head_sent",
+        "_loop",
+        "_on_progress",
+        "_queue",
+        "_sock",
+        "_watching",
+        "error",
+        "pending",
+        "sent",
+    )
+
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, on_progress: Callable[[], None]) -> None:
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
-        self._queue: Deque[memoryview] = deque()
+        # Made when the socket first leaves something behind and dropped once it is empty: an empty deque is 760
+        # bytes, and most connections' answers go out whole.
+        self._queue: Optional[Deque[memoryview]] = None
         self._on_progress = on_progress
         self._watching = False
         self.pending = 0
@@ -54,10 +69,13 @@ class SendQueue:
             chunks = self._send_now(chunks)
             if not chunks:
                 return
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         for chunk in chunks:
             if len(chunk):
                 view = memoryview(chunk).cast("B")
-                self._queue.append(view)
+                queue.append(view)
                 self.pending += len(view)
         if not self._watching:
             self._flush()
@@ -88,12 +106,14 @@ class SendQueue:
         if self._watching:
             self._loop.remove_writer(self._fd)
             self._watching = False
-        self._queue.clear()
+        self._queue = None
         self.pending = 0
         self._head_sent = 0
 
     def _flush(self) -> None:
         queue = self._queue
+        if queue is None:
+            return
         while queue:
             try:
                 sent = self._sock.sendmsg(list(islice(queue, MAX_IOVECS)))
@@ -121,6 +141,8 @@ class SendQueue:
         elif not queue and self._watching:
             self._loop.remove_writer(self._fd)
             self._watching = False
+        if not queue and self._queue is queue:
+            self._queue = None
 
     def _flush_and_report(self) -> None:
         self._flush()

@@ -76,14 +76,9 @@ class TCPConnection:
         self._finished = False
         self._last_activity = 0.0
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._login_timer: Optional[asyncio.TimerHandle] = None
-        self._frame_deadline = FrameDeadline(
-            self._loop,
-            runtime.frame_timeout,
-            self._frame_expired,
-            stopped=self._is_finished,  # bound methods, not lambdas: 400 fewer bytes per connection
-            paused=self._is_paused,
-        )
+        """The connection's one deadline timer: login (until a session exists), idleness, the flush before a close."""
+        self._login_deadline = 0.0  # loop time by which a session must exist; 0 once one does
+        self._frame_deadline = FrameDeadline(runtime.frame_deadlines, self)
         self._login_waiting = False  # a delayed login waits: reading stays paused
         self._account = runtime.memory.open_account(self._memory_freed)
         self._drain_timer: Optional[asyncio.TimerHandle] = None
@@ -106,8 +101,10 @@ class TCPConnection:
         if self._get_buffer is not None:
             self._buffer_updated = self._core.buffer_updated  # type: ignore[attr-defined]
         self._last_activity = self._loop.time()
-        self._timer = self._loop.call_later(self._runtime.idle_timeout, self._check_idle)
-        self._login_timer = self._loop.call_later(self._runtime.login_timeout, self._check_login)
+        self._login_deadline = self._last_activity + self._runtime.login_timeout
+        self._timer = self._loop.call_at(
+            min(self._login_deadline, self._last_activity + self._runtime.idle_timeout), self._check_deadlines
+        )
         if hasattr(self._core, "io_executor"):
             self._core.io_executor = self._submit_io  # type: ignore[attr-defined]
         if hasattr(self._core, "login_delay"):
@@ -123,10 +120,7 @@ class TCPConnection:
         """Close at once, dropping what is queued (server shutdown, idle timeout)."""
         self._finish(None)
 
-    def _is_finished(self) -> bool:
-        return self._finished
-
-    def _is_paused(self) -> bool:
+    def frame_paused(self) -> bool:
         return not self._reading
 
     # reading ------------------------------------------------------------------------------------
@@ -320,10 +314,9 @@ class TCPConnection:
         self._finished = True
         self._pause_reading()
         self._sender.close()
-        for timer in (self._timer, self._login_timer):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._login_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._frame_deadline.cancel()
         self._cancel_drain_deadline()
         core, self._core = self._core, None
@@ -341,16 +334,9 @@ class TCPConnection:
 
     # deadlines and login delays --------------------------------------------------------------------
 
-    def _check_login(self) -> None:
-        self._login_timer = None
-        if self._finished or self._runtime.registry.has_session(self):
+    def frame_expired(self) -> None:
+        if self._finished:
             return
-        self._events.log_limited(
-            "connection_login_timeout", reason=f"no session within login_timeout ({self._runtime.login_timeout:g} s)"
-        )
-        self._finish(None)
-
-    def _frame_expired(self) -> None:
         self._events.log_limited(
             "connection_frame_timeout",
             reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
@@ -381,19 +367,37 @@ class TCPConnection:
         opens = getattr(self._core, "opens", None)  # SMBServerConnection.opens: FileId -> Open
         return bool(opens)
 
-    def _check_idle(self) -> None:
+    def _check_deadlines(self) -> None:
+        """One timer for both deadlines (a timer costs ~250 bytes per connection): no session within
+        ``login_timeout``, then ``idle_timeout`` without traffic."""
         self._timer = None
+        if self._finished:
+            return
+        now = self._loop.time()
+        if self._login_deadline:
+            if self._runtime.registry.has_session(self):
+                self._login_deadline = 0.0
+            elif now >= self._login_deadline:
+                self._events.log_limited(
+                    "connection_login_timeout",
+                    reason=f"no session within login_timeout ({self._runtime.login_timeout:g} s)",
+                )
+                self._finish(None)
+                return
         timeout = self._runtime.idle_timeout
-        idle = self._loop.time() - self._last_activity
+        idle = now - self._last_activity
         if idle >= timeout and self._has_open_files():
             # Like Samba's deadtime: closing now would lose the client's open handles (and its unsaved work).
-            self._last_activity = self._loop.time()
+            self._last_activity = now
             idle = 0.0
         if idle >= timeout:
             eventlog.info("connection_idle_closed", peer=self._events.peer, idle_seconds=round(idle, 1))
             self._finish(None)
-        else:
-            self._timer = self._loop.call_later(timeout - idle, self._check_idle)
+            return
+        wake = now + timeout - idle
+        if self._login_deadline:
+            wake = min(wake, self._login_deadline)
+        self._timer = self._loop.call_at(wake, self._check_deadlines)
 
 
 class TCPListener:

@@ -24,7 +24,6 @@ How it works:
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import importlib
 import json
@@ -154,6 +153,8 @@ def worker_config(config: Config, count: int) -> Config:
 
 def _die_with_parent() -> None:
     """PR_SET_PDEATHSIG: a worker whose supervisor was killed (SIGKILL) stops too, freeing its ports."""
+    import ctypes  # here, in workers only: the import costs every one-process server ~300 KiB
+
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
