@@ -41,6 +41,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults(pid: int) -> int:
+    """Minor page faults of a process so far, from /proc: memory the kernel had to hand out (and zero) anew."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
 def read_file(port: int, transport: str, cafile: str, name: str, size: int, chunk: int, datagram: int) -> tuple:
     def over_quic(connection) -> None:
         connect_smb_over_quic(connection, 10, cafile=cafile, max_datagram_size=datagram)
@@ -82,9 +87,11 @@ def main() -> int:
             timings: dict = {"tcp": [], "quic": []}
             server_cpu: dict = {"tcp": [], "quic": []}
             client_cpu: dict = {"tcp": [], "quic": []}
+            client_faults: dict = {"tcp": [], "quic": []}
             for _round in range(args.rounds):
                 for transport in ("tcp", "quic"):  # interleaved, so drift in machine load hits both alike
                     before, client_before = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
+                    faults_before = minor_faults(os.getpid())
                     elapsed, digest = read_file(
                         ports[transport],
                         transport,
@@ -96,6 +103,7 @@ def main() -> int:
                     )
                     server_cpu[transport].append(cpu_seconds(server.process.pid) - before)
                     client_cpu[transport].append(cpu_seconds(os.getpid()) - client_before)
+                    client_faults[transport].append(minor_faults(os.getpid()) - faults_before)
                     if digest != expected:
                         print(f"{transport}: the data read back differs from the file", file=sys.stderr)
                         return 1
@@ -126,13 +134,17 @@ def main() -> int:
     quic_median = sorted(timings["quic"])[len(timings["quic"]) // 2]
     # On a busy host the wall time stretches with the share of CPU the two processes get; the busier of them per MiB
     # bounds the throughput a quiet 2-core host would see, so that ratio is printed too.
+    reads = -(-size // chunk)
     busiest = {t: max(_median(server_cpu[t]), _median(client_cpu[t])) / args.size_mib for t in ("tcp", "quic")}
     lines += [
         "",
         f"QUIC / TCP throughput (median): {tcp_median / quic_median:.2f}. CPU columns are medians per read"
         " (server: the pysmbd process; client: this process, smbprotocol plus verify's QUIC client on qh3)."
         f" CPU of the busier process per MiB: TCP {busiest['tcp'] * 1000:.1f} ms, QUIC {busiest['quic'] * 1000:.1f} ms"
-        f" (QUIC / TCP bound on a quiet host: {busiest['tcp'] / busiest['quic']:.2f}).",
+        f" (QUIC / TCP bound on a quiet host: {busiest['tcp'] / busiest['quic']:.2f})."
+        f" Client minor page faults per {args.chunk_mib} MiB READ (median): TCP {_median(client_faults['tcp']) / reads:.0f},"
+        f" QUIC {_median(client_faults['quic']) / reads:.0f} (fresh pages smbprotocol's copies get from malloc; they vary from run"
+        " to run and slow both transports alike: bench/quic/RESULTS.md, 2026-12-03).",
         "",
     ]
     text = "\n".join(lines)

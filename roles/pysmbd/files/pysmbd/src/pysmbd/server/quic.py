@@ -31,6 +31,7 @@ per batch.
 from __future__ import annotations
 
 import asyncio
+import operator
 import time
 from collections import deque
 from functools import partial
@@ -75,6 +76,9 @@ QH3_BACKLOG = 1024 * 1024
 # instead of once per burst) and the whole window at once.
 FIRST_RUN = 16
 RUN = 256
+
+
+_DATAGRAM = operator.itemgetter(0)  # of one of qh3's transmits: (datagram, address)
 
 
 def _is_client_bidirectional(stream_id: int) -> bool:
@@ -137,8 +141,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
             return
         self._transmit_task = None
         for run in runs(self._loop_time()):
-            address = run[0][1]
-            sendto_many([transmit[0] for transmit in run], address)
+            sendto_many(list(map(_DATAGRAM, run)), run[0][1])
         # re-arm the timer, as qh3's transmit does
         timer_at = self._quic.get_timer()
         if self._timer is not None and self._timer_at != timer_at:

@@ -10,6 +10,8 @@ private, so where it does not load asyncio's own endpoint serves, one datagram p
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import socket
 from typing import Callable, Iterator, Optional
 
@@ -94,24 +96,21 @@ def _lean_core_usable(quic: QuicConnection) -> bool:
 
 
 def _poll_runs(quic: QuicConnection, now: float, first_run: int, run: int) -> Iterator[list]:
-    """What qh3's core has to send now, in runs of ``first_run`` transmits, then ``run``."""
+    """What qh3's core has to send now, in runs of ``first_run`` transmits, then ``run``.
+
+    The loop over ``poll_transmit`` runs in C (``iter`` with a sentinel, ``islice``): a bulk READ answer is ~2,900
+    datagrams, and a Python loop around each call was a few percent of the server's time per datagram."""
     core = quic._core
     if core is None:
         return
-    poll_transmit = core.poll_transmit
+    transmits = iter(functools.partial(core.poll_transmit, now), None)
     size = first_run
     try:
         while True:
-            batch = []
-            transmit = poll_transmit(now)
-            while transmit is not None:
-                batch.append(transmit)
-                if len(batch) >= size:
-                    break
-                transmit = poll_transmit(now)
+            batch = list(itertools.islice(transmits, size))
             if batch:
                 yield batch
-            if transmit is None:
+            if len(batch) < size:
                 return
             size = run
     except RuntimeError as exc:  # as qh3's _call_core reports a failure of its core
