@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import hashlib
 import os
 import runpy
 import subprocess
@@ -127,26 +126,11 @@ def _add_steps(steps: dict, read: dict) -> None:
 
 
 def read_over(transport: str, server, size: int, datagram: int) -> None:
-    from ansible_collections.smb.alternative_ports.plugins.module_utils._smb_over_quic import connect_smb_over_quic
-    from tests.support.accounts import QUIC_PASSWORD, QUIC_USER
-    from tests.support.smb_session import SmbSession
-
-    cafile = str(server.certificate.certificate)
-
-    def over_quic(connection) -> None:
-        connect_smb_over_quic(connection, 10, cafile=cafile, max_datagram_size=datagram)
+    """The read bench_quic_read.py times (the same session, 4 MiB READs and SHA-256 check), stamped here."""
+    from bench_quic_read import read_file
 
     port = server.quic_port if transport == "quic" else server.tcp_port
-    session = SmbSession(port, QUIC_USER, QUIC_PASSWORD, connect=over_quic if transport == "quic" else None)
-    try:
-        handle = session.open_file("big.bin", write=False)
-        digest = hashlib.sha256()  # as bench_quic_read.py checks every read: part of the caller's step
-        chunk = 4 * 1024 * 1024
-        for offset in range(0, size, chunk):
-            digest.update(handle.read(offset, min(chunk, size - offset)))
-        handle.close()
-    finally:
-        session.close()
+    read_file(port, transport, str(server.certificate.certificate), "big.bin", size, 4 * 1024 * 1024, datagram)
 
 
 def main() -> int:
@@ -155,6 +139,7 @@ def main() -> int:
     parser.add_argument("--max-datagram-size", type=int, default=1452)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).parent))  # bench_quic_read, whose read this one stamps
     from tests.support.collection import use_checkout_as_collection
 
     use_checkout_as_collection()  # lays out ansible_collections/smb/alternative_ports on sys.path
