@@ -57,7 +57,7 @@ class FrameDeadlines:
 
     def _check(self) -> None:
         self._timer = None
-        now = self._loop.time() if self._loop is not None else 0.0
+        now = self.now()
         timeout = self._timeout()
         for deadline in list(self._watched):
             deadline.check(now, timeout)  # may forget itself, and may close its connection

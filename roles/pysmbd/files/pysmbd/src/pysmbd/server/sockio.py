@@ -135,14 +135,15 @@ class SendQueue:
                     queue[0] = head[sent:]
                     self._head_sent += sent
                     sent = 0
-        if queue and not self._watching:
-            self._loop.add_writer(self._fd, self._flush_and_report)
-            self._watching = True
-        elif not queue and self._watching:
+        if queue:
+            if not self._watching:
+                self._loop.add_writer(self._fd, self._flush_and_report)
+                self._watching = True
+            return
+        self._queue = None
+        if self._watching:
             self._loop.remove_writer(self._fd)
             self._watching = False
-        if not queue and self._queue is queue:
-            self._queue = None
 
     def _flush_and_report(self) -> None:
         self._flush()
