@@ -48,6 +48,75 @@ from ansible_collections.smb.alternative_ports.plugins.module_utils._quic_udp im
 )
 
 
+class _StreamBuffer:
+    """The SMB stream's bytes as qh3 hands them over, cut into the messages smbprotocol asks for.
+
+    A message that is not all here when it is asked for is assembled in one bytearray as its pieces arrive, while the
+    server is still sending: the copy is spread over the transfer instead of following it (a 4 MiB READ answer was
+    joined in ~0.6 ms after its last byte), and smbprotocol gets what its own TCP transport hands it, a bytearray.
+    A message already here is joined from its pieces. Used by one thread at a time (smbprotocol's receiver)."""
+
+    __slots__ = ("_message", "_message_size", "_pieces", "buffered")
+
+    def __init__(self) -> None:
+        self._pieces = collections.deque()  # bytes not in the message being assembled, in stream order
+        self.buffered = 0
+        """Bytes here and not yet taken: the message being assembled and the pieces."""
+        self._message: Optional[bytearray] = None
+        self._message_size = 0
+
+    def add(self, data: bytes) -> None:
+        """The next bytes of the stream."""
+        self.buffered += len(data)
+        message = self._message
+        if message is not None:
+            room = self._message_size - len(message)
+            if len(data) <= room:
+                message += data
+                return
+            view = memoryview(data)
+            message += view[:room]
+            data = view[room:]  # the next message starts here
+        self._pieces.append(data)
+
+    def expect(self, count: int) -> None:
+        """The next message is ``count`` bytes: when they are not all here, assemble it from now on."""
+        if self._message is not None or self.buffered >= count:
+            return
+        message = bytearray()
+        for piece in self._pieces:  # all of them belong to this message, which they do not complete
+            message += piece
+        self._pieces.clear()
+        self._message, self._message_size = message, count
+
+    def abandon(self) -> None:
+        """The wait for the expected message ended short: what was assembled goes back, so nothing is lost."""
+        message, self._message = self._message, None
+        if message:
+            self._pieces.appendleft(message)
+
+    def pop(self, count: int):
+        """The next ``count`` bytes (``buffered`` holds at least that many): the assembled message, or the pieces
+        joined once (a slice of the last one stays, as a view, for the next message)."""
+        self.buffered -= count
+        message = self._message
+        if message is not None:
+            self._message = None
+            return message
+        pieces, parts, needed = self._pieces, [], count
+        while needed:
+            piece = pieces[0]
+            if len(piece) <= needed:
+                parts.append(pieces.popleft())
+                needed -= len(piece)
+            else:  # the next message starts inside this piece: keep its tail, without copying it
+                view = memoryview(piece)
+                parts.append(view[:needed])
+                pieces[0] = view[needed:]
+                needed = 0
+        return b"".join(parts)
+
+
 class _QuicSocketDriver:
     """One qh3 connection on a connected UDP socket, driven by the threads that use it.
 
@@ -73,8 +142,7 @@ class _QuicSocketDriver:
         self._poller.register(self._wake_reader, select.POLLIN)
         self._wait_ends: Optional[float] = None
         """When the thread in ``poll`` wakes up at the latest (time.monotonic); None while nobody polls."""
-        self._pieces = collections.deque()  # the stream's bytes as qh3 delivered them, joined once per message
-        self._buffered = 0
+        self._stream = _StreamBuffer()
         self.stream_id: Optional[int] = None
         self.ended = False
         """The stream or the connection ended: what is buffered is all there will be."""
@@ -126,16 +194,23 @@ class _QuicSocketDriver:
                 if timer is not None and timer < wait_ends:
                     self._wake_waiter()
 
-    def take(self, count: int, timeout: float) -> Optional[bytes]:
+    def take(self, count: int, timeout: float):
         """Exactly ``count`` bytes of the stream; None once it ended short; TimeoutError when nothing comes in time."""
         deadline = time.monotonic() + timeout
-        while self._buffered < count and not self.ended:
-            if time.monotonic() >= deadline:
-                raise TimeoutError("QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, self._buffered, count))
-            self._wait(deadline)
-        if self._buffered < count:
-            return None
-        return self._pop(count)
+        stream = self._stream
+        stream.expect(count)
+        try:
+            while stream.buffered < count and not self.ended:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        "QUIC stream idle for %.1fs (%d of %d bytes)" % (timeout, stream.buffered, count)
+                    )
+                self._wait(deadline)
+            if stream.buffered < count:
+                return None
+            return stream.pop(count)
+        finally:
+            stream.abandon()  # a no-op once the message is popped
 
     def close(self, send_close: bool = True) -> None:
         """Close the connection (CONNECTION_CLOSE once, unless ``send_close`` is False) and the socket, once the
@@ -211,8 +286,7 @@ class _QuicSocketDriver:
             if name == "StreamDataReceived":
                 if event.stream_id == self.stream_id:
                     if event.data:
-                        self._pieces.append(event.data)
-                        self._buffered += len(event.data)
+                        self._stream.add(event.data)
                     self.ended = self.ended or event.end_stream
             elif name == "HandshakeCompleted":
                 self.handshake_done = True
@@ -221,22 +295,6 @@ class _QuicSocketDriver:
                 self.terminated = event
                 self.ended = True
             event = quic.next_event()
-
-    def _pop(self, count: int) -> bytes:
-        """The next ``count`` buffered bytes: one copy of a 4 MiB READ response, not three (append, slice, bytes)."""
-        pieces, parts, needed = self._pieces, [], count
-        while needed:
-            piece = pieces[0]
-            if len(piece) <= needed:
-                parts.append(pieces.popleft())
-                needed -= len(piece)
-            else:  # the next message starts inside this piece: keep its tail, without copying it
-                view = memoryview(piece)
-                parts.append(view[:needed])
-                pieces[0] = view[needed:]
-                needed = 0
-        self._buffered -= count
-        return b"".join(parts)
 
 
 class SmbQuicTransport:
@@ -303,7 +361,9 @@ class SmbQuicTransport:
             raise ValueError("the QUIC connection to %s:%d is closed" % (self.server, self.port))
         driver.send_stream(struct.pack(">I", len(header)) + bytes(header))
 
-    def recv(self, timeout: float) -> bytes:
+    def recv(self, timeout: float):
+        """The next message, a bytearray as smbprotocol's ``Tcp`` returns when it had to wait for it; b"" once the
+        stream has ended."""
         driver = self._driver
         prefix = driver.take(4, timeout) if driver is not None else None
         message = driver.take(struct.unpack(">L", prefix)[0], max(timeout, 30.0)) if prefix else None
