@@ -55,7 +55,7 @@ def test_a_wait_that_ends_early_keeps_what_was_assembled_for_the_next_ask() -> N
 @pytest.mark.parametrize("seed", range(20))
 def test_any_cuts_and_early_ends_give_back_every_message_whole(seed: int) -> None:
     rng = random.Random(seed)
-    messages = [rng.randbytes(rng.choice([0, 1, 63, 64, 65, 1000, 70_000])) for _ in range(12)]
+    messages = [rng.randbytes(rng.choice([0, 1, 63, 64, 65, 1000, 70_000])) for _message in range(12)]
     data = framed(messages)
     cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(1, 60))))
     pieces = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
