@@ -1,4 +1,4 @@
-"""Admission over SMB over QUIC, as over TCP: the login deadline and the per-address cap."""
+"""Admission over SMB over QUIC, as over TCP: the login and frame deadlines and the per-address cap."""
 
 from __future__ import annotations
 
@@ -57,5 +57,31 @@ def test_a_quic_client_over_the_per_address_cap_is_told_why(tmp_path) -> None:
             assert first.get("mine.txt") == b"still mine\n"
         finally:
             first.close()
+    finally:
+        server.stop()
+
+
+def test_a_quic_client_that_leaves_a_frame_unfinished_is_closed_at_frame_timeout(tmp_path) -> None:
+    from plugins.module_utils._smb_over_quic import SmbQuicTransport
+
+    server = start_quic_pysmbd(tmp_path / "pysmbd", server_settings="frame_timeout = 2\nlogin_timeout = 60")
+    try:
+        dripping = SmbQuicTransport("127.0.0.1", server.quic_port, cafile=str(server.certificate.certificate))
+        dripping.connect()
+        try:
+            started = time.monotonic()
+            dripping._driver.send_stream(b"\x00\x00\x01\x00\xfe")  # 1 byte of a 256-byte frame, then nothing
+            assert dripping.recv(30) == b"", "the server answered a frame it never received whole"
+            assert time.monotonic() - started < 10, "closed, but not at frame_timeout (2 s; checked every 0.5 s)"
+            (closed,) = log_events(server, "connection_frame_timeout")
+            assert "frame_timeout (2 s)" in closed["reason"]
+        finally:
+            dripping.close()
+        session = QuicSession(server.quic_port, str(server.certificate.certificate))  # whole frames: kept
+        try:
+            session.put("whole.txt", b"kept\n")
+            assert session.get("whole.txt") == b"kept\n"
+        finally:
+            session.close()
     finally:
         server.stop()

@@ -115,6 +115,12 @@ class CoreEvents:
         else:
             limiter.log(event, self.host, time.monotonic(), peer=self.peer, **fields)
 
+    def frame_timed_out(self, frame_timeout: float) -> None:
+        """Say why the connection is closed: a frame it began was not completed within ``frame_timeout`` seconds."""
+        self.log_limited(
+            "connection_frame_timeout", reason=f"a frame was not completed within frame_timeout ({frame_timeout:g} s)"
+        )
+
     def login_delay(self) -> float:
         """The core's ``login_delay``: how long a new login from this address waits now."""
         throttle = self._login_throttle

@@ -214,10 +214,7 @@ class SMBQuicConnection(QuicConnectionProtocol):
     def frame_expired(self) -> None:
         if self._finished or self._events is None:
             return
-        self._events.log_limited(
-            "connection_frame_timeout",
-            reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
-        )
+        self._events.frame_timed_out(self._runtime.frame_timeout)
         self._finished = True
         self.close(CLOSE_PROTOCOL, "frame not completed in time")
 

@@ -337,10 +337,7 @@ class TCPConnection:
     def frame_expired(self) -> None:
         if self._finished:
             return
-        self._events.log_limited(
-            "connection_frame_timeout",
-            reason=f"a frame was not completed within frame_timeout ({self._runtime.frame_timeout:g} s)",
-        )
+        self._events.frame_timed_out(self._runtime.frame_timeout)
         self._finish(None)
 
     def _wait_for_login(self, seconds: float, resume: Callable[[], None]) -> None:
