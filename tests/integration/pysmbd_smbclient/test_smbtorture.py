@@ -80,6 +80,11 @@ workers, whose opens could not break one another's, so these are checked in one 
 RESULT_LINE = re.compile(r"^(success|failure|error|skip): (\S+)")
 
 
+def baseline_subtests() -> list:
+    """The subtests that passed in one process when the baseline was last written."""
+    return [line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def run_suite(port: int, suite: str) -> dict[str, str]:
     """Outcome per subtest (``success``, ``failure``, ``error`` or ``skip``) of one smbtorture suite."""
     command = [require_tool("smbtorture", "samba-testsuite"), "//127.0.0.1/share", "-p", str(port)]
@@ -105,7 +110,7 @@ def test_smbtorture_subtests_do_not_regress(pysmbd_server):
     print(f"smbtorture: {len(passed)} of {len(outcomes)} subtests passed: {', '.join(passed)}")
     if os.environ.get("PYSMBD_UPDATE_TORTURE_BASELINE"):
         BASELINE.write_text("".join(f"{name}\n" for name in passed))
-    expected = [line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    expected = baseline_subtests()
     regressed = [name for name in expected if outcomes.get(name) != "success"]
     assert not regressed, f"smbtorture subtests that passed before now fail: {regressed} (outcomes: {outcomes})"
     assert len(outcomes) >= len(SUITES), f"smbtorture reported too few subtests: {outcomes}"
@@ -133,10 +138,7 @@ def test_smbtorture_subtests_do_not_regress_with_two_workers(tmp_path):
         suites = [suite for suite in SUITES if not suite.startswith(ONE_PROCESS_ONLY)]
         for suite in suites:
             outcomes.update(run_suite(server.tcp_port, suite))
-        expected = [
-            line.strip() for line in BASELINE.read_text().splitlines() if line.strip() and not line.startswith("#")
-        ]
-        expected = [name for name in expected if not name.startswith(ONE_PROCESS_ONLY)]
+        expected = [name for name in baseline_subtests() if not name.startswith(ONE_PROCESS_ONLY)]
         failed = [name for name in expected if outcomes.get(name) != "success"]
         # smbtorture gives each subtest a new connection and drops the last one without closing its handles: smb2.dir.find
         # leaves its directory open, deleted on close. With two workers the next subtest's connection can reach the other
